@@ -1,0 +1,1 @@
+//! Seeded PCG for backoff jitter (being written).

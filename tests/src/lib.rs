@@ -1,0 +1,2 @@
+//! Shared helpers for the integration tests (h2-support style): golden loader, chunk splitter,
+//! fake clock, spawning the real server.
