@@ -1,3 +1,5 @@
 //! The integration tests, one module per concern.
 
+mod decode;
+mod parse;
 mod tidy;
