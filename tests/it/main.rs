@@ -2,4 +2,5 @@
 
 mod decode;
 mod parse;
+mod reconnect;
 mod tidy;
