@@ -1,7 +1,7 @@
 //! The integration tests, one module per concern.
 
 mod decode;
-mod follow;
+mod session;
 mod parse;
 mod reconnect;
 mod tidy;
