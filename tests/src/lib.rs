@@ -1,2 +1,5 @@
 //! Shared helpers for the integration tests (h2-support style): golden loader, chunk splitter,
 //! fake clock, spawning the real server.
+
+pub mod chaos;
+pub mod scripted;

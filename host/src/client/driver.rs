@@ -1,0 +1,211 @@
+//! The shell loop (STYLE.md snippet 4): perform the session's actions, then one `select!` over the
+//! session's timer and the connection's next step (response head or body chunk), hand the result
+//! to the session with `now`, and queue what it reports. No protocol decision is made here.
+
+use std::collections::VecDeque;
+use std::future::pending;
+use std::pin::Pin;
+use std::task::{Context, Poll};
+
+use bytes::Bytes;
+use futures_util::Stream;
+use sse_core::follow::{Output, Session};
+use sse_core::reconnect::{Action, Disconnect, StatusKind};
+
+use super::clock::Clock;
+use super::transport::{Opening, Transport, check_head};
+use super::{ClientError, Event, Observation, Options, StatusChange};
+
+/// Longest `event:`/`id:` value and comment the client keeps (bytes). Longer lines drop the event.
+pub const LINE_LIMIT: usize = 4 * 1024;
+/// Largest event data the client keeps (bytes): our messages can be hundreds of KB; longer data is
+/// delivered truncated (the core marks it). This bounds the client's memory per connection.
+pub const DATA_LIMIT: usize = 1024 * 1024;
+
+type CoreSession = Session<LINE_LIMIT, DATA_LIMIT>;
+
+/// The connection, as far as the shell is concerned.
+enum Conn {
+    /// Nothing open.
+    Idle,
+    /// Request sent, waiting for the response head (redirects are followed inside).
+    Opening(Opening),
+    /// Reading the body.
+    Open(reqwest::Response),
+}
+
+/// What woke the loop.
+enum Wake {
+    Timer,
+    Opened(reqwest::Response),
+    Refused(Disconnect),
+    Bytes(Bytes),
+    Ended(Disconnect),
+}
+
+/// The connection's next step. Pending forever when idle, so only the timer can fire.
+async fn next_io(conn: &mut Conn) -> Wake {
+    match conn {
+        Conn::Idle => pending().await,
+        Conn::Opening(req) => match req.await {
+            Ok(resp) => match check_head(&resp) {
+                Ok(()) => Wake::Opened(resp),
+                Err(why) => Wake::Refused(why),
+            },
+            Err(_) => Wake::Refused(Disconnect::Network),
+        },
+        Conn::Open(resp) => match resp.chunk().await {
+            Ok(Some(bytes)) => Wake::Bytes(bytes),
+            Ok(None) => Wake::Ended(Disconnect::EndOfStream),
+            Err(_) => Wake::Ended(Disconnect::Network),
+        },
+    }
+}
+
+async fn sleep_until_opt(at: Option<tokio::time::Instant>) {
+    match at {
+        Some(at) => tokio::time::sleep_until(at).await,
+        None => pending().await,
+    }
+}
+
+struct Driver {
+    session: Box<CoreSession>,
+    transport: Transport,
+    clock: Clock,
+    conn: Conn,
+    queue: VecDeque<Observation>,
+    shown: Option<StatusChange>,
+    started: bool,
+}
+
+impl Driver {
+    async fn next(&mut self) -> Option<Observation> {
+        if !self.started {
+            self.started = true;
+            self.session.start(self.clock.now());
+        }
+        loop {
+            self.perform_actions();
+            self.note_status();
+            if let Some(obs) = self.queue.pop_front() {
+                return Some(obs);
+            }
+            if self.session.status().kind == StatusKind::Disabled {
+                return None;
+            }
+            let wake_at = self.session.poll_timeout().map(|t| self.clock.to_tokio(t));
+            let wake = tokio::select! {
+                () = sleep_until_opt(wake_at) => Wake::Timer,
+                io = next_io(&mut self.conn) => io,
+            };
+            let now = self.clock.now();
+            match wake {
+                Wake::Timer => self.session.handle_timeout(now),
+                Wake::Opened(resp) => {
+                    self.conn = Conn::Open(resp);
+                    self.session.handle_connected(now);
+                }
+                Wake::Refused(why) | Wake::Ended(why) => {
+                    self.conn = Conn::Idle;
+                    self.session.handle_disconnected(now, why);
+                }
+                Wake::Bytes(bytes) => self.feed(&bytes, now),
+            }
+        }
+    }
+
+    fn perform_actions(&mut self) {
+        while let Some(action) = self.session.poll_action() {
+            match action {
+                Action::Close => self.conn = Conn::Idle,
+                Action::Connect => {
+                    let from = self.session.resume_from().map(|s| s.0);
+                    let req = self.transport.open(from, self.session.last_event_id());
+                    self.conn = Conn::Opening(req);
+                }
+            }
+        }
+    }
+
+    fn note_status(&mut self) {
+        let status = self.session.status();
+        if self.shown.is_some_and(|s| s.status == status) {
+            return;
+        }
+        let change = StatusChange {
+            status,
+            retry_at: self.session.retry_at().map(|t| self.clock.to_tokio(t)),
+        };
+        self.shown = Some(change);
+        self.queue.push_back(Observation::Status(change));
+    }
+
+    /// Snippet 2: push every byte through the session, queue what it reports.
+    fn feed(&mut self, bytes: &[u8], now: sse_core::Instant) {
+        let mut rest = bytes;
+        loop {
+            let out = self.session.handle_bytes(now, &mut rest);
+            match out {
+                Some(Output::Event(ev)) => self.queue.push_back(Observation::Event(Event {
+                    event_type: ev.event_type.to_owned(),
+                    data: ev.data.to_owned(),
+                    id: ev.last_event_id.to_owned(),
+                })),
+                Some(Output::Reset) => self.queue.push_back(Observation::Reset),
+                Some(_) => {}
+                None => break,
+            }
+        }
+    }
+}
+
+/// A live, reconnecting event stream. See the [module docs](super).
+pub struct Follow {
+    inner: Pin<Box<dyn Stream<Item = Observation> + Send>>,
+}
+
+impl std::fmt::Debug for Follow {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("Follow").finish_non_exhaustive()
+    }
+}
+
+impl Follow {
+    pub(super) fn new(options: Options) -> Result<Self, ClientError> {
+        let transport = Transport::new(
+            &options.url,
+            &options.events,
+            &options.headers,
+            options.max_redirects,
+        )?;
+        let mut session = Box::new(CoreSession::new(options.policy, options.seed));
+        if let Some(from) = options.from {
+            session.resume_at(sse_core::Seq(from));
+        }
+        let driver = Driver {
+            session,
+            transport,
+            clock: Clock::new(),
+            conn: Conn::Idle,
+            queue: VecDeque::new(),
+            shown: None,
+            started: false,
+        };
+        let inner = futures_util::stream::unfold(driver, |mut d| async move {
+            let obs = d.next().await?;
+            Some((obs, d))
+        });
+        Ok(Follow {
+            inner: Box::pin(inner),
+        })
+    }
+}
+
+impl Stream for Follow {
+    type Item = Observation;
+
+    fn poll_next(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Option<Observation>> {
+        self.inner.as_mut().poll_next(cx)
+    }
+}
