@@ -1,3 +1,4 @@
 //! The integration tests, one module per concern.
 
+mod reconnect;
 mod tidy;

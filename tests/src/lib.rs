@@ -2,4 +2,5 @@
 //! fake clock, spawning the real server.
 
 pub mod chaos;
+pub mod clock;
 pub mod scripted;
