@@ -209,7 +209,10 @@ impl Output {
                 })
                 .to_string(),
             ),
-            Mode::Plain => self.line(&format!("[{}] {}", change.status.kind, change.status.reason)),
+            Mode::Plain => self.line(&format!(
+                "[{}] {}",
+                change.status.kind, change.status.reason
+            )),
             Mode::Terminal => self.redraw(),
         }
     }
@@ -262,7 +265,10 @@ impl Output {
                 let mut text = format!("{}: {}", change.status.kind, change.status.reason);
                 if let Some(at) = change.retry_at {
                     let left = at.saturating_duration_since(tokio::time::Instant::now());
-                    text.push_str(&format!(" (reconnecting in {}s)", left.as_secs_f32().ceil()));
+                    text.push_str(&format!(
+                        " (reconnecting in {}s)",
+                        left.as_secs_f32().ceil()
+                    ));
                 }
                 (dot, text)
             }
@@ -294,7 +300,9 @@ impl Output {
 
 /// One line for an agent message: `#idx type [tool]: first line of content`.
 fn message_line(msg: &Value) -> String {
-    let idx = msg["idx"].as_u64().map_or_else(|| "?".into(), |i| i.to_string());
+    let idx = msg["idx"]
+        .as_u64()
+        .map_or_else(|| "?".into(), |i| i.to_string());
     let kind = msg["type"].as_str().unwrap_or("message");
     let tool = msg["tool_name"]
         .as_str()
@@ -302,6 +310,10 @@ fn message_line(msg: &Value) -> String {
         .unwrap_or_default();
     let content = msg["content"].as_str().unwrap_or_default();
     let first = content.lines().next().unwrap_or_default();
-    let more = if content.lines().nth(1).is_some() { " …" } else { "" };
+    let more = if content.lines().nth(1).is_some() {
+        " …"
+    } else {
+        ""
+    };
     format!("#{idx} {kind}{tool}: {first}{more}")
 }

@@ -1,4 +1,5 @@
 //! The integration tests, one module per concern.
 
+mod follow;
 mod reconnect;
 mod tidy;

@@ -57,7 +57,9 @@ pub struct Chaos {
 impl Chaos {
     /// Proxy to `upstream`, cutting the first `cuts` connections after 1..=`max_offset` bytes.
     pub async fn start(upstream: SocketAddr, seed: u64, cuts: usize, max_offset: usize) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1");
         let addr = listener.local_addr().expect("local addr");
         let shared = Arc::new(Shared {
             rng: Mutex::new(SplitMix::new(seed)),

@@ -67,8 +67,10 @@ pub struct Reply {
     headers: Vec<(String, String)>,
     framing: Framing,
     body: Vec<Act>,
-    /// Accept the connection and close it without reading or answering.
+    /// Read the request, then close without answering.
     refuse: bool,
+    /// Read the request, then say nothing at all (not even a status line) until the client goes.
+    silent: bool,
 }
 
 impl Reply {
@@ -85,6 +87,7 @@ impl Reply {
             framing: Framing::Close,
             body: Vec::new(),
             refuse: false,
+            silent: false,
         }
     }
 
@@ -99,6 +102,14 @@ impl Reply {
     pub fn hang_up() -> Self {
         Reply {
             refuse: true,
+            ..Self::status(0)
+        }
+    }
+
+    /// Read the request and never answer (for connect timeouts).
+    pub fn silent() -> Self {
+        Reply {
+            silent: true,
             ..Self::status(0)
         }
     }
@@ -180,7 +191,9 @@ pub struct Scripted {
 impl Scripted {
     /// Bind 127.0.0.1 on a free port and serve `script`.
     pub async fn start(script: impl Fn(usize, &Request) -> Reply + Send + Sync + 'static) -> Self {
-        let listener = TcpListener::bind("127.0.0.1:0").await.expect("bind 127.0.0.1");
+        let listener = TcpListener::bind("127.0.0.1:0")
+            .await
+            .expect("bind 127.0.0.1");
         let addr = listener.local_addr().expect("local addr");
         let requests = Arc::new(Mutex::new(Vec::new()));
         let script: Arc<Script> = Arc::new(script);
@@ -282,6 +295,10 @@ async fn serve_one(
         return;
     }
     let _ = sock.set_nodelay(true);
+    if reply.silent {
+        hold(&mut sock).await;
+        return;
+    }
     if sock.write_all(&reply.head()).await.is_err() {
         return;
     }
@@ -302,11 +319,7 @@ async fn serve_one(
             }
             Act::Wait(d) => tokio::time::sleep(*d).await,
             Act::Hold => {
-                let mut sink = [0u8; 256];
-                let _ = tokio::time::timeout(Duration::from_secs(30), async {
-                    while matches!(sock.read(&mut sink).await, Ok(n) if n > 0) {}
-                })
-                .await;
+                hold(&mut sock).await;
                 return;
             }
             Act::Cut => return,
@@ -316,4 +329,13 @@ async fn serve_one(
         let _ = sock.write_all(b"0\r\n\r\n").await;
     }
     let _ = sock.shutdown().await;
+}
+
+/// Keep the connection open and silent until the client closes it (at most 30 s).
+async fn hold(sock: &mut TcpStream) {
+    let mut sink = [0u8; 256];
+    let _ = tokio::time::timeout(Duration::from_secs(30), async {
+        while matches!(sock.read(&mut sink).await, Ok(n) if n > 0) {}
+    })
+    .await;
 }

@@ -7,10 +7,10 @@ use std::future::pending;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
+use super::session::{Output, Session};
 use bytes::Bytes;
 use futures_util::Stream;
-use sse_core::follow::{Output, Session};
-use sse_core::reconnect::{Action, Disconnect, StatusKind};
+use sse_core::reconnect::{Action, Disconnect, Policy, StatusKind};
 
 use super::clock::Clock;
 use super::transport::{Opening, Transport, check_head};
@@ -147,13 +147,14 @@ impl Driver {
         loop {
             let out = self.session.handle_bytes(now, &mut rest);
             match out {
-                Some(Output::Event(ev)) => self.queue.push_back(Observation::Event(Event {
-                    event_type: ev.event_type.to_owned(),
-                    data: ev.data.to_owned(),
-                    id: ev.last_event_id.to_owned(),
-                })),
+                Some(Output::Event(event_type, data, id)) => {
+                    self.queue.push_back(Observation::Event(Event {
+                        event_type,
+                        data,
+                        id,
+                    }));
+                }
                 Some(Output::Reset) => self.queue.push_back(Observation::Reset),
-                Some(_) => {}
                 None => break,
             }
         }
@@ -179,7 +180,7 @@ impl Follow {
             &options.headers,
             options.max_redirects,
         )?;
-        let mut session = Box::new(CoreSession::new(options.policy, options.seed));
+        let mut session = boxed_session(options.policy, options.seed)?;
         if let Some(from) = options.from {
             session.resume_at(sse_core::Seq(from));
         }
@@ -200,6 +201,22 @@ impl Follow {
             inner: Box::pin(inner),
         })
     }
+}
+
+/// The session holds its buffers inline (`DATA_LIMIT` is 1 MiB). `Box::new` builds the value on
+/// the stack first in unoptimised builds, which would overflow a 2 MiB tokio or test thread; so it
+/// is built once on a short-lived thread with room for it. Safe code, no allocator tricks.
+fn boxed_session(policy: Policy, seed: u64) -> Result<Box<CoreSession>, ClientError> {
+    const STACK: usize = 4 * (DATA_LIMIT + 4 * LINE_LIMIT) + (1 << 20);
+    std::thread::scope(|s| {
+        std::thread::Builder::new()
+            .name("sse-session-alloc".into())
+            .stack_size(STACK)
+            .spawn_scoped(s, move || Box::new(CoreSession::new(policy, seed)))
+            .map_err(|e| ClientError::Http(format!("cannot allocate the session: {e}")))?
+            .join()
+            .map_err(|_| ClientError::Http("cannot allocate the session".into()))
+    })
 }
 
 impl Stream for Follow {

@@ -25,6 +25,7 @@
 
 mod clock;
 mod driver;
+mod session;
 mod transport;
 
 use std::fmt;

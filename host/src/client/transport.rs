@@ -52,7 +52,8 @@ impl Transport {
         for (k, v) in headers {
             let name = HeaderName::from_bytes(k.trim().as_bytes())
                 .map_err(|_| ClientError::Header(k.clone()))?;
-            let value = HeaderValue::from_str(v.trim()).map_err(|_| ClientError::Header(k.clone()))?;
+            let value =
+                HeaderValue::from_str(v.trim()).map_err(|_| ClientError::Header(k.clone()))?;
             map.append(name, value);
         }
         let http = reqwest::Client::builder()
