@@ -417,3 +417,125 @@ async fn chunked_body_cut_mid_event_discards_the_partial_event() {
     let obs = observe(&mut stream, Duration::from_secs(5), |o| datas(o).len() == 2).await;
     assert_eq!(datas(&obs), ["whole", "next"]);
 }
+
+// ---------------------------------------------------------------------------------------------
+// Chaos: a seeded proxy cuts connections at random byte offsets while messages are published.
+
+use sse_tests::chaos::Chaos;
+use sse_tests::logserver::LogServer;
+
+/// Reconnect fast: the cap keeps even the server's `retry:` hint short.
+fn chaos_policy() -> Policy {
+    let mut p = Policy::default();
+    p.initial_backoff = ms(5);
+    p.max_backoff = ms(20);
+    p.jitter_pct = 50;
+    p.connect_timeout = ms(2_000);
+    p.idle_timeout = ms(5_000);
+    p.healthy_after = ms(50);
+    p
+}
+
+/// One client's copy of the log: message data in arrival order, emptied on `Reset`.
+async fn follow_until(url: String, seed: u64, last: String, limit: Duration) -> Vec<String> {
+    let mut o = Options::new(url);
+    o.policy = chaos_policy();
+    o.seed = seed;
+    let mut stream = follow(o).expect("options");
+    let deadline = Instant::now() + limit;
+    let mut got = Vec::new();
+    while let Ok(Some(obs)) = tokio::time::timeout_at(deadline, stream.next()).await {
+        match obs {
+            Observation::Event(e) if e.event_type == "message" => {
+                let done = e.data.contains(&last);
+                got.push(e.data);
+                if done {
+                    break;
+                }
+            }
+            Observation::Reset => got.clear(),
+            _ => {}
+        }
+    }
+    got
+}
+
+const CLIENTS: u64 = 20;
+const CUTS: usize = 1_000;
+
+/// Publish every millisecond until the proxy made `cuts` cuts (bounded by 60 s and 30 000
+/// messages), then one final `"end"` message.
+async fn publish_through_cuts(server: &LogServer, proxy: &Chaos, cuts: usize) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for i in 0..30_000u32 {
+        if proxy.cuts() >= cuts || Instant::now() >= deadline {
+            break;
+        }
+        server.publish(&format!("m{i}"));
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    eprintln!(
+        "published {} messages through {} cuts of {} connections",
+        server.messages().len(),
+        proxy.cuts(),
+        proxy.connections()
+    );
+    server.publish("end");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chaos_cuts_lose_and_repeat_nothing() {
+    let server = LogServer::start("epoch-a").await;
+    let proxy = Chaos::start(server.addr(), 0x5EED, CUTS, 3_000).await;
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|seed| {
+            tokio::spawn(follow_until(
+                proxy.url("/stream"),
+                seed,
+                "\"end\"".into(),
+                Duration::from_secs(90),
+            ))
+        })
+        .collect();
+    publish_through_cuts(&server, &proxy, CUTS).await;
+    let expected = server.messages();
+    for c in clients {
+        let got = c.await.expect("client task");
+        assert_eq!(got.len(), expected.len(), "cuts: {}", proxy.cuts());
+        assert!(got == expected, "a client's copy differs from the log");
+    }
+    assert!(proxy.cuts() >= CUTS, "only {} cuts", proxy.cuts());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chaos_with_a_replaced_memory_log_resets_then_is_exact() {
+    let server = LogServer::start("epoch-a").await;
+    let proxy = Chaos::start(server.addr(), 0xC0FFEE, CUTS / 4, 3_000).await;
+    let clients: Vec<_> = (0..CLIENTS / 2)
+        .map(|seed| {
+            tokio::spawn(follow_until(
+                proxy.url("/stream"),
+                seed,
+                "\"end\"".into(),
+                Duration::from_secs(90),
+            ))
+        })
+        .collect();
+    for i in 0..200 {
+        server.publish(&format!("old{i}"));
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    // The server restarts with a fresh memory log: new epoch, history gone.
+    server.replace_log("epoch-b");
+    publish_through_cuts(&server, &proxy, CUTS / 4).await;
+    let expected = server.messages();
+    for c in clients {
+        let got = c.await.expect("client task");
+        assert!(
+            got == expected,
+            "{} vs {} messages",
+            got.len(),
+            expected.len()
+        );
+    }
+}

@@ -42,7 +42,6 @@ struct Shared {
     rng: Mutex<SplitMix>,
     budget: usize,
     max_offset: usize,
-    planned: AtomicUsize,
     cut: AtomicUsize,
     connections: AtomicUsize,
 }
@@ -55,7 +54,8 @@ pub struct Chaos {
 }
 
 impl Chaos {
-    /// Proxy to `upstream`, cutting the first `cuts` connections after 1..=`max_offset` bytes.
+    /// Proxy to `upstream`, cutting connections after 1..=`max_offset` server bytes until `cuts`
+    /// cuts were made (a few more may be cut by connections already under way).
     pub async fn start(upstream: SocketAddr, seed: u64, cuts: usize, max_offset: usize) -> Self {
         let listener = TcpListener::bind("127.0.0.1:0")
             .await
@@ -65,7 +65,6 @@ impl Chaos {
             rng: Mutex::new(SplitMix::new(seed)),
             budget: cuts,
             max_offset,
-            planned: AtomicUsize::new(0),
             cut: AtomicUsize::new(0),
             connections: AtomicUsize::new(0),
         });
@@ -73,7 +72,8 @@ impl Chaos {
         let accept = tokio::spawn(async move {
             while let Ok((client, _)) = listener.accept().await {
                 sh.connections.fetch_add(1, Ordering::Relaxed);
-                let limit = if sh.planned.fetch_add(1, Ordering::Relaxed) < sh.budget {
+                // Connections that end on their own before their offset do not use up the budget.
+                let limit = if sh.cut.load(Ordering::Relaxed) < sh.budget {
                     Some(sh.rng.lock().expect("lock").offset(sh.max_offset))
                 } else {
                     None

@@ -3,4 +3,5 @@
 
 pub mod chaos;
 pub mod clock;
+pub mod logserver;
 pub mod scripted;

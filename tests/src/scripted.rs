@@ -248,7 +248,7 @@ impl Drop for Scripted {
 /// Upper bound on a request head, so a broken client cannot make the test server grow.
 const MAX_HEAD: usize = 16 * 1024;
 
-async fn read_head(sock: &mut TcpStream) -> Option<Request> {
+pub(crate) async fn read_head(sock: &mut TcpStream) -> Option<Request> {
     let mut buf = Vec::new();
     let mut tmp = [0u8; 1024];
     loop {
