@@ -120,6 +120,24 @@ async fn sends_accept_cache_control_and_last_event_id_on_reconnect() {
 }
 
 #[tokio::test]
+async fn last_event_id_survives_any_id_text() {
+    let server = Scripted::start(|n, _| match n {
+        0 => Reply::sse().send("id: abc-1\ndata: x\n\n"),
+        _ => Reply::sse().hold(),
+    })
+    .await;
+    let mut stream = client(&server.url("/"), test_policy());
+    let _ = observe(&mut stream, Duration::from_secs(5), |o| {
+        statuses(o).iter().filter(|s| s.kind == StatusKind::Connected).count() == 2
+    })
+    .await;
+    let reqs = server.requests();
+    assert_eq!(reqs[1].header("last-event-id"), Some("abc-1"));
+    // Not our server (no message index seen): the URL is left alone.
+    assert_eq!(reqs[1].target, "/");
+}
+
+#[tokio::test]
 async fn honours_retry_field() {
     let server = Scripted::start(|n, _| match n {
         0 => Reply::sse().send("retry: 400\n\n"),

@@ -7,13 +7,13 @@ use std::future::pending;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use super::session::{Output, Session};
+use super::session::{Action, Follow as Session, Output};
 use bytes::Bytes;
 use futures_util::Stream;
-use sse_core::reconnect::{Action, Disconnect, Policy, StatusKind};
+use sse_core::reconnect::{Disconnect, Policy, StatusKind};
 
 use super::clock::Clock;
-use super::transport::{Opening, Transport, check_head};
+use super::transport::{Opening, Transport, is_event_stream};
 use super::{ClientError, Event, Observation, Options, StatusChange};
 
 /// Longest `event:`/`id:` value and comment the client keeps (bytes). Longer lines drop the event.
@@ -37,8 +37,7 @@ enum Conn {
 /// What woke the loop.
 enum Wake {
     Timer,
-    Opened(reqwest::Response),
-    Refused(Disconnect),
+    Response(reqwest::Response),
     Bytes(Bytes),
     Ended(Disconnect),
 }
@@ -48,11 +47,8 @@ async fn next_io(conn: &mut Conn) -> Wake {
     match conn {
         Conn::Idle => pending().await,
         Conn::Opening(req) => match req.await {
-            Ok(resp) => match check_head(&resp) {
-                Ok(()) => Wake::Opened(resp),
-                Err(why) => Wake::Refused(why),
-            },
-            Err(_) => Wake::Refused(Disconnect::Network),
+            Ok(resp) => Wake::Response(resp),
+            Err(_) => Wake::Ended(Disconnect::Network),
         },
         Conn::Open(resp) => match resp.chunk().await {
             Ok(Some(bytes)) => Wake::Bytes(bytes),
@@ -75,8 +71,9 @@ struct Driver {
     clock: Clock,
     conn: Conn,
     queue: VecDeque<Observation>,
-    shown: Option<StatusChange>,
     started: bool,
+    /// `from` goes on the URL once there is something to resume (or the user asked for it).
+    send_from: bool,
 }
 
 impl Driver {
@@ -87,7 +84,9 @@ impl Driver {
         }
         loop {
             self.perform_actions();
-            self.note_status();
+            while let Some(out) = self.session.poll_output() {
+                self.report(out);
+            }
             if let Some(obs) = self.queue.pop_front() {
                 return Some(obs);
             }
@@ -102,11 +101,17 @@ impl Driver {
             let now = self.clock.now();
             match wake {
                 Wake::Timer => self.session.handle_timeout(now),
-                Wake::Opened(resp) => {
-                    self.conn = Conn::Open(resp);
-                    self.session.handle_connected(now);
+                Wake::Response(resp) => {
+                    let status = resp.status().as_u16();
+                    self.session
+                        .handle_response(now, status, is_event_stream(&resp));
+                    if self.session.status().kind == StatusKind::Connected {
+                        self.conn = Conn::Open(resp);
+                    } else {
+                        self.conn = Conn::Idle;
+                    }
                 }
-                Wake::Refused(why) | Wake::Ended(why) => {
+                Wake::Ended(why) => {
                     self.conn = Conn::Idle;
                     self.session.handle_disconnected(now, why);
                 }
@@ -119,43 +124,50 @@ impl Driver {
         while let Some(action) = self.session.poll_action() {
             match action {
                 Action::Close => self.conn = Conn::Idle,
-                Action::Connect => {
-                    let from = self.session.resume_from().map(|s| s.0);
-                    let req = self.transport.open(from, self.session.last_event_id());
-                    self.conn = Conn::Opening(req);
+                Action::Connect { from } => {
+                    self.send_from |= from.0 > 0;
+                    let from = self.send_from.then_some(from.0);
+                    let id = self.session.last_event_id().unwrap_or_default();
+                    self.conn = Conn::Opening(self.transport.open(from, id));
                 }
             }
         }
     }
 
-    fn note_status(&mut self) {
-        let status = self.session.status();
-        if self.shown.is_some_and(|s| s.status == status) {
-            return;
-        }
-        let change = StatusChange {
-            status,
-            retry_at: self.session.retry_at().map(|t| self.clock.to_tokio(t)),
+    /// Turn one session output into what the app sees.
+    fn report(&mut self, out: Output) {
+        let event = |event_type: &str, data: &str, id: Option<String>| {
+            Observation::Event(Event {
+                event_type: event_type.to_owned(),
+                data: data.to_owned(),
+                id,
+            })
         };
-        self.shown = Some(change);
-        self.queue.push_back(Observation::Status(change));
+        let obs = match out {
+            Output::Message { idx, data, .. } => event("message", &data, Some(idx.0.to_string())),
+            Output::State(data) => event("state", &data, None),
+            Output::Heartbeat => event("heartbeat", "", None),
+            Output::SessionEnded(data) => event("session_ended", &data, None),
+            Output::Other {
+                event_type,
+                data,
+                id,
+            } => event(&event_type, &data, (!id.is_empty()).then(|| id.to_owned())),
+            Output::StartOver => Observation::Reset,
+            Output::StatusChanged(status) => Observation::Status(StatusChange {
+                status,
+                retry_at: self.session.retry_at().map(|t| self.clock.to_tokio(t)),
+            }),
+        };
+        self.queue.push_back(obs);
     }
 
-    /// Snippet 2: push every byte through the session, queue what it reports.
+    /// Snippet 2: push every byte through the session, report what it says.
     fn feed(&mut self, bytes: &[u8], now: sse_core::Instant) {
         let mut rest = bytes;
-        loop {
-            let out = self.session.handle_bytes(now, &mut rest);
-            match out {
-                Some(Output::Event(event_type, data, id)) => {
-                    self.queue.push_back(Observation::Event(Event {
-                        event_type,
-                        data,
-                        id,
-                    }));
-                }
-                Some(Output::Reset) => self.queue.push_back(Observation::Reset),
-                None => break,
+        while !rest.is_empty() {
+            if let Some(out) = self.session.handle_bytes(now, &mut rest) {
+                self.report(out);
             }
         }
     }
@@ -180,18 +192,16 @@ impl Follow {
             &options.headers,
             options.max_redirects,
         )?;
-        let mut session = boxed_session(options.policy, options.seed)?;
-        if let Some(from) = options.from {
-            session.resume_at(sse_core::Seq(from));
-        }
+        let from = sse_core::Seq(options.from.unwrap_or(0));
+        let session = boxed_session(options.policy, options.seed, from)?;
         let driver = Driver {
             session,
             transport,
             clock: Clock::new(),
             conn: Conn::Idle,
             queue: VecDeque::new(),
-            shown: None,
             started: false,
+            send_from: options.from.is_some(),
         };
         let inner = futures_util::stream::unfold(driver, |mut d| async move {
             let obs = d.next().await?;
@@ -206,13 +216,19 @@ impl Follow {
 /// The session holds its buffers inline (`DATA_LIMIT` is 1 MiB). `Box::new` builds the value on
 /// the stack first in unoptimised builds, which would overflow a 2 MiB tokio or test thread; so it
 /// is built once on a short-lived thread with room for it. Safe code, no allocator tricks.
-fn boxed_session(policy: Policy, seed: u64) -> Result<Box<CoreSession>, ClientError> {
+fn boxed_session(
+    policy: Policy,
+    seed: u64,
+    from: sse_core::Seq,
+) -> Result<Box<CoreSession>, ClientError> {
     const STACK: usize = 4 * (DATA_LIMIT + 4 * LINE_LIMIT) + (1 << 20);
     std::thread::scope(|s| {
         std::thread::Builder::new()
             .name("sse-session-alloc".into())
             .stack_size(STACK)
-            .spawn_scoped(s, move || Box::new(CoreSession::new(policy, seed)))
+            .spawn_scoped(s, move || {
+                Box::new(CoreSession::with_resume(policy, seed, from))
+            })
             .map_err(|e| ClientError::Http(format!("cannot allocate the session: {e}")))?
             .join()
             .map_err(|_| ClientError::Http("cannot allocate the session".into()))

@@ -101,8 +101,9 @@ pub struct Event {
     pub event_type: String,
     /// The data lines joined with LF.
     pub data: String,
-    /// The last event ID at dispatch (`MessageEvent.lastEventId`); empty if none.
-    pub id: String,
+    /// The message index for `message` events of our server; the last event ID for events of
+    /// other servers; `None` for events without one (`state`, `heartbeat`, …).
+    pub id: Option<String>,
 }
 
 /// Why the client could not start.

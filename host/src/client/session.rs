@@ -1,58 +1,94 @@
-//! TEMPORARY stand-in for `sse_core::follow::Session`, which is being written in the core. It only
-//! wires the core's parser, tracker and reconnect machine together so the shell and its tests can
-//! run; it is deleted when the core session lands (its API mirrors the one the shell expects).
+//! TEMPORARY stand-in for `sse_core::follow::Follow` (being written in the core, same API). It only
+//! wires the core's parser, tracker and reconnect machine together so that the shell and its
+//! tests run before the core session lands; delete it then and import `sse_core::follow`.
 
 use sse_core::parse::{Parser, Step};
-use sse_core::reconnect::{Action, Disconnect, Policy, Reconnect, Status};
+use sse_core::reconnect::{self, Disconnect, Policy, Reconnect, Status, StatusKind};
 use sse_core::seq::{Arrival, EpochChange, Tracker, parse_index};
 use sse_core::{Instant, Seq};
 
-/// What the session reports.
-pub(crate) enum Output {
-    /// A delivered event: type, data, last event id.
-    Event(String, String, String),
-    /// Start over.
-    Reset,
+/// What the shell must do next.
+pub(crate) enum Action {
+    Connect { from: Seq },
+    Close,
 }
 
-pub(crate) struct Session<const LINE: usize, const DATA: usize> {
+/// What the app sees (owned here; the core lends from its parser).
+pub(crate) enum Output {
+    Message {
+        idx: Seq,
+        data: String,
+    },
+    State(String),
+    Heartbeat,
+    StartOver,
+    SessionEnded(String),
+    Other {
+        event_type: String,
+        data: String,
+        id: String,
+    },
+    StatusChanged(Status),
+}
+
+pub(crate) struct Follow<const LINE: usize, const DATA: usize> {
     parser: Parser<LINE, DATA>,
     tracker: Tracker,
     rc: Reconnect,
-    resuming: bool,
+    reported: Status,
+    start_over: bool,
+    ours: bool,
 }
 
-impl<const LINE: usize, const DATA: usize> Session<LINE, DATA> {
-    pub(crate) fn new(policy: Policy, seed: u64) -> Self {
-        Session {
+impl<const LINE: usize, const DATA: usize> Follow<LINE, DATA> {
+    pub(crate) fn with_resume(policy: Policy, seed: u64, next: Seq) -> Self {
+        let rc = Reconnect::new(policy, seed);
+        Follow {
             parser: Parser::new(),
-            tracker: Tracker::new(),
-            rc: Reconnect::new(policy, seed),
-            resuming: false,
+            tracker: Tracker::with_resume(next),
+            reported: rc.status(),
+            rc,
+            start_over: false,
+            ours: false,
         }
-    }
-    pub(crate) fn resume_at(&mut self, from: Seq) {
-        self.tracker = Tracker::with_resume(from);
-        self.resuming = true;
     }
     pub(crate) fn start(&mut self, now: Instant) {
         self.rc.start(now);
     }
-    pub(crate) fn handle_connected(&mut self, now: Instant) {
-        self.rc.handle_connected(now);
+    pub(crate) fn handle_response(&mut self, now: Instant, status: u16, is_event_stream: bool) {
+        match (status, is_event_stream) {
+            (200, true) => self.rc.handle_connected(now),
+            (200, false) => self.rc.handle_disconnected(now, Disconnect::NotEventStream),
+            (code, _) => self
+                .rc
+                .handle_disconnected(now, Disconnect::HttpStatus(code)),
+        }
     }
     pub(crate) fn handle_disconnected(&mut self, now: Instant, why: Disconnect) {
-        self.parser.finish();
         self.rc.handle_disconnected(now, why);
     }
     pub(crate) fn handle_timeout(&mut self, now: Instant) {
         self.rc.handle_timeout(now);
-        if self.rc.status().kind != sse_core::reconnect::StatusKind::Connected {
-            self.parser.finish();
-        }
     }
     pub(crate) fn poll_action(&mut self) -> Option<Action> {
-        self.rc.poll_action()
+        let a = self.rc.poll_action()?;
+        self.parser.finish();
+        Some(match a {
+            reconnect::Action::Connect => Action::Connect {
+                from: self.tracker.resume_from(),
+            },
+            reconnect::Action::Close => Action::Close,
+        })
+    }
+    pub(crate) fn poll_output(&mut self) -> Option<Output> {
+        if std::mem::take(&mut self.start_over) {
+            return Some(Output::StartOver);
+        }
+        let status = self.rc.status();
+        (status != self.reported).then(|| {
+            self.reported = status;
+            Output::StatusChanged(status)
+        })
     }
     pub(crate) fn poll_timeout(&self) -> Option<Instant> {
         self.rc.poll_timeout()
@@ -63,86 +99,80 @@ impl<const LINE: usize, const DATA: usize> Session<LINE, DATA> {
     pub(crate) fn retry_at(&self) -> Option<Instant> {
         self.rc.retry_at()
     }
-    pub(crate) fn resume_from(&self) -> Option<Seq> {
-        self.resuming.then(|| self.tracker.resume_from())
-    }
-    pub(crate) fn last_event_id(&self) -> &str {
-        self.parser.last_event_id()
+    pub(crate) fn last_event_id(&self) -> Option<&str> {
+        let id = self.parser.last_event_id();
+        match parse_index(id) {
+            // Withhold only an index that disagrees with the tracker, and only once the stream has
+            // shown it is ours (message indices); a generic server's numeric ids pass through.
+            Ok(idx) if self.ours && idx.next() != self.tracker.resume_from() => None,
+            _ => (!id.is_empty()).then_some(id),
+        }
     }
 
     pub(crate) fn handle_bytes(&mut self, now: Instant, input: &mut &[u8]) -> Option<Output> {
+        if let Some(p) = self.poll_output() {
+            return Some(p);
+        }
+        if self.rc.status().kind != StatusKind::Connected {
+            *input = &[];
+            return None;
+        }
         self.rc.handle_bytes(now);
-        loop {
-            let owned;
-            if self.rc.status().kind != sse_core::reconnect::StatusKind::Connected {
-                *input = &[];
+        let ev = match self.parser.push(input) {
+            Ok(Step::Event(ev)) => ev,
+            Ok(Step::Retry(d)) => {
+                self.rc.handle_retry_hint(d);
                 return None;
             }
-            // Decide on a copy of what matters, then re-borrow to return the event.
-            let verdict = match self.parser.push(input) {
-                Ok(Step::NeedMore) => return None,
-                Ok(Step::Retry(d)) => {
-                    self.rc.handle_retry_hint(d);
-                    continue;
-                }
-                Ok(Step::Comment(_)) | Err(_) => continue,
-                Ok(Step::Event(ev)) => {
-                    owned = (
-                        ev.event_type.to_owned(),
-                        ev.data.to_owned(),
-                        ev.last_event_id.to_owned(),
-                    );
-                    match ev.event_type {
-                        "message" => match parse_index(ev.last_event_id) {
-                            Ok(idx) => {
-                                self.resuming = true;
-                                match self.tracker.handle_index(idx) {
-                                    Arrival::Next => 0,
-                                    Arrival::Duplicate => continue,
-                                    Arrival::Gap { .. } => 3,
-                                }
-                            }
-                            Err(_) => 0,
-                        },
-                        "state" => {
-                            let epoch = serde_json::from_str::<serde_json::Value>(ev.data)
-                                .ok()
-                                .and_then(|v| v["epoch"].as_str().map(str::to_owned));
-                            match epoch.map(|e| self.tracker.handle_epoch(&e)) {
-                                Some(EpochChange::New) => 1,
-                                _ => 0,
-                            }
-                        }
-                        "reset" => {
-                            self.tracker.handle_reset();
-                            1
-                        }
-                        "session_ended" => 2,
-                        _ => 0,
+            _ => return None,
+        };
+        let (t, data, id) = (
+            ev.event_type.to_owned(),
+            ev.data.to_owned(),
+            ev.last_event_id.to_owned(),
+        );
+        match t.as_str() {
+            "message" => match parse_index(&id) {
+                Ok(idx) => match {
+                    self.ours = true;
+                    self.tracker.handle_index(idx)
+                } {
+                    Arrival::Next => Some(Output::Message { idx, data }),
+                    Arrival::Duplicate => None,
+                    Arrival::Gap { .. } => {
+                        self.rc.handle_disconnected(now, Disconnect::Network);
+                        None
                     }
+                },
+                Err(_) => Some(Output::Other {
+                    event_type: t,
+                    data,
+                    id,
+                }),
+            },
+            "state" => {
+                let epoch = serde_json::from_str::<serde_json::Value>(&data)
+                    .ok()
+                    .and_then(|v| v["epoch"].as_str().map(str::to_owned));
+                if let Some(EpochChange::New) = epoch.map(|e| self.tracker.handle_epoch(&e)) {
+                    self.start_over = true;
                 }
-            };
-            match verdict {
-                1 => return Some(Output::Reset),
-                2 => {
-                    self.rc.handle_disconnected(now, Disconnect::SessionEnded);
-                }
-                3 => {
-                    let resume = self.tracker.resume_from().0;
-                    let id = if resume == 0 {
-                        String::new()
-                    } else {
-                        (resume - 1).to_string()
-                    };
-                    let _ = self.parser.set_last_event_id(&id);
-                    self.parser.finish();
-                    self.rc.handle_disconnected(now, Disconnect::Network);
-                    return None;
-                }
-                _ => {}
+                Some(Output::State(data))
             }
-            let (t, d, i) = owned;
-            return Some(Output::Event(t, d, i));
+            "reset" => {
+                self.tracker.handle_reset();
+                Some(Output::StartOver)
+            }
+            "heartbeat" => Some(Output::Heartbeat),
+            "session_ended" => {
+                self.rc.handle_disconnected(now, Disconnect::SessionEnded);
+                Some(Output::SessionEnded(data))
+            }
+            _ => Some(Output::Other {
+                event_type: t,
+                data,
+                id,
+            }),
         }
     }
 }

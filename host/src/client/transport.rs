@@ -9,9 +9,8 @@
 use std::future::Future;
 use std::pin::Pin;
 
+use reqwest::Url;
 use reqwest::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
-use reqwest::{StatusCode, Url};
-use sse_core::reconnect::Disconnect;
 
 use super::ClientError;
 
@@ -119,20 +118,12 @@ impl Transport {
     }
 }
 
-/// Only `200` with a `text/event-stream` content type opens the stream (WHATWG "announce the
-/// connection"); everything else is a [`Disconnect`] for the core to judge.
-pub(crate) fn check_head(resp: &reqwest::Response) -> Result<(), Disconnect> {
-    if resp.status() != StatusCode::OK {
-        return Err(Disconnect::HttpStatus(resp.status().as_u16()));
-    }
-    let essence = resp
-        .headers()
+/// Whether the response says `Content-Type: text/event-stream` (parameters and case ignored).
+/// The core decides what the status and this flag mean.
+pub(crate) fn is_event_stream(resp: &reqwest::Response) -> bool {
+    resp.headers()
         .get(CONTENT_TYPE)
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
-        .map(str::trim);
-    match essence {
-        Some(t) if t.eq_ignore_ascii_case("text/event-stream") => Ok(()),
-        _ => Err(Disconnect::NotEventStream),
-    }
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("text/event-stream"))
 }
