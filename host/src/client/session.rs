@@ -109,6 +109,11 @@ impl<const LINE: usize, const DATA: usize> Follow<LINE, DATA> {
         }
     }
 
+    fn track(&mut self, idx: Seq) -> Arrival {
+        self.ours = true;
+        self.tracker.handle_index(idx)
+    }
+
     pub(crate) fn handle_bytes(&mut self, now: Instant, input: &mut &[u8]) -> Option<Output> {
         if let Some(p) = self.poll_output() {
             return Some(p);
@@ -133,10 +138,7 @@ impl<const LINE: usize, const DATA: usize> Follow<LINE, DATA> {
         );
         match t.as_str() {
             "message" => match parse_index(&id) {
-                Ok(idx) => match {
-                    self.ours = true;
-                    self.tracker.handle_index(idx)
-                } {
+                Ok(idx) => match self.track(idx) {
                     Arrival::Next => Some(Output::Message { idx, data }),
                     Arrival::Duplicate => None,
                     Arrival::Gap { .. } => {

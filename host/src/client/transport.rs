@@ -81,7 +81,7 @@ impl Transport {
             .url
             .query_pairs()
             .filter(|(k, _)| {
-                !(from.is_some() && k == "from") && !(self.events.is_some() && k == "events")
+                !((from.is_some() && k == "from") || (self.events.is_some() && k == "events"))
             })
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
