@@ -3,5 +3,7 @@
 
 pub mod chaos;
 pub mod clock;
+pub mod golden;
+pub mod host_bin;
 pub mod logserver;
 pub mod scripted;

@@ -7,9 +7,9 @@ use std::future::pending;
 use std::pin::Pin;
 use std::task::{Context, Poll};
 
-use super::session::{Action, Follow as Session, Output};
 use bytes::Bytes;
 use futures_util::Stream;
+use sse_core::follow::{Action, Follow as Session, Output};
 use sse_core::reconnect::{Disconnect, Policy, StatusKind};
 
 use super::clock::Clock;
@@ -134,42 +134,55 @@ impl Driver {
         }
     }
 
-    /// Turn one session output into what the app sees.
-    fn report(&mut self, out: Output) {
-        let event = |event_type: &str, data: &str, id: Option<String>| {
-            Observation::Event(Event {
-                event_type: event_type.to_owned(),
-                data: data.to_owned(),
-                id,
-            })
-        };
-        let obs = match out {
-            Output::Message { idx, data, .. } => event("message", &data, Some(idx.0.to_string())),
-            Output::State(data) => event("state", &data, None),
-            Output::Heartbeat => event("heartbeat", "", None),
-            Output::SessionEnded(data) => event("session_ended", &data, None),
-            Output::Other {
-                event_type,
-                data,
-                id,
-            } => event(&event_type, &data, (!id.is_empty()).then(|| id.to_owned())),
-            Output::StartOver => Observation::Reset,
-            Output::StatusChanged(status) => Observation::Status(StatusChange {
-                status,
-                retry_at: self.session.retry_at().map(|t| self.clock.to_tokio(t)),
-            }),
-        };
+    /// Queue one observation; a status change gets its countdown from the session.
+    fn push(&mut self, mut obs: Observation) {
+        if let Observation::Status(change) = &mut obs {
+            change.retry_at = self.session.retry_at().map(|t| self.clock.to_tokio(t));
+        }
         self.queue.push_back(obs);
+    }
+
+    fn report(&mut self, out: Output<'_>) {
+        let obs = observation(out);
+        self.push(obs);
     }
 
     /// Snippet 2: push every byte through the session, report what it says.
     fn feed(&mut self, bytes: &[u8], now: sse_core::Instant) {
         let mut rest = bytes;
         while !rest.is_empty() {
-            if let Some(out) = self.session.handle_bytes(now, &mut rest) {
-                self.report(out);
+            // The output borrows the session's parser: copy it out before queueing.
+            if let Some(obs) = self.session.handle_bytes(now, &mut rest).map(observation) {
+                self.push(obs);
             }
         }
+    }
+}
+
+/// What the app sees of one session output (owned: the core lends from its parser).
+fn observation(out: Output<'_>) -> Observation {
+    let event = |event_type: &str, data: &str, id: Option<String>| {
+        Observation::Event(Event {
+            event_type: event_type.to_owned(),
+            data: data.to_owned(),
+            id,
+        })
+    };
+    match out {
+        Output::Message { idx, data, .. } => event("message", data, Some(idx.0.to_string())),
+        Output::State(data) => event("state", data, None),
+        Output::Heartbeat => event("heartbeat", "", None),
+        Output::SessionEnded(data) => event("session_ended", data, None),
+        Output::Other {
+            event_type,
+            data,
+            id,
+        } => event(event_type, data, (!id.is_empty()).then(|| id.to_owned())),
+        Output::StartOver => Observation::Reset,
+        Output::StatusChanged(status) => Observation::Status(StatusChange {
+            status,
+            retry_at: None,
+        }),
     }
 }
 

@@ -25,7 +25,6 @@
 
 mod clock;
 mod driver;
-mod session;
 mod transport;
 
 use std::fmt;
