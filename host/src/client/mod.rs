@@ -4,8 +4,8 @@
 //! changes (connected, connecting, disconnected, disabled, each with its reason) and events. It
 //! works against any SSE server; against ours it also resumes with `from`, drops duplicates,
 //! recovers gaps and starts over on `reset` or a new epoch, all decided by the core's follow
-//! session. This module only does HTTP ([`transport`]) and timers ([`clock`], one `select!` in
-//! [`driver`]).
+//! session. This module only does HTTP (`transport`) and timers (`clock`, one `select!` in
+//! `driver`).
 //!
 //! ```no_run
 //! # async fn demo() -> Result<(), sse_host::client::ClientError> {
