@@ -114,10 +114,7 @@ async fn sends_accept_cache_control_and_last_event_id_on_reconnect() {
         assert_eq!(r.header("cache-control"), Some("no-cache"));
     }
     assert_eq!(reqs[0].header("last-event-id"), None);
-    // FIXME(issue 5): must be Some("7"). `sse_core::follow::Follow::last_event_id` returns an id
-    // only when it is a message index naming `from - 1`, so a generic server never gets
-    // Last-Event-ID back. Fix in core (withhold only once message indices were seen), then flip.
-    assert_eq!(reqs[1].header("last-event-id"), None);
+    assert_eq!(reqs[1].header("last-event-id"), Some("7"));
     // The partial event at the drop is discarded.
     assert_eq!(datas(&obs), ["a"]);
 }
@@ -139,8 +136,7 @@ async fn last_event_id_survives_any_id_text() {
     })
     .await;
     let reqs = server.requests();
-    // FIXME(issue 5): must be Some("abc-1"); see the FIXME above (core withholds non-index ids).
-    assert_eq!(reqs[1].header("last-event-id"), None);
+    assert_eq!(reqs[1].header("last-event-id"), Some("abc-1"));
     // Not our server (no message index seen): the URL is left alone.
     assert_eq!(reqs[1].target, "/");
 }

@@ -205,7 +205,7 @@ impl Follow {
             &options.headers,
             options.max_redirects,
         )?;
-        let from = sse_core::Seq(options.from.unwrap_or(0));
+        let from = options.from.map(sse_core::Seq);
         let session = boxed_session(options.policy, options.seed, from)?;
         let driver = Driver {
             session,
@@ -232,7 +232,7 @@ impl Follow {
 fn boxed_session(
     policy: Policy,
     seed: u64,
-    from: sse_core::Seq,
+    from: Option<sse_core::Seq>,
 ) -> Result<Box<CoreSession>, ClientError> {
     const STACK: usize = 4 * (DATA_LIMIT + 4 * LINE_LIMIT) + (1 << 20);
     std::thread::scope(|s| {
@@ -240,7 +240,12 @@ fn boxed_session(
             .name("sse-session-alloc".into())
             .stack_size(STACK)
             .spawn_scoped(s, move || {
-                Box::new(CoreSession::with_resume(policy, seed, from))
+                // A given `--from` says the stream is indexed; otherwise the session learns it
+                // from the server's first `state` (sse_core::follow, "Indexed streams").
+                Box::new(match from {
+                    Some(from) => CoreSession::with_resume(policy, seed, from),
+                    None => CoreSession::new(policy, seed),
+                })
             })
             .map_err(|e| ClientError::Http(format!("cannot allocate the session: {e}")))?
             .join()
