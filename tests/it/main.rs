@@ -1,1 +1,4 @@
 //! The integration tests, one module per concern.
+
+mod encode;
+mod seq;
