@@ -1,13 +1,14 @@
 //! Logging shim (embassy style): the same `info!`/`warn!`/`debug!` calls go to `defmt` on
 //! firmware, to `log` on the desktop runner, or nowhere. The app picks no logger itself.
+//!
+//! `defmt` and `log` are exclusive in spirit, but `cargo test --workspace --all-features` turns
+//! both on for a host build, where defmt has no global logger to link against; so rather than a
+//! `compile_error!`, `log` takes precedence when both are enabled.
 #![allow(unused_macros)]
-
-#[cfg(all(feature = "defmt", feature = "log"))]
-compile_error!("features `defmt` and `log` are mutually exclusive: pick one logger");
 
 macro_rules! debug {
     ($($x:tt)*) => {{
-        #[cfg(feature = "defmt")]
+        #[cfg(all(feature = "defmt", not(feature = "log")))]
         ::defmt::debug!($($x)*);
         #[cfg(feature = "log")]
         ::log::debug!($($x)*);
@@ -18,7 +19,7 @@ macro_rules! debug {
 
 macro_rules! info {
     ($($x:tt)*) => {{
-        #[cfg(feature = "defmt")]
+        #[cfg(all(feature = "defmt", not(feature = "log")))]
         ::defmt::info!($($x)*);
         #[cfg(feature = "log")]
         ::log::info!($($x)*);
@@ -29,7 +30,7 @@ macro_rules! info {
 
 macro_rules! warn {
     ($($x:tt)*) => {{
-        #[cfg(feature = "defmt")]
+        #[cfg(all(feature = "defmt", not(feature = "log")))]
         ::defmt::warn!($($x)*);
         #[cfg(feature = "log")]
         ::log::warn!($($x)*);
