@@ -31,8 +31,8 @@ pub struct Request<'a> {
     pub path: &'a str,
     /// First message index wanted (`from=`).
     pub from: Seq,
-    /// Last message index received, sent as `Last-Event-ID` when known.
-    pub last_event_id: Option<Seq>,
+    /// Sent as `Last-Event-ID` when known (sse-core's `Follow::last_event_id`).
+    pub last_event_id: Option<&'a str>,
 }
 
 /// The request did not fit the buffer given to [`Request::write`].
@@ -63,7 +63,7 @@ impl Request<'_> {
         w.write_str("Accept: text/event-stream\r\nCache-Control: no-cache\r\n")
             .map_err(|_| RequestTooLong)?;
         if let Some(id) = self.last_event_id {
-            write!(w, "Last-Event-ID: {}\r\n", id.0).map_err(|_| RequestTooLong)?;
+            write!(w, "Last-Event-ID: {id}\r\n").map_err(|_| RequestTooLong)?;
         }
         w.write_str("\r\n").map_err(|_| RequestTooLong)?;
         Ok(w.len)

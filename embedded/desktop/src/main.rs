@@ -14,7 +14,8 @@
 //! message; the process exits 0 when the server ends the session.
 //!
 //! Environment: `TAP` (default `tap99`), `SSE_SERVER` (`192.168.69.100:8000`), `SSE_PATH`
-//! (`/stream`), `SSE_IP` (the app's address, `192.168.69.2`), `SSE_SEED` (jitter seed).
+//! (`/stream`), `SSE_IP` (the app's address, `192.168.69.2`), `SSE_SEED` (jitter seed),
+//! `SSE_IDLE_TIMEOUT_MS` (watchdog; sse-core's default 45 s otherwise).
 
 use std::io::Write as _;
 use std::net::Ipv4Addr;
@@ -23,7 +24,7 @@ use std::process::ExitCode;
 use embassy_executor::{Executor, Spawner};
 use embassy_net::{Ipv4Cidr, Runner, StackResources, StaticConfigV4};
 use embassy_net_tuntap::TunTapDevice;
-use sse_embedded_app::{End, Server, StatusDisplay, View};
+use sse_embedded_app::{Duration, End, Note, Policy, Server, StatusDisplay, View};
 use static_cell::StaticCell;
 
 #[embassy_executor::task]
@@ -40,6 +41,12 @@ impl StatusDisplay for Stdout {
         let _ = writeln!(out, "{view}");
         let _ = out.flush();
     }
+
+    fn note(&mut self, note: &Note<'_>) {
+        let mut out = std::io::stdout().lock();
+        let _ = writeln!(out, "{note}");
+        let _ = out.flush();
+    }
 }
 
 fn env_or(name: &str, default: &str) -> &'static str {
@@ -51,8 +58,10 @@ fn env_or(name: &str, default: &str) -> &'static str {
 #[embassy_executor::task]
 async fn main_task(spawner: Spawner) {
     let code = match follow(spawner).await {
-        Ok(End::SessionEnded) => 0,
-        Ok(_) => 2,
+        Ok(end) => {
+            println!("end {end}");
+            if end == End::SessionEnded { 0 } else { 2 }
+        }
         Err(e) => {
             eprintln!("sse-desktop: {e}");
             1
@@ -86,7 +95,7 @@ async fn follow(spawner: Spawner) -> Result<End, String> {
     let (stack, runner) =
         embassy_net::new(device, config, RESOURCES.init(StackResources::new()), seed);
     spawner.spawn(net_task(runner).map_err(|e| format!("spawn: {e:?}"))?);
-    Ok(sse_embedded_app::run(stack, &server, seed, &mut Stdout).await)
+    Ok(sse_embedded_app::run(stack, &server, policy, seed, &mut Stdout).await)
 }
 
 fn main() -> ExitCode {

@@ -3,7 +3,7 @@ use std::vec::Vec;
 
 use super::*;
 
-fn request(last: Option<u64>) -> Request<'static> {
+fn request(last: Option<&'static str>) -> Request<'static> {
     Request {
         host: "192.168.69.100",
         port: 8000,
@@ -16,7 +16,7 @@ fn request(last: Option<u64>) -> Request<'static> {
 #[test]
 fn request_carries_resume_point_and_last_event_id() {
     let mut buf = [0u8; 256];
-    let n = request(Some(6)).write(&mut buf).unwrap();
+    let n = request(Some("6")).write(&mut buf).unwrap();
     assert_eq!(
         core::str::from_utf8(&buf[..n]).unwrap(),
         concat!(
@@ -49,7 +49,7 @@ fn request_without_last_id_and_default_port() {
 #[test]
 fn request_too_long_is_an_error() {
     let mut buf = [0u8; 40];
-    assert_eq!(request(Some(1)).write(&mut buf), Err(RequestTooLong));
+    assert_eq!(request(Some("1")).write(&mut buf), Err(RequestTooLong));
 }
 
 const HEAD: &[u8] = b"HTTP/1.1 200 OK\r\nContent-Type: text/event-stream; charset=utf-8\r\nTransfer-Encoding: chunked\r\n\r\nBODY";
