@@ -83,6 +83,11 @@ async fn follow(spawner: Spawner) -> Result<End, String> {
     let seed: u64 = env_or("SSE_SEED", "1")
         .parse()
         .map_err(|e| format!("SSE_SEED: {e}"))?;
+    let mut policy = Policy::DEFAULT;
+    if let Ok(ms) = std::env::var("SSE_IDLE_TIMEOUT_MS") {
+        let ms = ms.parse().map_err(|e| format!("SSE_IDLE_TIMEOUT_MS: {e}"))?;
+        policy.idle_timeout = Duration::from_millis(ms);
+    }
 
     let device = TunTapDevice::new(tap)
         .map_err(|e| format!("open TAP {tap}: {e} (run as root, inside the netns)"))?;
