@@ -35,11 +35,16 @@ use crate::view::{End, Note, StatusDisplay, View};
 const ID_LEN: usize = 20;
 
 /// Where the one connection is.
+// One instance lives in the `run` future and there is no allocator to box the head buffer into.
+#[allow(clippy::large_enum_variant)]
 enum Phase {
     /// No connection; waiting for `Follow` to ask for one.
     Closed,
     /// Connect and send the request.
-    Opening { from: Seq, last_event_id: Option<String<ID_LEN>> },
+    Opening {
+        from: Seq,
+        last_event_id: Option<String<ID_LEN>>,
+    },
     /// Reading the response head.
     Head(HeadReader<{ config::HEAD }>),
     /// Reading the event stream.
@@ -87,9 +92,17 @@ pub async fn run<D: StatusDisplay>(
             socket.abort();
             phase = match action {
                 Action::Connect { from } => {
-                    let last_event_id = follow.last_event_id().and_then(|id| String::try_from(id).ok());
-                    display.note(&Note::Connect { from, last_event_id: last_event_id.as_deref() });
-                    Phase::Opening { from, last_event_id }
+                    let last_event_id = follow
+                        .last_event_id()
+                        .and_then(|id| String::try_from(id).ok());
+                    display.note(&Note::Connect {
+                        from,
+                        last_event_id: last_event_id.as_deref(),
+                    });
+                    Phase::Opening {
+                        from,
+                        last_event_id,
+                    }
                 }
                 Action::Close => Phase::Closed,
             };
@@ -136,10 +149,19 @@ pub async fn run<D: StatusDisplay>(
 
 /// One I/O step for the current phase. Cancel-safe at every await: the caller may drop it when
 /// the timer fires (a half-open connection is then aborted by the `Close` that follows).
-async fn step(stack: Stack<'_>, socket: &mut TcpSocket<'_>, server: &Server<'_>, phase: &Phase, buf: &mut [u8]) -> Io {
+async fn step(
+    stack: Stack<'_>,
+    socket: &mut TcpSocket<'_>,
+    server: &Server<'_>,
+    phase: &Phase,
+    buf: &mut [u8],
+) -> Io {
     match phase {
         Phase::Closed => core::future::pending().await,
-        Phase::Opening { from, last_event_id } => {
+        Phase::Opening {
+            from,
+            last_event_id,
+        } => {
             let Some(addr) = resolve(stack, server.host).await else {
                 warn!("cannot resolve {}", server.host);
                 return Io::Ended(Disconnect::Network);
@@ -177,7 +199,10 @@ async fn resolve(stack: Stack<'_>, host: &str) -> Option<embassy_net::IpAddress>
     }
     #[cfg(feature = "dns")]
     {
-        let found = stack.dns_query(host, embassy_net::dns::DnsQueryType::A).await.ok()?;
+        let found = stack
+            .dns_query(host, embassy_net::dns::DnsQueryType::A)
+            .await
+            .ok()?;
         found.first().copied()
     }
     #[cfg(not(feature = "dns"))]
@@ -202,7 +227,9 @@ fn on_read<D: StatusDisplay, const L: usize, const B: usize>(
         match head.push(&mut input) {
             Ok(None) => return,
             Ok(Some(response)) => {
-                display.note(&Note::Response { status: response.status });
+                display.note(&Note::Response {
+                    status: response.status,
+                });
                 follow.handle_response(now(), response.status, response.event_stream);
                 start = n - input.len();
                 *phase = Phase::Body(Body::new(response.framing));
@@ -242,11 +269,19 @@ fn on_read<D: StatusDisplay, const L: usize, const B: usize>(
 /// What one [`Output`] changes in the view, and the note it is worth.
 fn apply<D: StatusDisplay>(view: &mut View, output: Output<'_>, display: &mut D) {
     match output {
-        Output::Message { idx, data, truncated } => {
+        Output::Message {
+            idx,
+            data,
+            truncated,
+        } => {
             if truncated {
                 view.oversized += 1;
             }
-            display.note(&Note::Message { idx, bytes: data.len(), truncated });
+            display.note(&Note::Message {
+                idx,
+                bytes: data.len(),
+                truncated,
+            });
         }
         Output::State(json) => match DeviceStatus::parse(json.as_bytes()) {
             Ok(state) => {

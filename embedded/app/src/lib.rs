@@ -15,9 +15,8 @@ pub mod led;
 mod server;
 mod view;
 
-pub use server::{AddrError, Server};
 pub use client::run;
+pub use server::{AddrError, Server};
 pub use sse_core::Duration;
 pub use sse_core::reconnect::Policy;
 pub use view::{End, Note, StatusDisplay, View, activity_name};
-

@@ -53,3 +53,35 @@ impl<'a> Server<'a> {
         Ok(Self { host, port, path })
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn parses_host_port_and_path() {
+        assert_eq!(
+            Server::parse("192.168.69.100:8000", "/stream"),
+            Ok(Server {
+                host: "192.168.69.100",
+                port: 8000,
+                path: "/stream"
+            })
+        );
+        assert_eq!(
+            Server::parse("agent.local:80", "/s").map(|s| s.host),
+            Ok("agent.local")
+        );
+        assert_eq!(Server::parse("host", "/stream"), Err(AddrError::BadPort));
+        assert_eq!(Server::parse("host:0", "/stream"), Err(AddrError::BadPort));
+        assert_eq!(
+            Server::parse("host:99999", "/stream"),
+            Err(AddrError::BadPort)
+        );
+        assert_eq!(Server::parse(":8000", "/stream"), Err(AddrError::NoHost));
+        assert_eq!(
+            Server::parse("host:8000", "stream"),
+            Err(AddrError::BadPath)
+        );
+    }
+}

@@ -10,6 +10,9 @@ use sse_core::status::Activity;
 
 use crate::led::Pattern;
 
+#[cfg(test)]
+mod tests;
+
 /// A snapshot for displays: the connection, the agent's activity and the counters.
 #[derive(Debug, Clone, Copy, PartialEq)]
 pub struct View {
@@ -31,7 +34,10 @@ impl View {
     /// The state before anything happened.
     pub const fn new() -> Self {
         Self {
-            status: Status { kind: StatusKind::Disconnected, reason: Reason::Stopped },
+            status: Status {
+                kind: StatusKind::Disconnected,
+                reason: Reason::Stopped,
+            },
             activity: None,
             messages: 0,
             oversized: 0,
@@ -49,6 +55,13 @@ impl View {
         }
     }
 
+    /// The cost in dollars and ten-thousandths (rounded; negative or NaN shows as 0).
+    pub fn cost_fixed4(&self) -> (u32, u32) {
+        // `as` saturates: NaN and negatives become 0, huge values u32::MAX.
+        let units = (self.cost_usd * 10_000.0 + 0.5) as u32;
+        (units / 10_000, units % 10_000)
+    }
+
     /// The LED pattern for this view.
     pub const fn pattern(&self) -> Pattern {
         match (self.status.kind, self.status.reason, self.activity) {
@@ -57,7 +70,9 @@ impl View {
             (StatusKind::Disconnected | StatusKind::Disabled, _, _) => Pattern::Offline,
             (StatusKind::Connected, _, Some(Activity::Error)) => Pattern::Error,
             (StatusKind::Connected, _, Some(Activity::WaitingForUser)) => Pattern::WaitingForUser,
-            (StatusKind::Connected, _, Some(Activity::ModelCall | Activity::RunningTool)) => Pattern::Working,
+            (StatusKind::Connected, _, Some(Activity::ModelCall | Activity::RunningTool)) => {
+                Pattern::Working
+            }
             (StatusKind::Connected, _, Some(Activity::Idle) | None) => Pattern::Idle,
         }
     }
@@ -84,17 +99,20 @@ pub const fn activity_name(activity: Option<Activity>) -> &'static str {
 
 impl fmt::Display for View {
     /// `status link=connected reason="Connected" activity=idle messages=3 oversized=0 next=3 cost=0.0120`
+    ///
+    /// The cost is printed in fixed point from integer tenths of a cent: `core`'s float
+    /// formatting would add about 8 KB of flash to the firmware.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        let (dollars, frac) = self.cost_fixed4();
         write!(
             f,
-            "status link={} reason=\"{}\" activity={} messages={} oversized={} next={} cost={:.4}",
+            "status link={} reason=\"{}\" activity={} messages={} oversized={} next={} cost={dollars}.{frac:04}",
             self.link(),
             self.status.reason,
             activity_name(self.activity),
             self.messages,
             self.oversized,
             self.next,
-            self.cost_usd
         )
     }
 }
@@ -136,10 +154,20 @@ pub enum Note<'a> {
 impl fmt::Display for Note<'_> {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
-            Self::Connect { from, last_event_id: Some(id) } => write!(f, "connect from={from} last_event_id={id}"),
-            Self::Connect { from, last_event_id: None } => write!(f, "connect from={from} last_event_id=none"),
+            Self::Connect {
+                from,
+                last_event_id: Some(id),
+            } => write!(f, "connect from={from} last_event_id={id}"),
+            Self::Connect {
+                from,
+                last_event_id: None,
+            } => write!(f, "connect from={from} last_event_id=none"),
             Self::Response { status } => write!(f, "response status={status}"),
-            Self::Message { idx, bytes, truncated } => {
+            Self::Message {
+                idx,
+                bytes,
+                truncated,
+            } => {
                 write!(f, "message idx={idx} bytes={bytes} truncated={truncated}")
             }
             Self::BadState => f.write_str("state unparsed"),

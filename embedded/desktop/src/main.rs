@@ -85,7 +85,9 @@ async fn follow(spawner: Spawner) -> Result<End, String> {
         .map_err(|e| format!("SSE_SEED: {e}"))?;
     let mut policy = Policy::DEFAULT;
     if let Ok(ms) = std::env::var("SSE_IDLE_TIMEOUT_MS") {
-        let ms = ms.parse().map_err(|e| format!("SSE_IDLE_TIMEOUT_MS: {e}"))?;
+        let ms = ms
+            .parse()
+            .map_err(|e| format!("SSE_IDLE_TIMEOUT_MS: {e}"))?;
         policy.idle_timeout = Duration::from_millis(ms);
     }
 

@@ -9,7 +9,7 @@ fn request(last: Option<&'static str>) -> Request<'static> {
         port: 8000,
         path: "/stream",
         from: Seq(7),
-        last_event_id: last.map(Seq),
+        last_event_id: last,
     }
 }
 

@@ -28,9 +28,12 @@ bind_interrupts!(struct Irqs {
 
 // The CYW43439 firmware, country database and board NVRAM, read at build time from
 // `$CYW43_FIRMWARE_DIR` (never committed; Infineon Permissive Binary License).
-static FIRMWARE: &Aligned<A4, [u8]> = cyw43::aligned_bytes!(concat!(env!("CYW43_FIRMWARE_DIR"), "/43439A0.bin"));
-static CLM: &Aligned<A4, [u8]> = cyw43::aligned_bytes!(concat!(env!("CYW43_FIRMWARE_DIR"), "/43439A0_clm.bin"));
-static NVRAM: &Aligned<A4, [u8]> = cyw43::aligned_bytes!(concat!(env!("CYW43_FIRMWARE_DIR"), "/nvram_rp2040.bin"));
+static FIRMWARE: &Aligned<A4, [u8]> =
+    cyw43::aligned_bytes!(concat!(env!("CYW43_FIRMWARE_DIR"), "/43439A0.bin"));
+static CLM: &Aligned<A4, [u8]> =
+    cyw43::aligned_bytes!(concat!(env!("CYW43_FIRMWARE_DIR"), "/43439A0_clm.bin"));
+static NVRAM: &Aligned<A4, [u8]> =
+    cyw43::aligned_bytes!(concat!(env!("CYW43_FIRMWARE_DIR"), "/nvram_rp2040.bin"));
 
 /// Sockets: DHCP, DNS and the one TCP connection.
 const SOCKETS: usize = 3;
@@ -89,15 +92,19 @@ pub async fn bring_up(spawner: Spawner, p: Peripherals, module: Module) -> Board
     );
 
     static STATE: StaticCell<cyw43::State> = StaticCell::new();
-    let (device, mut control, runner) = cyw43::new(STATE.init(cyw43::State::new()), pwr, spi, FIRMWARE, NVRAM).await;
+    let (device, mut control, runner) =
+        cyw43::new(STATE.init(cyw43::State::new()), pwr, spi, FIRMWARE, NVRAM).await;
     spawner.spawn(unwrap!(cyw43_task(runner)));
     control.init(CLM).await;
-    control.set_power_management(cyw43::PowerManagementMode::PowerSave).await;
+    control
+        .set_power_management(cyw43::PowerManagementMode::PowerSave)
+        .await;
 
     let seed = RoscRng.next_u64();
     static RESOURCES: StaticCell<StackResources<SOCKETS>> = StaticCell::new();
     let config = embassy_net::Config::dhcpv4(Default::default());
-    let (stack, runner) = embassy_net::new(device, config, RESOURCES.init(StackResources::new()), seed);
+    let (stack, runner) =
+        embassy_net::new(device, config, RESOURCES.init(StackResources::new()), seed);
     spawner.spawn(unwrap!(net_task(runner)));
 
     let mut attempt: u32 = 0;
@@ -111,7 +118,12 @@ pub async fn bring_up(spawner: Spawner, p: Peripherals, module: Module) -> Board
         match control.join(settings::WIFI_SSID, options).await {
             Ok(()) => break,
             Err(e) => {
-                warn!("wifi: join {} failed (attempt {}): {}", settings::WIFI_SSID, attempt, e);
+                warn!(
+                    "wifi: join {} failed (attempt {}): {}",
+                    settings::WIFI_SSID,
+                    attempt,
+                    e
+                );
                 // Blink once per failed attempt so a board without a probe shows it is trying.
                 control.gpio_set(0, true).await;
                 Timer::after_millis(100).await;
@@ -125,7 +137,11 @@ pub async fn bring_up(spawner: Spawner, p: Peripherals, module: Module) -> Board
     if let Some(cfg) = stack.config_v4() {
         info!("wifi: address {}", cfg.address);
     }
-    Board { stack, control, seed }
+    Board {
+        stack,
+        control,
+        seed,
+    }
 }
 
 /// The status light: follow the server and show its state on the LED until the session ends.
@@ -135,10 +151,21 @@ pub async fn run_status_light(spawner: Spawner, p: Peripherals, module: Module) 
     let mut display = led::LedDisplay;
     match sse_embedded_app::Server::parse(settings::SSE_SERVER, settings::SSE_PATH) {
         Ok(server) => {
-            let end = sse_embedded_app::run(board.stack, &server, board.seed, &mut display).await;
+            let end = sse_embedded_app::run(
+                board.stack,
+                &server,
+                sse_embedded_app::Policy::DEFAULT,
+                board.seed,
+                &mut display,
+            )
+            .await;
             info!("stopped: {}", end);
         }
-        Err(e) => warn!("SSE_SERVER {} is not host:port: {}", settings::SSE_SERVER, e),
+        Err(e) => warn!(
+            "SSE_SERVER {} is not host:port: {}",
+            settings::SSE_SERVER,
+            e
+        ),
     }
     core::future::pending().await
 }
@@ -156,7 +183,10 @@ pub async fn run_bare(spawner: Spawner, p: Peripherals, module: Module) -> ! {
     let mut socket = embassy_net::tcp::TcpSocket::new(board.stack, &mut rx, &mut tx);
     if socket.connect(addr).await.is_ok() {
         let request = b"GET /stream HTTP/1.1\r\nHost: sse\r\nConnection: close\r\n\r\n";
-        if embedded_io_async::Write::write_all(&mut socket, request).await.is_ok() {
+        if embedded_io_async::Write::write_all(&mut socket, request)
+            .await
+            .is_ok()
+        {
             let mut buf = [0u8; 256];
             let mut total = 0usize;
             while let Ok(n @ 1..) = socket.read(&mut buf).await {

@@ -140,7 +140,12 @@ impl Lan9118 {
         regs.mac_write(MAC_ADDRH, u32::from_le_bytes([m4, m5, 0, 0]))?;
         regs.mac_write(MAC_CR, MAC_CR_RXEN | MAC_CR_TXEN | MAC_CR_FDPX)?;
         regs.write(TX_CFG, TX_CFG_TX_ON);
-        Ok(Self { regs, mac, rx: [0; RX_BUF], tx: [0; MTU] })
+        Ok(Self {
+            regs,
+            mac,
+            rx: [0; RX_BUF],
+            tx: [0; MTU],
+        })
     }
 
     /// Pops one received frame into `self.rx`; returns its length without FCS, or `None` if
@@ -217,7 +222,15 @@ impl embassy_net_driver::Driver for Lan9118 {
         RX_WAKER.register(cx.waker());
         let len = self.pop_frame()?;
         let regs = self.regs;
-        Some((RxToken { frame: &mut self.rx[..len] }, TxToken { regs, buf: &mut self.tx }))
+        Some((
+            RxToken {
+                frame: &mut self.rx[..len],
+            },
+            TxToken {
+                regs,
+                buf: &mut self.tx,
+            },
+        ))
     }
 
     fn transmit(&mut self, cx: &mut Context<'_>) -> Option<TxToken<'_>> {
@@ -227,7 +240,10 @@ impl embassy_net_driver::Driver for Lan9118 {
             cx.waker().wake_by_ref(); // no TX interrupt: ask to be polled again
             return None;
         }
-        Some(TxToken { regs: self.regs, buf: &mut self.tx })
+        Some(TxToken {
+            regs: self.regs,
+            buf: &mut self.tx,
+        })
     }
 
     fn link_state(&mut self, _cx: &mut Context<'_>) -> LinkState {

@@ -14,7 +14,11 @@ pub fn line(args: core::fmt::Arguments<'_>) {
 
 /// Ends the QEMU run: exit status 0 for `true`, 1 otherwise.
 pub fn exit(success: bool) -> ! {
-    debug::exit(if success { debug::EXIT_SUCCESS } else { debug::EXIT_FAILURE });
+    debug::exit(if success {
+        debug::EXIT_SUCCESS
+    } else {
+        debug::EXIT_FAILURE
+    });
     #[allow(clippy::empty_loop)]
     loop {}
 }

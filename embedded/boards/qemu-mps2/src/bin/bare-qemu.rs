@@ -20,11 +20,18 @@ async fn net_task(mut runner: Runner<'static, Device>) -> ! {
 
 #[embassy_executor::main]
 async fn main(spawner: Spawner) {
-    let Some(cp) = cortex_m::Peripherals::take() else { semihosting::exit(false) };
+    let Some(cp) = cortex_m::Peripherals::take() else {
+        semihosting::exit(false)
+    };
     time_driver::init(cp.SYST);
     // SAFETY: the MPS2 LAN9118 window is used by this driver only.
     #[allow(unsafe_code)]
-    let device = match unsafe { Lan9118::new(sse_board_qemu_mps2::lan9118::MPS2_BASE, sse_board_qemu_mps2::MAC) } {
+    let device = match unsafe {
+        Lan9118::new(
+            sse_board_qemu_mps2::lan9118::MPS2_BASE,
+            sse_board_qemu_mps2::MAC,
+        )
+    } {
         Ok(d) => d,
         Err(e) => {
             semihosting::line(format_args!("lan9118 init failed: {e:?}"));
@@ -32,12 +39,21 @@ async fn main(spawner: Spawner) {
         }
     };
     static RESOURCES: StaticCell<StackResources<2>> = StaticCell::new();
-    let (stack, runner) =
-        embassy_net::new(device, sse_board_qemu_mps2::net_config(), RESOURCES.init(StackResources::new()), 0x5eed);
-    let Ok(token) = net_task(runner) else { semihosting::exit(false) };
+    let (stack, runner) = embassy_net::new(
+        device,
+        sse_board_qemu_mps2::net_config(),
+        RESOURCES.init(StackResources::new()),
+        0x5eed,
+    );
+    let Ok(token) = net_task(runner) else {
+        semihosting::exit(false)
+    };
     spawner.spawn(token);
     stack.wait_config_up().await;
-    semihosting::line(format_args!("net up at {} ms", embassy_time::Instant::now().as_millis()));
+    semihosting::line(format_args!(
+        "net up at {} ms",
+        embassy_time::Instant::now().as_millis()
+    ));
 
     let mut rx = [0u8; 2048];
     let mut tx = [0u8; 512];
@@ -48,7 +64,10 @@ async fn main(spawner: Spawner) {
         semihosting::exit(false);
     }
     let request = b"GET /stream HTTP/1.1\r\nHost: 192.168.69.100\r\nConnection: close\r\n\r\n";
-    if embedded_io_async::Write::write_all(&mut socket, request).await.is_err() {
+    if embedded_io_async::Write::write_all(&mut socket, request)
+        .await
+        .is_err()
+    {
         semihosting::exit(false);
     }
     let mut buf = [0u8; 256];

@@ -48,7 +48,9 @@ impl StatusDisplay for Semihosting {
 
 #[embassy_executor::main]
 async fn main(spawner: Spawner) {
-    let Some(cp) = cortex_m::Peripherals::take() else { semihosting::exit(false) };
+    let Some(cp) = cortex_m::Peripherals::take() else {
+        semihosting::exit(false)
+    };
     time_driver::init(cp.SYST);
     // SAFETY: the MPS2 LAN9118 window is used by this driver only.
     #[allow(unsafe_code)]
@@ -60,9 +62,15 @@ async fn main(spawner: Spawner) {
         }
     };
     static RESOURCES: StaticCell<StackResources<2>> = StaticCell::new();
-    let (stack, runner) =
-        embassy_net::new(device, sse_board_qemu_mps2::net_config(), RESOURCES.init(StackResources::new()), 0x5eed);
-    let Ok(token) = net_task(runner) else { semihosting::exit(false) };
+    let (stack, runner) = embassy_net::new(
+        device,
+        sse_board_qemu_mps2::net_config(),
+        RESOURCES.init(StackResources::new()),
+        0x5eed,
+    );
+    let Ok(token) = net_task(runner) else {
+        semihosting::exit(false)
+    };
     spawner.spawn(token);
 
     let server = match Server::parse(SERVER, PATH) {
@@ -77,7 +85,10 @@ async fn main(spawner: Spawner) {
     stack.wait_config_up().await;
     // No hardware RNG on the MPS2: the jitter seed is fixed (tests want determinism anyway).
     let end = sse_embedded_app::run(stack, &server, policy, 0x5eed, &mut Semihosting).await;
-    semihosting::line(format_args!("end {end} at {} ms", embassy_time::Instant::now().as_millis()));
+    semihosting::line(format_args!(
+        "end {end} at {} ms",
+        embassy_time::Instant::now().as_millis()
+    ));
     semihosting::exit(end == End::SessionEnded)
 }
 
