@@ -13,4 +13,7 @@ pub struct Cli {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Follow a live event stream, reconnecting and resuming as needed.
+    Follow(crate::follow_cmd::FollowArgs),
+}

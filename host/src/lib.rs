@@ -4,3 +4,5 @@
 //! comes from `sse-core`.
 
 pub mod cli;
+pub mod client;
+pub mod follow_cmd;

@@ -74,7 +74,11 @@ fn core_never_allocates_reads_a_clock_or_logs() {
             }
         }
     }
-    assert!(problems.is_empty(), "sse-core invariants broken:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "sse-core invariants broken:\n{}",
+        problems.join("\n")
+    );
 }
 
 #[test]
@@ -107,5 +111,9 @@ fn shells_do_not_do_backoff_arithmetic() {
             }
         }
     }
-    assert!(problems.is_empty(), "protocol policy in a shell:\n{}", problems.join("\n"));
+    assert!(
+        problems.is_empty(),
+        "protocol policy in a shell:\n{}",
+        problems.join("\n")
+    );
 }

@@ -142,3 +142,16 @@ impl<M: Machine> Sim<M> {
         panic!("more than 10 000 timers within {d}");
     }
 }
+
+impl<const LINE: usize, const DATA: usize> Machine for sse_core::follow::Follow<LINE, DATA> {
+    type Action = sse_core::follow::Action;
+    fn poll_action(&mut self) -> Option<Self::Action> {
+        sse_core::follow::Follow::poll_action(self)
+    }
+    fn poll_timeout(&self) -> Option<Instant> {
+        sse_core::follow::Follow::poll_timeout(self)
+    }
+    fn handle_timeout(&mut self, now: Instant) {
+        sse_core::follow::Follow::handle_timeout(self, now);
+    }
+}
