@@ -4,3 +4,5 @@
 //! comes from `sse-core`.
 
 pub mod cli;
+pub mod log;
+pub mod model;
