@@ -4,5 +4,8 @@
 //! comes from `sse-core`.
 
 pub mod cli;
+pub mod frames;
+pub mod hub;
+pub mod inbox;
 pub mod log;
 pub mod model;
