@@ -3,9 +3,11 @@
 //! It moves bytes; every SSE decision (framing, parsing, resume, backoff, heartbeat cadence)
 //! comes from `sse-core`.
 
+pub mod agent;
 pub mod cli;
 pub mod frames;
 pub mod hub;
 pub mod inbox;
 pub mod log;
 pub mod model;
+pub mod server;

@@ -327,6 +327,12 @@ impl Hub {
         self.shared.tx.borrow().state_json.clone()
     }
 
+    /// The `retry:` frame every stream opens with.
+    #[must_use]
+    pub fn retry_frame(&self) -> Bytes {
+        self.shared.retry_frame.clone()
+    }
+
     /// The log's epoch.
     #[must_use]
     pub fn epoch(&self) -> &str {
