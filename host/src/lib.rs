@@ -10,4 +10,5 @@ pub mod hub;
 pub mod inbox;
 pub mod log;
 pub mod model;
+pub mod publish;
 pub mod server;
