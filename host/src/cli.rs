@@ -21,6 +21,8 @@ pub enum Command {
     Serve(ServeArgs),
     /// Append a message or update the state of a running server (for shell scripts).
     Publish(PublishArgs),
+    /// Follow a live event stream, reconnecting and resuming as needed.
+    Follow(crate::follow_cmd::FollowArgs),
 }
 
 /// `sse-host serve`.

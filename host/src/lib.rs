@@ -5,6 +5,8 @@
 
 pub mod agent;
 pub mod cli;
+pub mod client;
+pub mod follow_cmd;
 pub mod frames;
 pub mod hub;
 pub mod inbox;

@@ -4,6 +4,10 @@ use std::process::ExitCode;
 
 fn main() -> ExitCode {
     let cli = Cli::parse();
+    let cli = match cli.command {
+        Command::Follow(args) => return sse_host::follow_cmd::run(args),
+        other => Cli { command: other },
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
@@ -29,6 +33,7 @@ fn main() -> ExitCode {
                 println!("{}", sse_host::publish::run(&args).await?);
                 Ok(())
             }
+            Command::Follow(_) => Ok(()), // handled above: it runs its own runtime
         }
     });
     match result {

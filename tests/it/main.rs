@@ -1,1 +1,8 @@
 //! The integration tests, one module per concern.
+
+mod decode;
+mod follow;
+mod parse;
+mod reconnect;
+mod session;
+mod tidy;
