@@ -160,16 +160,15 @@ fn data_len(data: &str) -> (usize, bool) {
 
 /// A cursor over an output slice whose length was checked beforehand.
 struct SliceWriter<'o> {
-    buf: &'o mut [u8],
-    pos: usize,
+    rest: &'o mut [u8],
 }
 
 impl SliceWriter<'_> {
     #[inline(always)]
     fn put(&mut self, bytes: &[u8]) {
-        let end = self.pos + bytes.len();
-        self.buf[self.pos..end].copy_from_slice(bytes);
-        self.pos = end;
+        let (dst, rest) = core::mem::take(&mut self.rest).split_at_mut(bytes.len());
+        dst.copy_from_slice(bytes);
+        self.rest = rest;
     }
 
     #[inline(always)]
@@ -182,7 +181,7 @@ impl SliceWriter<'_> {
 
 impl Frame<'_> {
     /// Length of the fields before the data lines, and the data lines' length and shape.
-    #[inline]
+    #[inline(always)]
     fn layout(&self) -> (usize, usize, bool) {
         let mut head = 0;
         if let Some(c) = self.comment {
@@ -222,7 +221,7 @@ impl Frame<'_> {
         let Some(buf) = out.get_mut(..needed) else {
             return Err(BufferTooSmall { needed });
         };
-        let mut w = SliceWriter { buf, pos: 0 };
+        let mut w = SliceWriter { rest: buf };
         if let Some(c) = self.comment {
             w.line(COMMENT_PREFIX, c.as_str().as_bytes());
         }
@@ -242,11 +241,15 @@ impl Frame<'_> {
                     w.line(DATA_PREFIX, line);
                 }
             } else {
-                w.line(DATA_PREFIX, d.as_bytes());
+                w.put(DATA_PREFIX);
+                w.put(d.as_bytes());
+                w.put(b"\n\n");
+                debug_assert!(w.rest.is_empty());
+                return Ok(needed);
             }
         }
         w.put(b"\n");
-        debug_assert_eq!(w.pos, needed);
+        debug_assert!(w.rest.is_empty());
         Ok(needed)
     }
 }

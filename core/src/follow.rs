@@ -54,10 +54,21 @@
 //!
 //! # Resume
 //! [`Action::Connect`] carries `from` = [`Tracker::resume_from`] (the last accepted index + 1).
-//! [`Follow::last_event_id`] is the parser's last event ID when it agrees with `from` (it names
-//! `from − 1`). After a gap, a duplicate, a `reset` or a new epoch the parser's ID can name a
-//! message the tracker did not accept; sending it would make the server (which starts at the
-//! larger of the two) skip the missing range, so then no `Last-Event-ID` is sent.
+//! [`Follow::last_event_id`] is the parser's last event ID, as WHATWG `EventSource` sends it,
+//! with one exception: once the stream is known to number its messages (see *Indexed streams*),
+//! an index-shaped ID is sent only when it agrees with `from` (it names `from − 1`). After a gap, a duplicate, a
+//! `reset` or a new epoch the parser's ID can name a message the tracker did not accept; sending
+//! it would make the server (which starts at the larger of the two) skip the missing range. IDs
+//! that are not indices (`id: abc`), and IDs from servers that do not index messages, are always
+//! sent back.
+//!
+//! # Indexed streams
+//! Sequence accounting (dedup, gaps, resume `from`) is this protocol's, not SSE's: an arbitrary
+//! server may use `id: 1732458000123` or number its events from 1. So it is engaged only once
+//! the stream is known to be indexed: a `state` event carrying an `epoch` was seen (our server
+//! sends one first on every connection), or the session was created with
+//! [`Follow::with_resume`]. Before that, a `message` is passed through as [`Output::Other`]
+//! and its ID is sent back as `Last-Event-ID` like any other.
 
 use crate::parse::{Event, Parser, Step};
 use crate::reconnect::{self, Disconnect, Policy, Reconnect, Status, StatusKind};
@@ -131,22 +142,25 @@ pub struct Follow<const LINE: usize, const DATA: usize> {
     start_over: bool,
     /// Events the parser dropped (over-long `event:`/`id:` values).
     dropped: u32,
+    /// The stream numbers its messages: an epoch was seen or a resume index was given. Until
+    /// then messages are not tracked (see *Indexed streams* in the module docs).
+    indexed: bool,
 }
 
 impl<const LINE: usize, const DATA: usize> Follow<LINE, DATA> {
     /// A stopped session that will ask for the log from index 0.
     #[must_use]
     pub const fn new(policy: Policy, seed: u64) -> Self {
-        Self::with_tracker(policy, seed, Tracker::new())
+        Self::with_tracker(policy, seed, Tracker::new(), false)
     }
 
     /// A stopped session resuming at `next` (e.g. restored from storage).
     #[must_use]
     pub const fn with_resume(policy: Policy, seed: u64, next: Seq) -> Self {
-        Self::with_tracker(policy, seed, Tracker::with_resume(next))
+        Self::with_tracker(policy, seed, Tracker::with_resume(next), true)
     }
 
-    const fn with_tracker(policy: Policy, seed: u64, tracker: Tracker) -> Self {
+    const fn with_tracker(policy: Policy, seed: u64, tracker: Tracker, indexed: bool) -> Self {
         let reconnect = Reconnect::new(policy, seed);
         Follow {
             parser: Parser::new(),
@@ -155,6 +169,7 @@ impl<const LINE: usize, const DATA: usize> Follow<LINE, DATA> {
             reconnect,
             start_over: false,
             dropped: 0,
+            indexed,
         }
     }
 
@@ -214,6 +229,7 @@ impl<const LINE: usize, const DATA: usize> Follow<LINE, DATA> {
                 &mut self.tracker,
                 &mut self.reconnect,
                 &mut self.start_over,
+                &mut self.indexed,
             ),
             Err(_) => {
                 self.dropped = self.dropped.saturating_add(1);
@@ -290,12 +306,20 @@ impl<const LINE: usize, const DATA: usize> Follow<LINE, DATA> {
     }
 
     /// The `Last-Event-ID` to send with the next [`Action::Connect`]: the parser's last event
-    /// ID if it names `from − 1`, else `None` (see the module docs for why).
+    /// ID, or `None` if there is none or it is an index that disagrees with `from` (see the
+    /// module docs for why).
     #[must_use]
     pub fn last_event_id(&self) -> Option<&str> {
         let id = self.parser.last_event_id();
-        let idx = parse_index(id).ok()?;
-        (idx.next() == self.tracker.resume_from() && idx.0 != u64::MAX).then_some(id)
+        if id.is_empty() {
+            return None;
+        }
+        match parse_index(id) {
+            Ok(idx) if self.indexed => {
+                (idx.next() == self.tracker.resume_from() && idx.0 != u64::MAX).then_some(id)
+            }
+            _ => Some(id),
+        }
     }
 
     /// The first message index not yet received.
@@ -325,12 +349,16 @@ fn on_event<'a>(
     tracker: &mut Tracker,
     reconnect: &mut Reconnect,
     start_over: &mut bool,
+    indexed: &mut bool,
 ) -> Option<Output<'a>> {
     match ev.event_type {
         "message" => {
             let Ok(idx) = parse_index(ev.last_event_id) else {
                 return Some(other(ev));
             };
+            if !*indexed {
+                return Some(other(ev));
+            }
             match tracker.handle_index(idx) {
                 Arrival::Next => Some(Output::Message {
                     idx,
@@ -346,10 +374,11 @@ fn on_event<'a>(
             }
         }
         "state" => {
-            if let Some(epoch) = top_level_str(ev.data, "epoch")
-                && tracker.handle_epoch(epoch) == EpochChange::New
-            {
-                *start_over = true;
+            if let Some(epoch) = top_level_str(ev.data, "epoch") {
+                *indexed = true;
+                if tracker.handle_epoch(epoch) == EpochChange::New {
+                    *start_over = true;
+                }
             }
             Some(Output::State(ev.data))
         }
@@ -359,6 +388,7 @@ fn on_event<'a>(
             if let Some(epoch) = top_level_str(ev.data, "epoch") {
                 let _ = tracker.handle_epoch(epoch);
             }
+            *indexed = true;
             tracker.handle_reset();
             Some(Output::StartOver)
         }

@@ -1,7 +1,10 @@
 //! The integration tests, one module per concern.
 
 mod decode;
-mod session;
+mod encode;
+mod follow;
 mod parse;
 mod reconnect;
+mod seq;
+mod session;
 mod tidy;

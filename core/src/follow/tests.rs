@@ -90,7 +90,16 @@ fn message(idx: u64, data: &str) -> String {
     s
 }
 
+/// A session connected to our server: it has seen the `state` (with an epoch) that our server
+/// sends first, so message indices are tracked.
 fn connected() -> F {
+    let mut f = connected_generic();
+    let _ = feed(&mut f, at(0), b"event: state\ndata: {\"epoch\":\"e1\"}\n\n");
+    f
+}
+
+/// A session connected to a server that is not known to index its messages.
+fn connected_generic() -> F {
     let mut f = F::new(Policy::default(), 1);
     open(&mut f, at(0), 0);
     f
@@ -366,7 +375,8 @@ fn non_numeric_message_ids_pass_through() {
         [O::Other("message".into(), "x".into(), "abc".into())]
     );
     assert_eq!(f.resume_from(), Seq(0));
-    assert_eq!(f.last_event_id(), None);
+    // Not an index: sent back as `Last-Event-ID`, as EventSource does.
+    assert_eq!(f.last_event_id(), Some("abc"));
     assert_eq!(
         feed(&mut f, at(1), b"event: custom\ndata: y\n\n"),
         [O::Other("custom".into(), "y".into(), "abc".into())]
@@ -483,4 +493,74 @@ fn json_scanner_never_panics_on_prefixes() {
         let _ = top_level_str(&json[..end], "epoch");
     }
     assert_eq!(top_level_str(json, "epoch"), Some("ep"));
+}
+
+#[test]
+fn r5_a_generic_server_is_followed_without_sequence_accounting() {
+    // Timestamps or ids from 1 are not indices of our log: no gap, no dedup, passed through.
+    let mut f = connected_generic();
+    let stream = [message(1_732_458_000_123, "a"), message(1, "b")].concat();
+    assert_eq!(
+        feed(&mut f, at(1), stream.as_bytes()),
+        [
+            O::Other("message".into(), "a".into(), "1732458000123".into()),
+            O::Other("message".into(), "b".into(), "1".into()),
+        ]
+    );
+    assert_eq!(f.status().kind, StatusKind::Connected);
+    assert_eq!(f.last_event_id(), Some("1"));
+}
+
+#[test]
+fn r5_our_server_is_tracked_from_its_first_state() {
+    let mut f = connected();
+    assert_eq!(
+        feed(&mut f, at(1), message(0, "a").as_bytes()),
+        [msg(0, "a")]
+    );
+    // A skipped index is a gap: not delivered, the connection is closed.
+    assert_eq!(
+        feed(&mut f, at(2), message(2, "c").as_bytes()),
+        [O::Status(StatusKind::Disconnected, Reason::ConnectionLost)]
+    );
+    assert_ne!(f.status().kind, StatusKind::Connected);
+    assert_eq!(f.last_event_id(), None, "2 would make the server skip 1");
+}
+
+#[test]
+fn r5_a_resumed_session_tracks_at_once() {
+    let mut f = F::with_resume(Policy::default(), 1, Seq(5));
+    open(&mut f, at(0), 5);
+    assert_eq!(
+        feed(&mut f, at(1), message(7, "x").as_bytes()),
+        [O::Status(StatusKind::Disconnected, Reason::ConnectionLost)]
+    );
+    assert_eq!(f.resume_from(), Seq(5));
+    assert_eq!(
+        f.last_event_id(),
+        None,
+        "7 would make the server skip 5 and 6"
+    );
+}
+
+#[test]
+fn r5_ids_that_are_not_indices_are_sent_back() {
+    let mut f = connected();
+    let stream = "event: tick\nid: abc-1\ndata: x\n\nid: 7\n\nid: zz\n\n";
+    let _ = feed(&mut f, at(1), stream.as_bytes());
+    assert_eq!(f.last_event_id(), Some("zz"));
+    // An index-shaped id from a server that does not index its messages is sent as is.
+    let mut g = connected_generic();
+    let _ = feed(&mut g, at(1), b"event: tick\nid: 41\ndata: x\n\n");
+    assert_eq!(g.last_event_id(), Some("41"));
+}
+
+#[test]
+fn r5_an_id_only_block_counts_and_an_unfinished_one_does_not() {
+    let mut f = connected_generic();
+    let stream = "event: tick\nid: 5\ndata: a\n\nid: 7\n\nevent: tick\nid: 8\ndata: partial";
+    let _ = feed(&mut f, at(1), stream.as_bytes());
+    f.handle_disconnected(at(2), Disconnect::Network);
+    assert_eq!(actions(&mut f), [Action::Close]);
+    assert_eq!(f.last_event_id(), Some("7"));
 }
