@@ -4,11 +4,12 @@
 use axum::Router;
 use hyper::body::Incoming;
 use hyper_util::rt::{TokioIo, TokioTimer};
-use hyper_util::server::graceful::GracefulShutdown;
+use hyper_util::server::graceful::{GracefulShutdown, Watcher};
 use std::future::Future;
+use std::net::SocketAddr;
 use std::sync::Arc;
 use std::time::Duration;
-use tokio::net::TcpListener;
+use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
 use tower::ServiceExt;
 
@@ -22,7 +23,15 @@ const DRAIN: Duration = Duration::from_secs(5);
 const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 
 /// Serves `router` on `listener` until `stop` resolves, then drains connections.
-pub async fn serve(listener: TcpListener, router: Router, stop: impl Future<Output = ()>) {
+///
+/// With `fast` set, plain `GET /stream` requests are answered by [`super::fast_stream`] and
+/// skip hyper; every other request goes to hyper and `router`.
+pub async fn serve(
+    listener: TcpListener,
+    router: Router,
+    fast: Option<Arc<super::App>>,
+    stop: impl Future<Output = ()>,
+) {
     let graceful = GracefulShutdown::new();
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
@@ -44,31 +53,63 @@ pub async fn serve(listener: TcpListener, router: Router, stop: impl Future<Outp
         };
         let _ = stream.set_nodelay(true);
         let kill = Arc::new(Notify::new());
-        let svc = {
-            let router = router.clone();
-            let kill = ConnKill(Arc::clone(&kill));
-            hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
-                req.extensions_mut().insert(kill.clone());
-                router.clone().oneshot(req)
-            })
+        let Some(app) = fast.clone() else {
+            tokio::spawn(serve_hyper(
+                stream,
+                peer,
+                router.clone(),
+                &builder,
+                graceful.watcher(),
+                kill,
+            ));
+            continue;
         };
-        let conn = graceful.watch(builder.serve_connection(TokioIo::new(stream), svc));
+        let (router, builder, watcher) = (router.clone(), builder.clone(), graceful.watcher());
         tokio::spawn(async move {
-            tokio::select! {
-                res = conn => {
-                    if let Err(e) = res {
-                        tracing::debug!(%peer, error = %e, "connection ended with an error");
-                    }
-                }
-                () = kill.notified() => tracing::debug!(%peer, "connection closed by the hub"),
+            if let Some(accepted) = super::fast_stream::accept(&stream, &app, &kill).await {
+                super::fast_stream::serve(stream, accepted, kill).await;
+                return;
             }
+            // A task of its own: hyper's connection state stays out of the (many, long-lived)
+            // fast stream tasks.
+            tokio::spawn(serve_hyper(stream, peer, router, &builder, watcher, kill));
         });
     }
     drop(listener);
+    // Fast streams are not watched here: the hub's shutdown ends them.
     if tokio::time::timeout(DRAIN, graceful.shutdown())
         .await
         .is_err()
     {
         tracing::warn!("connections still open after {DRAIN:?}; closing them");
+    }
+}
+
+/// One connection served by hyper and the router, until it ends or the hub pulls `kill`.
+fn serve_hyper(
+    stream: TcpStream,
+    peer: SocketAddr,
+    router: Router,
+    builder: &hyper::server::conn::http1::Builder,
+    watcher: Watcher,
+    kill: Arc<Notify>,
+) -> impl Future<Output = ()> + Send + 'static {
+    let svc = {
+        let kill = ConnKill(Arc::clone(&kill));
+        hyper::service::service_fn(move |mut req: hyper::Request<Incoming>| {
+            req.extensions_mut().insert(kill.clone());
+            router.clone().oneshot(req)
+        })
+    };
+    let conn = watcher.watch(builder.serve_connection(TokioIo::new(stream), svc));
+    async move {
+        tokio::select! {
+            res = conn => {
+                if let Err(e) = res {
+                    tracing::debug!(%peer, error = %e, "connection ended with an error");
+                }
+            }
+            () = kill.notified() => tracing::debug!(%peer, "connection closed by the hub"),
+        }
     }
 }

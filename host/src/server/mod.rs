@@ -2,11 +2,13 @@
 //!
 //! - `listener`: accept loop (hyper HTTP/1.1, per-connection kill switch, graceful drain)
 //! - `routes`: the router, auth, CORS, JSON errors for 404/405
+//! - `fast_stream`: plain `GET /stream` requests answered without hyper (memory per subscriber)
 //! - `stream`: `GET /stream` and `GET /api/inbox` (SSE bodies pulled from the hub/inbox)
 //! - `handlers`: the JSON endpoints (browser-facing and agent-facing)
 //! - `error`: `{"error": ...}` responses
 
 mod error;
+mod fast_stream;
 mod handlers;
 mod listener;
 mod routes;
@@ -134,9 +136,13 @@ impl Server {
             config,
             closing: closing.clone(),
         });
-        let router = routes::router(app);
+        let router = routes::router(Arc::clone(&app));
+        // `SSE_STREAM_VIA_HYPER=1` serves every stream through hyper (for A/B benchmarks).
+        let fast = std::env::var_os("SSE_STREAM_VIA_HYPER")
+            .is_none_or(|v| v.is_empty() || v == "0")
+            .then_some(app);
         let mut stop_rx = closing;
-        let task = tokio::spawn(listener::serve(listener, router, async move {
+        let task = tokio::spawn(listener::serve(listener, router, fast, async move {
             let _ = stop_rx.wait_for(|closing| *closing).await;
         }));
         tracing::info!(%addr, epoch = hub.epoch(), "serving");
