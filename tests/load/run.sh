@@ -11,9 +11,11 @@
 #   RATE        messages published per second under load         (default 10)
 #   DURATION    seconds of publishing per load point             (default 20)
 #   PAD         bytes of padding in each message's content       (default 200)
+#   IDLE, LOAD, MAX  set to 0 to skip the idle points, the load points, the fd-limit point
 #   MAX_FDS     server fd limit for the "max subscribers" point  (default: hard limit - 3000)
 #   THREADS     load generator subscriber threads                (default 1)
 #   OUT         results directory                                (default target/load)
+#   KINDS       servers for the idle and load points  (default "ours baseline ours-hyper")
 #   SSE_HOST    sse-host binary to measure (default: the one built here)
 #
 # Every point starts a fresh server (clean RSS, empty log) and stops it afterwards. Every wait
@@ -26,6 +28,7 @@ RATE=${RATE:-10}
 DURATION=${DURATION:-20}
 PAD=${PAD:-200}
 THREADS=${THREADS:-1}
+KINDS=${KINDS:-"ours baseline ours-hyper"}
 OUT=${OUT:-target/load}
 BIN=target/release
 SSE_HOST=${SSE_HOST:-$BIN/sse-host}
@@ -41,11 +44,13 @@ cargo build --release --quiet -p sse-host -p sse-tests --bin sse-host --bin sse-
 ulimit -Hn 200000 2>/dev/null || true
 ulimit -n "$(ulimit -Hn)"
 HARD=$(ulimit -n)
-# Ephemeral ports: widen the range if we may (each source address gives one range).
-if [ -w /proc/sys/net/ipv4/ip_local_port_range ]; then
-    echo "1024 65000" >/proc/sys/net/ipv4/ip_local_port_range 2>/dev/null || true
-fi
+# Ephemeral ports: left as they are (a machine-wide setting); beyond one range per source
+# address the load generator spreads over 127.0.0.x sources.
 read -r PORT_LO PORT_HI </proc/sys/net/ipv4/ip_local_port_range
+if [ "$PORT_LO" -le 11000 ]; then
+    echo "ephemeral ports start at $PORT_LO: no room below for the servers' ports" >&2
+    exit 1
+fi
 PORTS_PER_SRC=$((PORT_HI - PORT_LO - 1000))
 
 SERVER_PID=""
@@ -60,16 +65,19 @@ trap stop_server EXIT
 
 listening() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
 
-# start_server ours|baseline FD_LIMIT -> sets SERVER_PID, SERVER_ADDR
-start_server() {
+# try_start ours|ours-hyper|baseline FD_LIMIT -> sets SERVER_PID, SERVER_ADDR; fails if the
+# server does not listen within 10 s (e.g. its port was taken meanwhile).
+try_start() {
     local kind=$1 fds=$2 port
-    # A free port (other processes on this machine may hold fixed ones).
+    # A free port below the ephemeral range (other processes may hold fixed ones).
     for _ in $(seq 50); do
-        port=$((20000 + RANDOM % 20000))
+        port=$((10000 + RANDOM % (PORT_LO - 10000)))
         listening "$port" || break
     done
-    if [ "$kind" = ours ]; then
-        (ulimit -n "$fds"; exec "$SSE_HOST" serve --memory --bind "127.0.0.1:$port" \
+    if [ "$kind" = ours ] || [ "$kind" = ours-hyper ]; then
+        # ours-hyper: the same server with every stream through hyper (A/B of fast_stream).
+        (ulimit -n "$fds"; [ "$kind" = ours-hyper ] && export SSE_STREAM_VIA_HYPER=1
+         exec "$SSE_HOST" serve --memory --bind "127.0.0.1:$port" \
             --max-subscribers 1000000) >"$OUT/$kind.log" 2>&1 &
     else
         (ulimit -n "$fds"; exec "$BIN/sse-baseline" --bind "127.0.0.1:$port") >"$OUT/$kind.log" 2>&1 &
@@ -85,8 +93,16 @@ start_server() {
         fi
         sleep 0.1
     done
-    echo "$kind did not start listening on $port; log:" >&2
-    cat "$OUT/$kind.log" >&2
+    stop_server
+    return 1
+}
+
+start_server() {
+    for _ in 1 2 3 4 5; do
+        try_start "$@" && return 0
+    done
+    echo "$1 did not start; log:" >&2
+    cat "$OUT/$1.log" >&2
     exit 1
 }
 
@@ -103,12 +119,14 @@ point() {
 
 START=$(date +%s)
 for n in $SIZES; do
-    for kind in ours baseline; do
+    [ "${IDLE:-1}" = 0 ] && break
+    for kind in $KINDS; do
         point "$kind" "$HARD" --subscribers "$n" --duration 0
     done
 done
 for n in $SIZES; do
-    for kind in ours baseline; do
+    [ "${LOAD:-1}" = 0 ] && break
+    for kind in $KINDS; do
         point "$kind" "$HARD" --subscribers "$n" --rate "$RATE" --duration "$DURATION"
     done
 done
@@ -119,6 +137,7 @@ MAX_FDS=${MAX_FDS:-$((HARD - 3000))}
 ATTEMPTS=$((MAX_FDS + 1000))
 SRC=$(((ATTEMPTS + PORTS_PER_SRC - 1) / PORTS_PER_SRC))
 for kind in ours baseline; do
+    [ "${MAX:-1}" = 0 ] && break
     point "$kind" "$MAX_FDS" --max --subscribers "$ATTEMPTS" --duration 0 --src-addrs "$SRC" \
         --connect-timeout 3 --max-failures 300 --drain-timeout 20
 done
