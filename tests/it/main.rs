@@ -7,4 +7,5 @@ mod parse;
 mod reconnect;
 mod seq;
 mod session;
+mod stream_fast_path;
 mod tidy;
