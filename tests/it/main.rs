@@ -4,5 +4,6 @@ mod decode;
 mod follow;
 mod parse;
 mod reconnect;
+mod serve;
 mod session;
 mod tidy;
