@@ -99,7 +99,7 @@ async fn exactly_once_in_order_across_200_random_reconnects() {
     let mut reconnects = 0;
     while received.len() < TOTAL as usize {
         let next = received.last().map_or(0, |l| l + 1);
-        let use_header = rng.next_u64() % 2 == 0;
+        let use_header = rng.next_u64().is_multiple_of(2);
         let mut st = if use_header && next > 0 {
             open(a, "/stream", &[("last-event-id", &(next - 1).to_string())]).await
         } else {
@@ -379,7 +379,15 @@ async fn every_bad_input_gets_its_status_and_a_json_error() {
     let a = s.local_addr();
     append(a, &agent_msg(0)).await;
     let big = format!(r#"{{"type":"agent","content":"{}"}}"#, "x".repeat(2000));
-    let cases: Vec<(&str, &str, Option<&str>, Vec<(&str, &str)>, u16, &str)> = vec![
+    type Case<'a> = (
+        &'a str,
+        &'a str,
+        Option<&'a str>,
+        Vec<(&'a str, &'a str)>,
+        u16,
+        &'a str,
+    );
+    let cases: Vec<Case<'_>> = vec![
         ("GET", "/stream?from=abc", None, vec![], 400, "from"),
         ("GET", "/stream?from=-1", None, vec![], 400, "negative"),
         (

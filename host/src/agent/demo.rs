@@ -123,7 +123,7 @@ pub(super) async fn spawn(
 impl Demo {
     async fn run_turn(&mut self, text: &str) -> Result<(), crate::hub::PublishError> {
         self.turn += 1;
-        let long = self.turn % 3 == 0;
+        let long = self.turn.is_multiple_of(3);
         let call_id = format!("toolu_demo_{}", self.turn);
 
         self.state("SendingToLLM", 1, &[]).await?;
