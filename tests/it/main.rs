@@ -6,5 +6,6 @@ mod follow;
 mod parse;
 mod reconnect;
 mod seq;
+mod serve;
 mod session;
 mod tidy;
