@@ -4,3 +4,4 @@
 //! comes from `sse-core`.
 
 pub mod cli;
+pub mod web;
