@@ -345,6 +345,10 @@ function renderState() {
 function renderControls() {
   const { kind, reason } = conn.status();
   const act = activity(lastState);
+  // While the link is down the agent's state shown is only the last one we heard.
+  const stale = kind !== Kind.Connected && act.key !== 'ended';
+  $('agent').classList.toggle('stale', stale);
+  $('agent').title = stale ? 'Last known state (not connected)' : '';
   $('stop').disabled = !(act.key === 'model' || act.key === 'tool') || kind !== Kind.Connected;
 
   let note = 'Enter to send, Shift+Enter for a new line.';
