@@ -371,6 +371,10 @@ function renderControls() {
     disabled = true;
     note = 'The agent is not accepting messages right now.';
   }
+  $('empty').textContent =
+    ended || lastState?.session_ended
+      ? 'This session ended without any messages.'
+      : 'No messages yet. Say something to the agent below.';
   $('composer-input').disabled = disabled;
   $('send').disabled = disabled || sending;
   const noteEl = $('composer-note');
