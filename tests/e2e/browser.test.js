@@ -6,6 +6,7 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import {
+  FIXTURE,
   freePort,
   getMessages,
   getState,
@@ -13,6 +14,7 @@ import {
   launchBrowser,
   openPage,
   screenshot,
+  startPrefixProxy,
   startServer,
   startStandIn,
   tempDir,
@@ -223,6 +225,21 @@ test('a restart with a new, longer log is noticed by its epoch and reloaded', as
   });
 });
 
+test('the UI works under a path prefix behind a proxy', async () => {
+  await withCleanup(async (defer) => {
+    const server = await startServer({ args: ['--demo', '--memory'] });
+    defer(() => server.kill());
+    const proxy = await startPrefixProxy(server.url, '/team/agent-1/');
+    defer(() => proxy.close());
+    const page = await openPage(browser, proxy.url);
+    defer(() => page.close());
+    await waitForStatus(page, 'connected');
+    await chatTurn(page, 'Hello through the proxy');
+    await assertMatchesServer(page, server.url);
+    assert.deepEqual(page.errors, []);
+  });
+});
+
 test('a server that stops sending heartbeats trips the watchdog', async () => {
   await withCleanup(async (defer) => {
     const server = await startServer({ args: ['--demo', '--memory', '--heartbeat', '1h'] });
@@ -287,6 +304,49 @@ test('a session that ended disables the client and the chat box', async () => {
     await page.waitForTimeout(1500);
     assert.equal((await indicator(page)).status, 'disabled');
     await screenshot(page, 'session-ended');
+  });
+});
+
+test('the timeline folds tool runs and long output, and shows text as text', async () => {
+  await withCleanup(async (defer) => {
+    const standIn = await startStandIn('fixture');
+    defer(() => standIn.close());
+    const page = await openPage(browser, standIn.url);
+    defer(() => page.close());
+    await page.locator('#timeline > li').nth(FIXTURE.length - 1).waitFor();
+    assert.deepEqual(
+      (await timeline(page)).map((m) => m.type),
+      FIXTURE.map((m) => m.type),
+    );
+
+    // Server text is never markup.
+    const user = page.locator('#timeline > li[data-type="user"]');
+    assert.match(await user.textContent(), /<img src=x onerror=/);
+    assert.equal(await user.locator('img, b').count(), 0);
+    assert.equal(await page.evaluate(() => window.pwned), undefined);
+
+    // Tool runs start collapsed; the failed one says so.
+    const [ok, failed] = [0, 1].map((i) => page.locator('#timeline > li[data-type="tool"]').nth(i));
+    assert.equal(await ok.locator('details').getAttribute('open'), null);
+    assert.equal(await ok.locator('.badge').textContent(), 'done');
+    assert.equal(await failed.locator('.badge').textContent(), 'failed');
+    assert.match(await failed.getAttribute('class'), /failed/);
+
+    // Long output is folded until asked for.
+    await ok.locator('summary').click();
+    const output = ok.locator('.fold').last();
+    const shownLines = async () => (await output.locator('pre').textContent()).split('\n').length;
+    assert.ok((await shownLines()) < 300);
+    const toggle = output.locator('.fold-toggle');
+    assert.match(await toggle.textContent(), /Show all \(300 lines/);
+    assert.equal(await toggle.getAttribute('aria-expanded'), 'false');
+    await toggle.click();
+    assert.equal(await shownLines(), 300);
+    assert.equal(await toggle.getAttribute('aria-expanded'), 'true');
+
+    const error = page.locator('#timeline > li[data-type="error"]');
+    assert.match(await error.textContent(), /overloaded/);
+    assert.deepEqual(page.errors, []);
   });
 });
 

@@ -119,10 +119,31 @@ export async function getMessages(url, count) {
   return Array.isArray(body) ? body : body.messages;
 }
 
+/** A conversation with every kind of entry the timeline draws. */
+export const FIXTURE = [
+  { type: 'user', content: 'Fix the <b>parser</b> <img src=x onerror="window.pwned=1">' },
+  {
+    type: 'agent',
+    content: 'Looking at it.',
+    tool_calls: [{ name: 'bash', input: '{"command":"cargo test"}' }],
+    usage: { input_tokens: 1200, output_tokens: 80, cost_usd: 0.004 },
+  },
+  {
+    type: 'tool',
+    tool_name: 'bash',
+    input: '{"command":"cargo test"}',
+    tool_result: Array.from({ length: 300 }, (_, i) => `test case_${i} ... ok`).join('\n'),
+    elapsed: 2_500_000_000,
+  },
+  { type: 'tool', tool_name: 'patch', input: '{"path":"core/src/parse.rs"}', tool_result: 'no such hunk', tool_error: true },
+  { type: 'error', content: 'Model call failed: overloaded' },
+  { type: 'agent', content: 'Done.', end_of_turn: true },
+].map((m, idx) => ({ ...m, idx, timestamp: '2026-01-01T12:00:00Z' }));
+
 /**
  * A stand-in server that serves the real UI files from host/web and answers `stream` as told:
  * `hang` (accepts, never answers: the client stays "connecting"), `status:N` (an HTTP error),
- * or `ended` (a stream that says the session ended). For states the real server cannot be made
+ * `fixture` (replays FIXTURE, then stays open) or `ended` (a stream that says the session ended). For states the real server cannot be made
  * to show on demand.
  */
 export async function startStandIn(mode) {
@@ -139,6 +160,11 @@ export async function startStandIn(mode) {
     } else if (pathname === '/stream' && mode.startsWith('status:')) {
       res.writeHead(Number(mode.slice(7)), { 'content-type': 'application/json' });
       res.end('{"error":"stand-in"}');
+    } else if (pathname === '/stream' && mode === 'fixture') {
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+      const state = { message_count: FIXTURE.length, epoch: 'fixture', title: 'Fixture', agent_state: 'EndOfTurn' };
+      res.write(`retry: 1000\n\nevent: state\ndata: ${JSON.stringify(state)}\n\n`);
+      for (const m of FIXTURE) res.write(`event: message\nid: ${m.idx}\ndata: ${JSON.stringify(m)}\n\n`);
     } else if (pathname === '/stream' && mode === 'ended') {
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
       const state = { message_count: 0, epoch: 'stand-in', title: 'Finished session', session_ended: true };
@@ -156,6 +182,50 @@ export async function startStandIn(mode) {
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   return {
     url: `http://127.0.0.1:${server.address().port}/`,
+    close: () =>
+      new Promise((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(r);
+      }),
+  };
+}
+
+/**
+ * A reverse proxy that serves `target` under `prefix` (e.g. `/agent/`), as a user's front proxy
+ * would; it streams responses through unbuffered. Returns `{ url, close() }`.
+ */
+export async function startPrefixProxy(target, prefix) {
+  const upstream = new URL(target);
+  const sockets = new Set();
+  const server = http.createServer((req, res) => {
+    if (!req.url.startsWith(prefix)) {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end('{"error":"outside the prefix"}');
+      return;
+    }
+    const forward = http.request(
+      {
+        host: upstream.hostname,
+        port: upstream.port,
+        method: req.method,
+        path: `/${req.url.slice(prefix.length)}`,
+        headers: req.headers,
+      },
+      (up) => {
+        res.writeHead(up.statusCode, up.headers);
+        up.pipe(res);
+      },
+    );
+    forward.on('error', () => res.destroy());
+    req.pipe(forward);
+  });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${server.address().port}${prefix}`,
     close: () =>
       new Promise((r) => {
         for (const s of sockets) s.destroy();
