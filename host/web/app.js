@@ -293,7 +293,7 @@ function renderTitle() {
 /** What the agent is doing, from State (DESIGN.md §3). */
 function activity(state) {
   if (ended || state?.session_ended) return { key: 'ended', label: 'Session ended' };
-  if (!state) return { key: 'idle', label: 'Idle' };
+  if (!state) return { key: 'unknown', label: 'Not known yet' };
   const tools = Array.isArray(state.outstanding_tool_calls) ? state.outstanding_tool_calls : [];
   switch (state.agent_state) {
     case 'RunningTool':
@@ -371,8 +371,9 @@ function renderControls() {
     disabled = true;
     note = 'The agent is not accepting messages right now.';
   }
-  $('empty').textContent =
-    ended || lastState?.session_ended
+  $('empty').textContent = !lastState
+    ? 'Loading the conversation…'
+    : ended || lastState.session_ended
       ? 'This session ended without any messages.'
       : 'No messages yet. Say something to the agent below.';
   $('composer-input').disabled = disabled;

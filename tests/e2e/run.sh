@@ -13,7 +13,7 @@ command -v node >/dev/null || { echo "e2e: node is required (apt-get install nod
 [ -x "${CHROMIUM:-/usr/bin/chromium}" ] || { echo "e2e: ${CHROMIUM:-/usr/bin/chromium} not found (apt-get install chromium)" >&2; exit 1; }
 
 if [ -z "${SSE_HOST_BIN:-}" ]; then
-  (cd "$root" && cargo build --quiet -p sse-host)
+  (cd "$root" && cargo build --quiet --locked -p sse-host)
   export SSE_HOST_BIN="$root/target/debug/sse-host"
 fi
 
