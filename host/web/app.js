@@ -115,7 +115,9 @@ function openStream() {
   on('state', (ev) => onState(parse(ev.data)));
   on('message', (ev) => onMessage(parse(ev.data), ev.lastEventId));
   on('heartbeat', () => {});
-  on('reset', (ev) => startOver(parse(ev.data)?.epoch));
+  // After `reset` the server goes on from its log's start on this same connection (and should
+  // it not, the first message is a gap and we reconnect from 0).
+  on('reset', (ev) => startOver(parse(ev.data)?.epoch, { reconnect: false }));
   on('session_ended', (ev) => onSessionEnded(parse(ev.data) ?? {}));
 }
 
@@ -171,11 +173,11 @@ function onMessage(msg, lastEventId) {
   nextIdx = idx + 1;
 }
 
-function startOver(newEpoch) {
+function startOver(newEpoch, { reconnect = true } = {}) {
   clearTimeline();
   nextIdx = 0;
   if (newEpoch) epoch = newEpoch;
-  conn.restart(now());
+  if (reconnect) conn.restart(now());
 }
 
 function onSessionEnded(payload) {
@@ -393,14 +395,29 @@ function showBanner(text) {
   banner.hidden = !text;
 }
 
+// A server started with `--token` wants it on chat and cancel. Open the page as `…/#token=T`:
+// the fragment never reaches the server or its logs; we keep it for this tab and hide it.
+const token = (() => {
+  const fromHash = new URLSearchParams(location.hash.slice(1)).get('token');
+  try {
+    if (fromHash) sessionStorage.setItem('sse-token', fromHash);
+    return fromHash ?? sessionStorage.getItem('sse-token');
+  } catch {
+    return fromHash; // storage disabled
+  } finally {
+    if (fromHash) history.replaceState(null, '', location.pathname + location.search);
+  }
+})();
+
 async function postJson(path, body) {
-  const res = await fetch(path, {
-    method: 'POST',
-    headers: { 'Content-Type': 'application/json' },
-    body: JSON.stringify(body),
-  });
+  const headers = { 'Content-Type': 'application/json' };
+  if (token) headers.Authorization = `Bearer ${token}`;
+  const res = await fetch(path, { method: 'POST', headers, body: JSON.stringify(body) });
   if (!res.ok) {
     const err = await res.json().catch(() => null);
+    if (res.status === 401) {
+      throw new Error('this server needs a token: open the page as …/#token=YOUR_TOKEN');
+    }
     throw new Error(err?.error ?? `HTTP ${res.status}`);
   }
 }

@@ -4,7 +4,7 @@
 // folded behind a "Show all" button so that a 500 KB tool output does not freeze the page.
 
 /** Text longer than this many lines or characters is folded. */
-const FOLD_LINES = 24;
+const FOLD_LINES = 12;
 const FOLD_CHARS = 4000;
 
 const ROLE = {

@@ -23,6 +23,9 @@ import {
   waitForStatus,
 } from './support.js';
 
+/** The demo agent at a brisk pace (a turn takes about half a second). */
+const FAST_DEMO = ['--demo', '--demo-step', '150ms'];
+
 let browser;
 before(async () => {
   browser = await launchBrowser();
@@ -76,7 +79,7 @@ async function assertMatchesServer(page, url) {
 
 test('the page loads against serve --demo and shows a live connection', async () => {
   await withCleanup(async (defer) => {
-    const server = await startServer({ args: ['--demo', '--data-dir', tempDir()] });
+    const server = await startServer({ args: [...FAST_DEMO, '--data-dir', tempDir()] });
     defer(() => server.kill());
     const page = await openPage(browser, server.url);
     defer(() => page.close());
@@ -95,28 +98,61 @@ test('the page loads against serve --demo and shows a live connection', async ()
 
 test('a chat message streams a whole turn into the timeline', async () => {
   await withCleanup(async (defer) => {
-    const server = await startServer({ args: ['--demo', '--data-dir', tempDir()] });
+    const server = await startServer({ args: [...FAST_DEMO, '--data-dir', tempDir()] });
     defer(() => server.kill());
     const page = await openPage(browser, server.url);
     defer(() => page.close());
     await waitForStatus(page, 'connected');
 
+    // While the turn runs, the agent's activity is shown and Stop is offered.
+    const sawWorking = page.waitForSelector('#agent[data-activity="model"], #agent[data-activity="tool"]');
     await chatTurn(page, 'Please refactor the parser');
+    await sawWorking;
+    assert.equal(await page.textContent('#agent-label'), 'Waiting for you');
     await chatTurn(page, 'Now run the tests');
+    await chatTurn(page, 'And show me the sources'); // the demo's third turn has a long output
     await assertMatchesServer(page, server.url);
     const types = (await timeline(page)).map((m) => m.type);
-    assert.ok(types.includes('agent'), `agent messages shown: ${types}`);
+    assert.ok(types.includes('agent') && types.includes('tool'), `types shown: ${types}`);
 
-    // Usage and cost are shown from State.
-    const state = await getState(server.url);
-    if (state.total_usage?.total_cost_usd > 0) {
-      assert.notEqual(await page.textContent('#usage-cost'), '$0.00');
-    }
-    // Open a tool run, if the demo made one, for the picture.
-    const tool = page.locator('#timeline > li[data-type="tool"] summary').first();
-    if (await tool.count()) await tool.click();
+    // Usage and cost come from State.
+    const { total_usage: usage } = await getState(server.url);
+    assert.ok(usage.total_cost_usd > 0);
+    assert.equal(await page.textContent('#usage-cost'), `$${usage.total_cost_usd.toFixed(2)}`);
+    assert.notEqual(await page.textContent('#usage-in'), '0');
+
+    // The long output is folded; open it for the picture.
+    const long = page.locator('#timeline > li[data-type="tool"]').last();
+    await long.locator('summary').click();
+    assert.match(await long.locator('.fold-toggle').textContent(), /^Show all/);
+    await page.setViewportSize({ width: 1100, height: 1040 });
+    await page.evaluate(() => window.scrollTo(0, document.body.scrollHeight));
     assert.deepEqual(page.errors, []);
     await screenshot(page, 'conversation');
+  });
+});
+
+test('Stop cancels the running turn', async () => {
+  await withCleanup(async (defer) => {
+    const server = await startServer({ args: ['--demo', '--memory', '--demo-step', '3s'] });
+    defer(() => server.kill());
+    const page = await openPage(browser, server.url);
+    defer(() => page.close());
+    await waitForStatus(page, 'connected');
+    assert.equal(await page.isDisabled('#stop'), true, 'nothing to stop yet');
+
+    await page.fill('#composer-input', 'A long job');
+    await page.press('#composer-input', 'Enter');
+    await page.waitForSelector('#stop:not([disabled])');
+    const [cancel] = await Promise.all([
+      page.waitForResponse((r) => r.url().endsWith('/cancel') && r.request().method() === 'POST'),
+      page.click('#stop'),
+    ]);
+    assert.equal(cancel.status(), 200);
+    await page.locator('#timeline > li[data-type="error"]').waitFor({ timeout: 5000 });
+    await page.waitForSelector('#agent[data-activity="waiting"]');
+    assert.equal(await page.isDisabled('#stop'), true);
+    await assertMatchesServer(page, server.url);
   });
 });
 
@@ -124,7 +160,7 @@ test('killing the server turns the indicator red; a restart resumes with no dupl
   await withCleanup(async (defer) => {
     const dataDir = tempDir();
     const port = await freePort();
-    let server = await startServer({ port, args: ['--demo', '--data-dir', dataDir] });
+    let server = await startServer({ port, args: [...FAST_DEMO, '--data-dir', dataDir] });
     defer(() => server.kill());
     const page = await openPage(browser, server.url);
     defer(() => page.close());
@@ -144,7 +180,7 @@ test('killing the server turns the indicator red; a restart resumes with no dupl
     assert.match(await page.textContent('#composer-note'), /offline/i);
     await screenshot(page, 'disconnected');
 
-    server = await startServer({ port, args: ['--demo', '--data-dir', dataDir] });
+    server = await startServer({ port, args: [...FAST_DEMO, '--data-dir', dataDir] });
     // Do not wait out the backoff: "Retry now" (or the next attempt, if it came first).
     await page.click('#net-retry').catch(() => {});
     await waitForStatus(page, 'connected');
@@ -161,7 +197,7 @@ test('killing the server turns the indicator red; a restart resumes with no dupl
 test('a restart with a new, shorter log clears the timeline and reloads it', async () => {
   await withCleanup(async (defer) => {
     const port = await freePort();
-    let server = await startServer({ port, args: ['--demo', '--data-dir', tempDir()] });
+    let server = await startServer({ port, args: [...FAST_DEMO, '--data-dir', tempDir()] });
     defer(() => server.kill());
     const page = await openPage(browser, server.url);
     defer(() => page.close());
@@ -171,7 +207,7 @@ test('a restart with a new, shorter log clears the timeline and reloads it', asy
 
     await server.kill('SIGKILL');
     await waitForStatus(page, 'disconnected');
-    server = await startServer({ port, args: ['--demo', '--memory'] });
+    server = await startServer({ port, args: [...FAST_DEMO, '--memory'] });
     const { epoch } = await getState(server.url);
     assert.notEqual(epoch, oldEpoch);
     await page.click('#net-retry').catch(() => {});
@@ -189,7 +225,7 @@ test('a restart with a new, longer log is noticed by its epoch and reloaded', as
   await withCleanup(async (defer) => {
     // Prepare the replacement log first, with more messages than the page will have.
     const newDir = tempDir();
-    let replacement = await startServer({ args: ['--demo', '--data-dir', newDir] });
+    let replacement = await startServer({ args: [...FAST_DEMO, '--data-dir', newDir] });
     defer(() => replacement.kill());
     const prep = await openPage(browser, replacement.url);
     await waitForStatus(prep, 'connected');
@@ -199,7 +235,7 @@ test('a restart with a new, longer log is noticed by its epoch and reloaded', as
     await replacement.kill();
 
     const port = await freePort();
-    const server = await startServer({ port, args: ['--demo', '--memory'] });
+    const server = await startServer({ port, args: [...FAST_DEMO, '--memory'] });
     defer(() => server.kill());
     const page = await openPage(browser, server.url);
     defer(() => page.close());
@@ -210,7 +246,7 @@ test('a restart with a new, longer log is noticed by its epoch and reloaded', as
 
     await server.kill('SIGKILL');
     await waitForStatus(page, 'disconnected');
-    replacement = await startServer({ port, args: ['--demo', '--data-dir', newDir] });
+    replacement = await startServer({ port, args: [...FAST_DEMO, '--data-dir', newDir] });
     await page.click('#net-retry').catch(() => {});
     await waitForStatus(page, 'connected');
     await waitFor(async () => (await page.evaluate(() => window.sseUi.epoch)) === newState.epoch, {
@@ -227,7 +263,7 @@ test('a restart with a new, longer log is noticed by its epoch and reloaded', as
 
 test('the UI works under a path prefix behind a proxy', async () => {
   await withCleanup(async (defer) => {
-    const server = await startServer({ args: ['--demo', '--memory'] });
+    const server = await startServer({ args: [...FAST_DEMO, '--memory'] });
     defer(() => server.kill());
     const proxy = await startPrefixProxy(server.url, '/team/agent-1/');
     defer(() => proxy.close());
@@ -352,7 +388,7 @@ test('the timeline folds tool runs and long output, and shows text as text', asy
 
 test('download saves the whole conversation', async () => {
   await withCleanup(async (defer) => {
-    const server = await startServer({ args: ['--demo', '--memory'] });
+    const server = await startServer({ args: [...FAST_DEMO, '--memory'] });
     defer(() => server.kill());
     const page = await openPage(browser, server.url);
     defer(() => page.close());
