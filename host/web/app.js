@@ -211,31 +211,44 @@ async function catchUp() {
 const timeline = $('timeline');
 const main = document.scrollingElement ?? document.documentElement;
 
-function nearBottom() {
-  return main.scrollHeight - main.scrollTop - main.clientHeight < 120;
-}
+// Whether new messages should scroll into view: true while the reader is at the bottom. Kept up
+// to date from scroll events, so that appending (thousands of messages on a long backlog) never
+// forces a layout; the scrolling itself happens at most once a frame.
+let stickToBottom = true;
+let scrollQueued = false;
 
 function appendMessage(msg) {
-  const follow = nearBottom();
   timeline.append(renderMessage(msg));
   $('empty').hidden = true;
-  if (follow) requestAnimationFrame(() => main.scrollTo({ top: main.scrollHeight }));
-  else $('jump').hidden = false;
+  if (!stickToBottom) {
+    $('jump').hidden = false;
+  } else if (!scrollQueued) {
+    scrollQueued = true;
+    requestAnimationFrame(() => {
+      scrollQueued = false;
+      main.scrollTo({ top: main.scrollHeight });
+    });
+  }
 }
 
 function clearTimeline() {
   timeline.replaceChildren();
   $('empty').hidden = false;
+  $('jump').hidden = true;
+  stickToBottom = true;
 }
 
 $('jump').addEventListener('click', () => {
+  stickToBottom = true;
   main.scrollTo({ top: main.scrollHeight, behavior: 'smooth' });
   $('jump').hidden = true;
 });
 window.addEventListener(
   'scroll',
   () => {
-    if (nearBottom()) $('jump').hidden = true;
+    if (scrollQueued) return; // our own scrolling
+    stickToBottom = main.scrollHeight - main.scrollTop - main.clientHeight < 120;
+    if (stickToBottom) $('jump').hidden = true;
   },
   { passive: true },
 );
