@@ -64,6 +64,8 @@ function drive() {
   renderConnection();
 }
 
+let shownStatus = ''; // what renderConnection last drew, to skip redrawing on every event
+
 function closeStream() {
   generation += 1;
   if (source) source.close();
@@ -267,6 +269,10 @@ let countdownTimer = 0;
 
 function renderConnection() {
   const { kind, reason } = conn.status();
+  const retryAt = conn.retryAt();
+  const key = `${kind}|${reason}|${retryAt}|${conn.attempt()}`;
+  if (key === shownStatus) return;
+  shownStatus = key;
   const net = $('net');
   const label =
     kind === Kind.Disconnected
@@ -281,7 +287,6 @@ function renderConnection() {
   net.setAttribute('aria-label', description);
   $('net-label').textContent = label;
 
-  const retryAt = conn.retryAt();
   $('net-retry').hidden = retryAt === undefined;
   clearInterval(countdownTimer);
   if (retryAt !== undefined) {
