@@ -19,6 +19,7 @@ extern crate std;
 
 pub mod encode;
 pub mod event;
+pub mod follow;
 pub mod heartbeat;
 pub mod io;
 pub mod parse;

@@ -1,1 +1,924 @@
-//! TODO: being written.
+//! Heads up! Read WHATWG HTML §9.2.5 "Parsing an event stream" and §9.2.6 "Interpreting an
+//! event stream" (including "dispatch the event") before editing this file.
+//!
+//! An incremental, allocation-free `text/event-stream` parser. Bytes go in with any chunking,
+//! [`Step`]s come out; the sequence of steps never depends on where the input was split.
+//!
+//! # Bounds
+//! Every buffer is fixed at compile time, so a peer cannot make the parser grow:
+//! - `DATA` bytes hold the joined `data` of one event. `data:` values are decoded straight into
+//!   this buffer, so a long data line never needs `LINE` bytes. An event whose data does not fit
+//!   is still delivered, cut at a UTF-8 character boundary, with [`Event::truncated`] set.
+//! - `LINE` bytes bound each of: the event type, the last event ID (and the `id:` value being
+//!   read), and one comment. An over-long `event:` or `id:` value is a
+//!   [`ParseError::LineTooLong`]: the event is dropped and the parser skips to the next blank
+//!   line. An over-long comment is cut to `LINE` bytes. Unknown fields are never buffered.
+//!
+//! The parser holds `4 * LINE + DATA` bytes plus a few words of state.
+//!
+//! # Decoding
+//! > Streams must be decoded using the UTF-8 decode algorithm. […] The UTF-8 decode algorithm
+//! > strips one leading UTF-8 Byte Order Mark (BOM), if any.
+//!
+//! Line ends (CR, LF) and `:` are ASCII and are never part of a multi-byte sequence, so the
+//! parser splits lines on raw bytes and decodes each value on its own; a sequence that is cut off
+//! by a line end becomes U+FFFD exactly as whole-stream decoding would make it. Each maximal
+//! invalid subpart becomes one U+FFFD (the WHATWG decoder, same as `String::from_utf8_lossy`).
+//! Comments are handed out as raw bytes.
+#![deny(clippy::indexing_slicing)]
+
+use core::fmt;
+
+use memchr::{memchr, memchr2};
+
+use crate::time::Duration;
+
+#[cfg(test)]
+mod tests;
+
+/// The UTF-8 byte order mark, stripped once at the start of each stream.
+const BOM: [u8; 3] = [0xEF, 0xBB, 0xBF];
+
+/// The longest field name the parser acts on (`event`, `retry`). Longer names are unknown fields
+/// and are skipped without being buffered.
+const MAX_NAME: usize = 5;
+
+/// The event type when the stream names none.
+const DEFAULT_TYPE: &str = "message";
+
+/// Incremental WHATWG `text/event-stream` parser.
+///
+/// Feed bytes with [`push`](Self::push) in any chunking and act on each [`Step`]; call
+/// [`finish`](Self::finish) when the connection ends. No allocation, no clock, no panics.
+///
+/// `LINE` bounds the event type, the last event ID and comments; `DATA` bounds the joined data
+/// of one event (see the [module docs](self) for what happens at each bound).
+///
+/// ```
+/// use sse_core::parse::{Parser, Step};
+///
+/// let mut parser = Parser::<64, 256>::new();
+/// let mut input: &[u8] = b"event: state\r\nid: 7\ndata: {\"a\":1}\n\n";
+/// let mut seen = 0;
+/// loop {
+///     match parser.push(&mut input) {
+///         Ok(Step::NeedMore) => break,
+///         Ok(Step::Event(ev)) => {
+///             assert_eq!((ev.event_type, ev.data, ev.last_event_id), ("state", "{\"a\":1}", "7"));
+///             seen += 1;
+///         }
+///         Ok(_) => {}
+///         Err(e) => panic!("{e}"),
+///     }
+/// }
+/// assert_eq!(seen, 1);
+/// parser.finish();
+/// assert_eq!(parser.last_event_id(), "7");
+/// ```
+#[derive(Clone)]
+pub struct Parser<const LINE: usize, const DATA: usize> {
+    state: State,
+    /// A UTF-8 sequence of the current value that was split across pushes.
+    utf8: Utf8,
+    /// Skipping lines to the next blank line after a [`ParseError`].
+    discarding: bool,
+    /// An [`Step::Event`] borrowed the buffers; clear them on the next push.
+    dispatched: bool,
+    /// The spec's data buffer, without its trailing LF (see [`Parser::begin_value`]).
+    data: Buf<DATA>,
+    /// At least one `data` field was seen: the data buffer is "not empty" even if `data` is "".
+    has_data: bool,
+    /// `data` did not fit in `DATA` bytes.
+    truncated: bool,
+    /// The spec's event type buffer.
+    event_type: Buf<LINE>,
+    /// The `id:` value or comment being read.
+    scratch: Buf<LINE>,
+    /// The spec's last event ID buffer: set by `id` fields, copied on dispatch.
+    id_buffer: Buf<LINE>,
+    /// The event source's last event ID string: what a reconnect sends as `Last-Event-ID`.
+    last_id: Buf<LINE>,
+    /// The reconnection time set by the stream.
+    retry: Option<Duration>,
+}
+
+/// What one call to [`Parser::push`] produced.
+#[must_use]
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub enum Step<'p> {
+    /// All input was consumed without completing an item; push more bytes.
+    NeedMore,
+    /// A blank line dispatched an event. It borrows the parser until the next call.
+    Event(Event<'p>),
+    /// A comment line (`:` and what follows, without the `:`), raw bytes cut to `LINE`.
+    /// Servers send these as keep-alives.
+    Comment(&'p [u8]),
+    /// A valid `retry:` field set the reconnection time. Hand it to the reconnect policy.
+    Retry(Duration),
+}
+
+/// One dispatched event.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+pub struct Event<'p> {
+    /// The `event:` field, or `"message"` if the event had none.
+    pub event_type: &'p str,
+    /// The `data:` lines joined with LF.
+    pub data: &'p str,
+    /// The last event ID at dispatch (it persists across events until an `id:` changes it).
+    pub last_event_id: &'p str,
+    /// `data` did not fit in the parser's `DATA` bytes and was cut at a character boundary.
+    pub truncated: bool,
+}
+
+/// A recoverable parse error: the parser has already resynchronised; keep pushing.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum ParseError {
+    /// An `event:` or `id:` value exceeded `LINE` bytes. The event is dropped and the parser
+    /// skips to the next blank line.
+    LineTooLong,
+}
+
+impl fmt::Display for ParseError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ParseError::LineTooLong => {
+                f.write_str("field value longer than the line limit; event dropped")
+            }
+        }
+    }
+}
+
+impl core::error::Error for ParseError {}
+
+/// Why [`Parser::set_last_event_id`] refused an ID.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum SeedError {
+    /// Longer than the parser's `LINE` bytes.
+    TooLong,
+    /// Contains U+0000, which the stream itself could never set.
+    ContainsNul,
+    /// Contains CR, which cannot be part of an `id:` line.
+    ContainsCr,
+    /// Contains LF, which cannot be part of an `id:` line.
+    ContainsLf,
+}
+
+impl fmt::Display for SeedError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            SeedError::TooLong => "last event ID longer than the line limit",
+            SeedError::ContainsNul => "last event ID contains NUL",
+            SeedError::ContainsCr => "last event ID contains CR",
+            SeedError::ContainsLf => "last event ID contains LF",
+        })
+    }
+}
+
+impl core::error::Error for SeedError {}
+
+/// Where the parser is within a line.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum State {
+    /// At the start of a stream, `seen` bytes of the BOM matched.
+    Bom(u8),
+    /// At the start of a line.
+    LineStart,
+    /// Just after a CR: an LF here completes a CRLF line end, not a blank line.
+    AfterCr,
+    /// Reading a field name; only names up to [`MAX_NAME`] bytes are kept.
+    Name { name: [u8; MAX_NAME], len: u8 },
+    /// Just after `field:`; one leading space is dropped here.
+    ValueStart(Field),
+    /// Reading a field value.
+    Value(Field),
+    /// Reading a comment.
+    Comment,
+    /// Ignoring the rest of the line (unknown field, junk `retry`, error recovery).
+    Skip,
+}
+
+/// A field the parser acts on, with what it has learnt of the value so far.
+#[derive(Clone, Copy, Debug, PartialEq, Eq)]
+enum Field {
+    Event,
+    Data,
+    Id { nul: bool },
+    Retry { ms: u64, digits: bool },
+}
+
+impl Field {
+    /// > Field names must be compared literally, with no case folding performed.
+    fn from_name(name: &[u8]) -> Option<Field> {
+        match name {
+            b"event" => Some(Field::Event),
+            b"data" => Some(Field::Data),
+            b"id" => Some(Field::Id { nul: false }),
+            b"retry" => Some(Field::Retry {
+                ms: 0,
+                digits: false,
+            }),
+            _ => None,
+        }
+    }
+}
+
+/// An item ready to hand out; [`Parser::push`] turns it into a borrowing [`Step`].
+enum Item {
+    Event,
+    Comment,
+    Retry(Duration),
+}
+
+/// The value being read does not fit its buffer.
+struct Overflow;
+
+impl<const LINE: usize, const DATA: usize> Default for Parser<LINE, DATA> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const LINE: usize, const DATA: usize> fmt::Debug for Parser<LINE, DATA> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.debug_struct("Parser")
+            .field("state", &self.state)
+            .field("discarding", &self.discarding)
+            .field("data_len", &self.data.len)
+            .field("last_event_id", &self.last_event_id())
+            .field("retry", &self.retry)
+            .finish_non_exhaustive()
+    }
+}
+
+impl<const LINE: usize, const DATA: usize> Parser<LINE, DATA> {
+    /// A parser at the start of a stream, with an empty last event ID and no reconnection time.
+    ///
+    /// > When a stream is parsed, a data buffer, an event type buffer, and a last event ID
+    /// > buffer must be associated with it. They must be initialized to the empty string.
+    #[must_use]
+    pub const fn new() -> Self {
+        Parser {
+            state: State::Bom(0),
+            utf8: Utf8::new(),
+            discarding: false,
+            dispatched: false,
+            data: Buf::new(),
+            has_data: false,
+            truncated: false,
+            event_type: Buf::new(),
+            scratch: Buf::new(),
+            id_buffer: Buf::new(),
+            last_id: Buf::new(),
+            retry: None,
+        }
+    }
+
+    /// Consumes bytes from the front of `input` (advancing the slice) until an item is ready or
+    /// the input runs out ([`Step::NeedMore`]). Call again with the rest until `NeedMore`.
+    ///
+    /// # Errors
+    /// [`ParseError::LineTooLong`] when an `event:` or `id:` value exceeds `LINE` bytes. The
+    /// error is already recovered from (the event is dropped, the parser skips to the next
+    /// blank line), and at least one byte was consumed: keep pushing.
+    pub fn push(&mut self, input: &mut &[u8]) -> Result<Step<'_>, ParseError> {
+        if self.dispatched {
+            // > 7. Set the data buffer and the event type buffer to the empty string.
+            // Deferred until the caller is done with the borrowed event.
+            self.dispatched = false;
+            self.clear_event();
+        }
+        Ok(match self.advance(input)? {
+            None => Step::NeedMore,
+            Some(Item::Event) => Step::Event(self.event()),
+            Some(Item::Comment) => Step::Comment(self.scratch.as_bytes()),
+            Some(Item::Retry(d)) => Step::Retry(d),
+        })
+    }
+
+    /// Ends one connection's stream.
+    ///
+    /// > Once the end of the file is reached, any pending data must be discarded. (If the file
+    /// > ends in the middle of an event, before the final empty line, the incomplete event is
+    /// > not dispatched.)
+    ///
+    /// The next byte pushed starts a new stream (a BOM is stripped again). The last event ID
+    /// and the reconnection time are kept; `id:` lines of the discarded event do not count,
+    /// as the spec's last event ID *string* only changes when an event is dispatched.
+    pub fn finish(&mut self) {
+        self.state = State::Bom(0);
+        self.utf8 = Utf8::new();
+        self.discarding = false;
+        self.dispatched = false;
+        self.clear_event();
+        self.id_buffer.clone_from(&self.last_id);
+    }
+
+    /// The last event ID: what to send as `Last-Event-ID` after a reconnect; empty if none.
+    #[must_use]
+    pub fn last_event_id(&self) -> &str {
+        text(self.last_id.as_bytes())
+    }
+
+    /// Seeds the last event ID, as after a reconnect that sent `Last-Event-ID: id`.
+    ///
+    /// # Errors
+    /// The ID is refused, and the current one kept, if it is longer than `LINE` bytes or
+    /// contains NUL, CR or LF (none of which a stream could have set).
+    pub fn set_last_event_id(&mut self, id: &str) -> Result<(), SeedError> {
+        let bytes = id.as_bytes();
+        if memchr(0, bytes).is_some() {
+            return Err(SeedError::ContainsNul);
+        }
+        if memchr(b'\r', bytes).is_some() {
+            return Err(SeedError::ContainsCr);
+        }
+        if memchr(b'\n', bytes).is_some() {
+            return Err(SeedError::ContainsLf);
+        }
+        let mut id_buf = Buf::new();
+        if !id_buf.push(bytes) {
+            return Err(SeedError::TooLong);
+        }
+        self.last_id.clone_from(&id_buf);
+        self.id_buffer = id_buf;
+        Ok(())
+    }
+
+    /// The reconnection time most recently set by a `retry:` field, if any.
+    #[must_use]
+    pub fn retry(&self) -> Option<Duration> {
+        self.retry
+    }
+
+    /// Runs the line machine until an item is ready (`Some`) or `input` is empty (`None`).
+    fn advance(&mut self, input: &mut &[u8]) -> Result<Option<Item>, ParseError> {
+        loop {
+            let bytes: &[u8] = input;
+            let Some((&byte, rest)) = bytes.split_first() else {
+                return Ok(None);
+            };
+            match self.state {
+                State::Bom(seen) => {
+                    if BOM.get(usize::from(seen)) == Some(&byte) {
+                        *input = rest;
+                        self.state = if seen == 2 {
+                            State::LineStart
+                        } else {
+                            State::Bom(seen + 1)
+                        };
+                    } else if seen == 0 {
+                        self.state = State::LineStart;
+                    } else {
+                        // A partial BOM decodes to U+FFFD at the start of a line: a field name
+                        // we do not know, so the line is ignored.
+                        self.state = State::Skip;
+                    }
+                }
+                State::AfterCr => {
+                    // > a U+000D CARRIAGE RETURN U+000A LINE FEED (CRLF) character pair
+                    if byte == b'\n' {
+                        *input = rest;
+                    }
+                    self.state = State::LineStart;
+                }
+                State::LineStart => match byte {
+                    b'\r' | b'\n' => {
+                        // > If the line is empty (a blank line): Dispatch the event.
+                        *input = rest;
+                        self.state = line_end(byte);
+                        if let Some(item) = self.blank_line() {
+                            return Ok(Some(item));
+                        }
+                    }
+                    _ if self.discarding => self.state = State::Skip,
+                    b':' => {
+                        // > If the line starts with a U+003A COLON character (:): Ignore the line.
+                        *input = rest;
+                        self.scratch.clear();
+                        self.state = State::Comment;
+                    }
+                    _ => {
+                        if let Some((field, len)) = fast_field(bytes) {
+                            // The common case: a whole `name:` in this chunk.
+                            *input = bytes.get(len..).unwrap_or_default();
+                            self.begin_value(field);
+                            self.state = State::ValueStart(field);
+                        } else {
+                            self.state = State::Name {
+                                name: [0; MAX_NAME],
+                                len: 0,
+                            };
+                        }
+                    }
+                },
+                State::Name { mut name, len } => match byte {
+                    b':' | b'\r' | b'\n' => {
+                        // > If the line contains a U+003A COLON character (:): Collect the
+                        // > characters on the line before the first U+003A COLON character
+                        // > (:), and let field be that string. […]
+                        // > Otherwise, the string is not empty but does not contain a U+003A
+                        // > COLON character (:): Process the field […] using the whole line as
+                        // > the field name, and the empty string as the field value.
+                        let known = name.get(..usize::from(len)).and_then(Field::from_name);
+                        self.state = match known {
+                            None => State::Skip,
+                            Some(field) => {
+                                self.begin_value(field);
+                                if byte == b':' {
+                                    *input = rest;
+                                    State::ValueStart(field)
+                                } else {
+                                    State::Value(field)
+                                }
+                            }
+                        };
+                    }
+                    _ => {
+                        if let Some(slot) = name.get_mut(usize::from(len)) {
+                            *slot = byte;
+                            *input = rest;
+                            self.state = State::Name { name, len: len + 1 };
+                        } else {
+                            // > Otherwise: The field is ignored.
+                            self.state = State::Skip;
+                        }
+                    }
+                },
+                State::ValueStart(field) => {
+                    // > If value starts with a U+0020 SPACE character, remove it from value.
+                    if byte == b' ' {
+                        *input = rest;
+                    }
+                    self.state = State::Value(field);
+                }
+                State::Value(field) => {
+                    let (value, tail) = split_line(bytes);
+                    let field = match self.feed_value(field, value) {
+                        Ok(Some(field)) => field,
+                        Ok(None) => {
+                            // A `retry` value with a non-digit: ignore the field.
+                            *input = tail;
+                            self.state = State::Skip;
+                            continue;
+                        }
+                        Err(Overflow) => {
+                            *input = tail;
+                            self.state = State::Skip;
+                            self.drop_event();
+                            return Err(ParseError::LineTooLong);
+                        }
+                    };
+                    let Some((&end, after)) = tail.split_first() else {
+                        *input = tail;
+                        self.state = State::Value(field);
+                        return Ok(None);
+                    };
+                    *input = after;
+                    self.state = line_end(end);
+                    match self.end_value(field) {
+                        Ok(Some(item)) => return Ok(Some(item)),
+                        Ok(None) => {}
+                        Err(Overflow) => {
+                            self.drop_event();
+                            return Err(ParseError::LineTooLong);
+                        }
+                    }
+                }
+                State::Comment => {
+                    let (comment, tail) = split_line(bytes);
+                    self.scratch.push_truncated(comment);
+                    let Some((&end, after)) = tail.split_first() else {
+                        *input = tail;
+                        return Ok(None);
+                    };
+                    *input = after;
+                    self.state = line_end(end);
+                    return Ok(Some(Item::Comment));
+                }
+                State::Skip => {
+                    let (_, tail) = split_line(bytes);
+                    *input = tail;
+                    if let Some((&end, after)) = tail.split_first() {
+                        *input = after;
+                        self.state = line_end(end);
+                    }
+                }
+            }
+        }
+    }
+
+    /// Starts the value of `field` (once per field line, also when the value is empty).
+    fn begin_value(&mut self, field: Field) {
+        self.utf8 = Utf8::new();
+        match field {
+            // > If the field name is "event": Set the event type buffer to field value.
+            Field::Event => self.event_type.clear(),
+            // > If the field name is "data": Append the field value to the data buffer, then
+            // > append a single U+000A LINE FEED (LF) character to the data buffer.
+            //
+            // Dispatch removes the last LF again, so the LF is written before each value but
+            // the first: the buffer always holds exactly what dispatch will deliver, and a cut
+            // at `DATA` bytes is a prefix of the full data.
+            Field::Data => {
+                if self.has_data {
+                    self.data_sink().put("\n");
+                }
+                self.has_data = true;
+            }
+            Field::Id { .. } => self.scratch.clear(),
+            Field::Retry { .. } => {}
+        }
+    }
+
+    /// Takes in a piece of `field`'s value (no line ends in it). `Ok(None)`: ignore the field.
+    fn feed_value(&mut self, field: Field, value: &[u8]) -> Result<Option<Field>, Overflow> {
+        match field {
+            Field::Event => {
+                if !self.utf8.feed(value, &mut Bounded(&mut self.event_type)) {
+                    return Err(Overflow);
+                }
+            }
+            Field::Data => {
+                if !self.truncated {
+                    let mut sink = Truncating {
+                        buf: &mut self.data,
+                        truncated: &mut self.truncated,
+                    };
+                    self.utf8.feed(value, &mut sink);
+                }
+            }
+            Field::Id { nul } => {
+                // Decoded (and bounded) even when it holds a NUL, so that whether an over-long
+                // value is an error does not depend on where the input was split.
+                if !self.utf8.feed(value, &mut Bounded(&mut self.scratch)) {
+                    return Err(Overflow);
+                }
+                let nul = nul || memchr(0, value).is_some();
+                return Ok(Some(Field::Id { nul }));
+            }
+            Field::Retry { mut ms, mut digits } => {
+                for &b in value {
+                    if !b.is_ascii_digit() {
+                        return Ok(None);
+                    }
+                    digits = true;
+                    ms = ms.saturating_mul(10).saturating_add(u64::from(b - b'0'));
+                }
+                return Ok(Some(Field::Retry { ms, digits }));
+            }
+        }
+        Ok(Some(field))
+    }
+
+    /// The line holding `field` ended: "process the field".
+    fn end_value(&mut self, field: Field) -> Result<Option<Item>, Overflow> {
+        match field {
+            Field::Event => {
+                if !self.utf8.finish(&mut Bounded(&mut self.event_type)) {
+                    return Err(Overflow);
+                }
+            }
+            Field::Data => {
+                if !self.truncated {
+                    let mut sink = Truncating {
+                        buf: &mut self.data,
+                        truncated: &mut self.truncated,
+                    };
+                    self.utf8.finish(&mut sink);
+                }
+            }
+            Field::Id { nul } => {
+                if !self.utf8.finish(&mut Bounded(&mut self.scratch)) {
+                    return Err(Overflow);
+                }
+                // > If the field name is "id": If the field value does not contain U+0000
+                // > NULL, then set the last event ID buffer to the field value. Otherwise,
+                // > ignore the field.
+                if !nul {
+                    self.id_buffer.clone_from(&self.scratch);
+                }
+            }
+            Field::Retry { ms, digits } => {
+                // > If the field name is "retry": If the field value consists of only ASCII
+                // > digits, then interpret the field value as an integer in base ten, and set
+                // > the event stream's reconnection time to that integer. Otherwise, ignore
+                // > the field.
+                //
+                // An empty value is ignored too: it is no integer. Too many digits saturate.
+                if digits {
+                    let retry = Duration::from_millis(ms);
+                    self.retry = Some(retry);
+                    return Ok(Some(Item::Retry(retry)));
+                }
+            }
+        }
+        Ok(None)
+    }
+
+    /// A blank line: dispatch the event, or end the discarding after an error.
+    fn blank_line(&mut self) -> Option<Item> {
+        if self.discarding {
+            self.discarding = false;
+            self.clear_event();
+            return None;
+        }
+        // > 1. Set the last event ID string of the event source to the value of the last event
+        // > ID buffer. The buffer does not get reset, so the last event ID string of the event
+        // > source remains set to this value until the next time it is set by the server.
+        self.last_id.clone_from(&self.id_buffer);
+        // > 2. If the data buffer is an empty string, set the data buffer and the event type
+        // > buffer to the empty string and return.
+        if !self.has_data {
+            self.clear_event();
+            return None;
+        }
+        // > 3. If the data buffer's last character is a U+000A LINE FEED (LF) character, then
+        // > remove the last character from the data buffer.
+        // (Never written: see `begin_value`.)
+        // > 7. Set the data buffer and the event type buffer to the empty string.
+        // (On the next push, once the caller has seen the event.)
+        self.dispatched = true;
+        Some(Item::Event)
+    }
+
+    /// > 5. Initialize event's type attribute to "message", its data attribute to data, […]
+    /// > and its lastEventId attribute to the last event ID string of the event source.
+    /// > 6. If the event type buffer has a value other than the empty string, change the type
+    /// > of the newly created event to equal the value of the event type buffer.
+    fn event(&self) -> Event<'_> {
+        let event_type = match self.event_type.as_bytes() {
+            [] => DEFAULT_TYPE,
+            name => text(name),
+        };
+        Event {
+            event_type,
+            data: text(self.data.as_bytes()),
+            last_event_id: text(self.last_id.as_bytes()),
+            truncated: self.truncated,
+        }
+    }
+
+    /// After [`ParseError::LineTooLong`]: forget the event and skip to the next blank line.
+    fn drop_event(&mut self) {
+        self.utf8 = Utf8::new();
+        self.discarding = true;
+        self.clear_event();
+    }
+
+    fn clear_event(&mut self) {
+        self.data.clear();
+        self.has_data = false;
+        self.truncated = false;
+        self.event_type.clear();
+    }
+
+    fn data_sink(&mut self) -> Truncating<'_, DATA> {
+        Truncating {
+            buf: &mut self.data,
+            truncated: &mut self.truncated,
+        }
+    }
+}
+
+/// The state after a line end byte.
+///
+/// > a U+000D CARRIAGE RETURN U+000A LINE FEED (CRLF) character pair, a single U+000A LINE FEED
+/// > (LF) character not preceded by a U+000D CARRIAGE RETURN (CR) character, and a single
+/// > U+000D CARRIAGE RETURN (CR) character not followed by a U+000A LINE FEED (LF) character
+/// > being the ways in which a line can end.
+fn line_end(byte: u8) -> State {
+    if byte == b'\r' {
+        State::AfterCr
+    } else {
+        State::LineStart
+    }
+}
+
+/// Splits `bytes` at the first CR or LF: (rest of the line, line end and after).
+fn split_line(bytes: &[u8]) -> (&[u8], &[u8]) {
+    let at = memchr2(b'\r', b'\n', bytes).unwrap_or(bytes.len());
+    bytes.split_at_checked(at).unwrap_or((bytes, &[]))
+}
+
+/// Recognises a whole `name:` of a known field at the start of `line`.
+fn fast_field(line: &[u8]) -> Option<(Field, usize)> {
+    let colon = line.get(..=MAX_NAME).and_then(|head| memchr(b':', head))?;
+    Some((Field::from_name(line.get(..colon)?)?, colon + 1))
+}
+
+/// `bytes` as text. Every buffer the parser hands out holds valid UTF-8 by construction; if that
+/// were ever broken, the valid prefix is returned rather than a panic.
+fn text(bytes: &[u8]) -> &str {
+    match core::str::from_utf8(bytes) {
+        Ok(s) => s,
+        Err(e) => bytes
+            .get(..e.valid_up_to())
+            .and_then(|valid| core::str::from_utf8(valid).ok())
+            .unwrap_or_default(),
+    }
+}
+
+/// A fixed-capacity byte buffer.
+#[derive(Clone)]
+struct Buf<const N: usize> {
+    bytes: [u8; N],
+    len: usize,
+}
+
+impl<const N: usize> Buf<N> {
+    const fn new() -> Self {
+        Buf {
+            bytes: [0; N],
+            len: 0,
+        }
+    }
+
+    fn as_bytes(&self) -> &[u8] {
+        self.bytes.get(..self.len).unwrap_or_default()
+    }
+
+    fn clear(&mut self) {
+        self.len = 0;
+    }
+
+    fn room(&self) -> usize {
+        N.saturating_sub(self.len)
+    }
+
+    /// Appends all of `more`, or nothing if it does not fit (`false`).
+    fn push(&mut self, more: &[u8]) -> bool {
+        let end = self.len.saturating_add(more.len());
+        match self.bytes.get_mut(self.len..end) {
+            Some(slot) => {
+                slot.copy_from_slice(more);
+                self.len = end;
+                true
+            }
+            None => false,
+        }
+    }
+
+    /// Appends as much of `more` as fits.
+    fn push_truncated(&mut self, more: &[u8]) {
+        let fits = more.get(..self.room()).unwrap_or(more);
+        self.push(fits);
+    }
+
+    fn clone_from(&mut self, other: &Self) {
+        let len = other.len.min(N);
+        if let (Some(to), Some(from)) = (self.bytes.get_mut(..len), other.bytes.get(..len)) {
+            to.copy_from_slice(from);
+            self.len = len;
+        }
+    }
+}
+
+/// Where decoded text goes.
+trait Sink {
+    /// Appends `s`; `false` once full (the sink decides what a partial write means).
+    fn put(&mut self, s: &str) -> bool;
+}
+
+/// A `LINE`-bounded value: all or nothing.
+struct Bounded<'a, const N: usize>(&'a mut Buf<N>);
+
+impl<const N: usize> Sink for Bounded<'_, N> {
+    fn put(&mut self, s: &str) -> bool {
+        self.0.push(s.as_bytes())
+    }
+}
+
+/// The data buffer: on overflow, keep the longest prefix that ends at a character boundary
+/// and ignore everything after it.
+struct Truncating<'a, const N: usize> {
+    buf: &'a mut Buf<N>,
+    truncated: &'a mut bool,
+}
+
+impl<const N: usize> Sink for Truncating<'_, N> {
+    fn put(&mut self, s: &str) -> bool {
+        if *self.truncated {
+            return false;
+        }
+        if self.buf.push(s.as_bytes()) {
+            return true;
+        }
+        let mut cut = self.buf.room().min(s.len());
+        while !s.is_char_boundary(cut) {
+            cut -= 1;
+        }
+        self.buf.push(s.as_bytes().get(..cut).unwrap_or_default());
+        *self.truncated = true;
+        false
+    }
+}
+
+/// Incremental UTF-8 decoding with U+FFFD for each maximal invalid subpart (the WHATWG UTF-8
+/// decoder). Holds the start of a sequence split across pushes, so chunking never changes the
+/// text.
+#[derive(Clone, Copy, Debug)]
+struct Utf8 {
+    pending: [u8; 4],
+    len: u8,
+}
+
+const REPLACEMENT: &str = "\u{FFFD}";
+
+impl Utf8 {
+    const fn new() -> Self {
+        Utf8 {
+            pending: [0; 4],
+            len: 0,
+        }
+    }
+
+    /// Decodes `bytes` into `sink`; `false` if the sink filled up.
+    fn feed(&mut self, mut bytes: &[u8], sink: &mut impl Sink) -> bool {
+        if self.len > 0 {
+            match self.complete(bytes, sink) {
+                Some((used, ok)) => {
+                    if !ok {
+                        return false;
+                    }
+                    bytes = bytes.get(used..).unwrap_or_default();
+                }
+                None => return true,
+            }
+        }
+        let mut offset = 0;
+        for chunk in bytes.utf8_chunks() {
+            if !sink.put(chunk.valid()) {
+                return false;
+            }
+            let bad = chunk.invalid();
+            offset += chunk.valid().len() + bad.len();
+            if bad.is_empty() {
+                continue;
+            }
+            if offset == bytes.len() && is_incomplete(bad) {
+                // Keep the start of a sequence cut off by the end of this piece.
+                self.stash(bad);
+                return true;
+            }
+            if !sink.put(REPLACEMENT) {
+                return false;
+            }
+        }
+        true
+    }
+
+    /// The value ended: a sequence still pending was cut off by the line end.
+    fn finish(&mut self, sink: &mut impl Sink) -> bool {
+        if self.len == 0 {
+            return true;
+        }
+        self.len = 0;
+        sink.put(REPLACEMENT)
+    }
+
+    /// Continues the pending sequence with the start of `bytes`. Returns how many bytes of
+    /// `bytes` it used and whether the sink took the output, or `None` if `bytes` ran out and
+    /// the sequence is still pending.
+    fn complete(&mut self, bytes: &[u8], sink: &mut impl Sink) -> Option<(usize, bool)> {
+        let have = usize::from(self.len);
+        let mut seq = self.pending;
+        let take = bytes.len().min(seq.len().saturating_sub(have));
+        if let (Some(to), Some(from)) = (seq.get_mut(have..have + take), bytes.get(..take)) {
+            to.copy_from_slice(from);
+        }
+        let seq = seq.get(..have + take).unwrap_or_default();
+        let first = seq.utf8_chunks().next()?;
+        let (valid, bad) = (first.valid(), first.invalid());
+        if let Some(c) = valid.chars().next() {
+            // The pending bytes started a valid character.
+            self.len = 0;
+            let used = c.len_utf8().saturating_sub(have);
+            return Some((used, sink.put(c.encode_utf8(&mut [0; 4]))));
+        }
+        if is_incomplete(bad) && bad.len() == seq.len() {
+            // Still incomplete: `bytes` was too short.
+            self.stash(seq);
+            return None;
+        }
+        // An invalid maximal subpart that starts with the pending bytes.
+        self.len = 0;
+        Some((bad.len().saturating_sub(have), sink.put(REPLACEMENT)))
+    }
+
+    fn stash(&mut self, bytes: &[u8]) {
+        let len = bytes.len().min(self.pending.len());
+        if let (Some(to), Some(from)) = (self.pending.get_mut(..len), bytes.get(..len)) {
+            to.copy_from_slice(from);
+            self.len = u8::try_from(len).unwrap_or(0);
+        }
+    }
+}
+
+/// Is `bad` the start of a valid sequence that ends early (rather than an invalid one)?
+fn is_incomplete(bad: &[u8]) -> bool {
+    matches!(core::str::from_utf8(bad), Err(e) if e.error_len().is_none())
+}

@@ -1,7 +1,27 @@
-//! The event sequence index.
+//! The event sequence index: resume decisions (server), arrival classification (client) and a
+//! small replay log (device-side server).
 //!
-//! Every `message` event carries its log index (`idx`) as its SSE `id:`. This module decides
-//! resumes on the server side and classifies arrivals on the client side.
+//! Every `message` event carries its log index (`idx`) as its SSE `id:`. Indices are dense and
+//! strictly increasing from 0 within one *epoch* (one log's lifetime, see DESIGN.md §3).
+//!
+//! # Invariants
+//! - **Server**, [`ResumeRequest::decide`]: a client asking to start at `s` gets either a replay
+//!   from exactly `s` (when `first <= s <= end`, `s == end` meaning "only live messages") or a
+//!   [`Resume::Reset`] that names where the replay starts instead. The server never silently
+//!   starts anywhere else: every skipped or re-sent index is announced by a `reset` event.
+//! - **Client**, [`Tracker`]: the indices it accepts ([`Arrival::Next`]) are exactly
+//!   `k, k+1, k+2, …` in order, where `k` is 0, the [`Tracker::with_resume`] point, or the first
+//!   index after a [`Tracker::handle_reset`]. A duplicate is never accepted; a gap is never
+//!   accepted (the caller reconnects or fetches the missing range, then the same index is
+//!   accepted). [`Tracker::resume_from`] is always the last accepted index + 1.
+//!   A new epoch starts over at 0.
+//! - **Log**, [`EventLog`]: holds the encoded frames of indices `first..end` (at most `N` of
+//!   them, each at most `FRAME` bytes), densely. Pushing must continue at `end`; a full log
+//!   evicts its oldest frame. Both bounds are in the type: RAM use is `N * FRAME` bytes plus
+//!   a few words, whatever the peers do.
+//!
+//! Parsing an index ([`parse_index`]) takes ASCII digits only: `from=` and `Last-Event-ID` come
+//! from the peer, and anything but a plain non-negative `u64` is a typed error (HTTP 400).
 
 use core::fmt;
 
@@ -26,3 +46,496 @@ impl fmt::Display for Seq {
         write!(f, "{}", self.0)
     }
 }
+
+// ---------------------------------------------------------------------------------------------
+// Parsing indices from the peer
+
+/// Why a `from=` value or `Last-Event-ID` header is not an index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum ResumeError {
+    /// Empty, or not made of ASCII digits only (signs, spaces and decimals are refused).
+    NotANumber,
+    /// A `-` followed by digits.
+    Negative,
+    /// Digits only, but larger than `u64::MAX`.
+    TooLarge,
+}
+
+impl fmt::Display for ResumeError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(match self {
+            ResumeError::NotANumber => "index is not a non-negative integer",
+            ResumeError::Negative => "index is negative",
+            ResumeError::TooLarge => "index is too large",
+        })
+    }
+}
+
+impl core::error::Error for ResumeError {}
+
+/// Parses a message index: one or more ASCII digits (leading zeros allowed), at most `u64::MAX`.
+///
+/// # Errors
+/// [`ResumeError::Negative`] for `-` followed by digits, [`ResumeError::TooLarge`] beyond
+/// `u64::MAX`, [`ResumeError::NotANumber`] for anything else (including `""`, `+1`, ` 1`).
+pub fn parse_index(s: &str) -> Result<Seq, ResumeError> {
+    let bytes = s.as_bytes();
+    let (negative, digits) = match bytes.split_first() {
+        Some((b'-', rest)) => (true, rest),
+        _ => (false, bytes),
+    };
+    if digits.is_empty() || !digits.iter().all(u8::is_ascii_digit) {
+        return Err(ResumeError::NotANumber);
+    }
+    if negative {
+        return Err(ResumeError::Negative);
+    }
+    let mut n: u64 = 0;
+    for &d in digits {
+        n = n
+            .checked_mul(10)
+            .and_then(|n| n.checked_add(u64::from(d - b'0')))
+            .ok_or(ResumeError::TooLarge)?;
+    }
+    Ok(Seq(n))
+}
+
+// ---------------------------------------------------------------------------------------------
+// Server side: deciding a resume
+
+/// The indices a log can replay: `first..end` (`end` is the log's message count, the index the
+/// next message will get). `first == end` means nothing is retained.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Window {
+    /// Oldest index still in the log.
+    pub first: Seq,
+    /// One past the newest index (= message count).
+    pub end: Seq,
+}
+
+impl Window {
+    /// Whether `seq` is in `first..end`.
+    #[must_use]
+    pub fn contains(&self, seq: Seq) -> bool {
+        self.first <= seq && seq < self.end
+    }
+}
+
+/// What a client asked for: `?from=N` and/or `Last-Event-ID: N`, already parsed.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct ResumeRequest {
+    /// The `from` query parameter: the first index wanted.
+    pub from: Option<Seq>,
+    /// The `Last-Event-ID` header: the last index the client has.
+    pub last_event_id: Option<Seq>,
+}
+
+/// How the server answers a [`ResumeRequest`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Resume {
+    /// Replay `from..end`, then go live. No `reset` event.
+    Replay {
+        /// The first index to send.
+        from: Seq,
+    },
+    /// The client's resume point is not in this log: send a `reset` event (the client drops
+    /// its copy), then replay from `from`.
+    Reset {
+        /// The first index to send: the window's `first`.
+        from: Seq,
+    },
+}
+
+impl ResumeRequest {
+    /// The first index the client wants: the larger of `from` and `last_event_id + 1`, or 0 if
+    /// neither was given.
+    #[must_use]
+    pub fn start(&self) -> Seq {
+        let after_last = self.last_event_id.map(Seq::next);
+        match (self.from, after_last) {
+            (Some(a), Some(b)) => a.max(b),
+            (Some(s), None) | (None, Some(s)) => s,
+            (None, None) => Seq::ZERO,
+        }
+    }
+
+    /// Decides the resume against the log's window: [`Resume::Replay`] when
+    /// `first <= start <= end`, otherwise [`Resume::Reset`] from `first` (the start is beyond
+    /// the end, so the log was lost or replaced, or before `first`, so retention dropped it).
+    #[must_use]
+    pub fn decide(&self, window: Window) -> Resume {
+        let start = self.start();
+        if window.first <= start && start <= window.end {
+            Resume::Replay { from: start }
+        } else {
+            Resume::Reset { from: window.first }
+        }
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Client side: classifying arrivals
+
+/// What [`Tracker::handle_epoch`] saw.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum EpochChange {
+    /// The first epoch this tracker has seen; the resume point is kept.
+    First,
+    /// The same epoch as before.
+    Same,
+    /// A different epoch: the server's log was replaced. The tracker restarted at 0; the
+    /// caller drops its copy of the messages.
+    New,
+}
+
+/// What [`Tracker::handle_index`] decided about one message index.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Arrival {
+    /// The expected index: accepted; deliver the message.
+    Next,
+    /// Already accepted before: drop the message.
+    Duplicate,
+    /// Indices `missing_from..missing_to` were skipped. The message is **not** accepted:
+    /// reconnect (resuming at [`Tracker::resume_from`]) or fetch the range, then deliver in order.
+    Gap {
+        /// First missing index (= [`Tracker::resume_from`]).
+        missing_from: Seq,
+        /// One past the last missing index (= the index that arrived).
+        missing_to: Seq,
+    },
+}
+
+/// What index the tracker accepts next.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+enum Expect {
+    /// Exactly this index.
+    At(u64),
+    /// After a `reset`: whatever the server replays first.
+    Any,
+    /// `u64::MAX` was accepted; nothing can follow.
+    Exhausted,
+}
+
+/// The client's view of the sequence: dedups, detects gaps, knows where to resume.
+///
+/// The epoch is stored as its 64-bit FNV-1a hash, so the tracker is `Copy`, fixed-size and
+/// independent of how long the server's epoch string is. Two different epochs colliding is a
+/// 2⁻⁶⁴ event, and the server's epochs are random ids, not adversarial input aimed at a client.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct Tracker {
+    expect: Expect,
+    received: u64,
+    epoch: Option<u64>,
+}
+
+impl Default for Tracker {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+/// 64-bit FNV-1a (Fowler–Noll–Vo) of `bytes`.
+const fn fnv1a64(bytes: &[u8]) -> u64 {
+    const OFFSET: u64 = 0xcbf2_9ce4_8422_2325;
+    const PRIME: u64 = 0x0000_0100_0000_01b3;
+    let mut hash = OFFSET;
+    let mut i = 0;
+    while i < bytes.len() {
+        hash ^= bytes[i] as u64;
+        hash = hash.wrapping_mul(PRIME);
+        i += 1;
+    }
+    hash
+}
+
+impl Tracker {
+    /// A tracker that expects index 0 first.
+    #[must_use]
+    pub const fn new() -> Self {
+        Tracker {
+            expect: Expect::At(0),
+            received: 0,
+            epoch: None,
+        }
+    }
+
+    /// A tracker resuming at `next` (e.g. restored from storage); index `next` is accepted next.
+    #[must_use]
+    pub const fn with_resume(next: Seq) -> Self {
+        Tracker {
+            expect: Expect::At(next.0),
+            received: 0,
+            epoch: None,
+        }
+    }
+
+    /// Records the epoch from a `state` (or `reset`) event.
+    ///
+    /// The first epoch seen is adopted and the resume point kept ([`EpochChange::First`]). A
+    /// different epoch than before restarts the tracker at 0 ([`EpochChange::New`]).
+    pub fn handle_epoch(&mut self, epoch: &str) -> EpochChange {
+        let hash = fnv1a64(epoch.as_bytes());
+        match self.epoch {
+            None => {
+                self.epoch = Some(hash);
+                EpochChange::First
+            }
+            Some(h) if h == hash => EpochChange::Same,
+            Some(_) => {
+                *self = Tracker {
+                    epoch: Some(hash),
+                    ..Tracker::new()
+                };
+                EpochChange::New
+            }
+        }
+    }
+
+    /// The server sent `reset`: the client drops its copy, and the tracker accepts whatever
+    /// index the server replays first (its window's first index) and continues from there.
+    /// Until then [`Tracker::resume_from`] is 0. The epoch is kept.
+    pub fn handle_reset(&mut self) {
+        self.expect = Expect::Any;
+        self.received = 0;
+    }
+
+    /// Classifies the index of an arriving message. Only [`Arrival::Next`] changes the tracker.
+    pub fn handle_index(&mut self, idx: Seq) -> Arrival {
+        let expected = match self.expect {
+            Expect::Any => idx.0,
+            Expect::At(n) => n,
+            Expect::Exhausted => return Arrival::Duplicate,
+        };
+        if idx.0 < expected {
+            Arrival::Duplicate
+        } else if idx.0 > expected {
+            Arrival::Gap {
+                missing_from: Seq(expected),
+                missing_to: idx,
+            }
+        } else {
+            self.expect = match idx.0.checked_add(1) {
+                Some(n) => Expect::At(n),
+                None => Expect::Exhausted,
+            };
+            self.received += 1;
+            Arrival::Next
+        }
+    }
+
+    /// The index to resume from on reconnect (`from=` and `Last-Event-ID` = this − 1):
+    /// the last accepted index + 1. Saturates at `u64::MAX`.
+    #[must_use]
+    pub fn resume_from(&self) -> Seq {
+        match self.expect {
+            Expect::At(n) => Seq(n),
+            Expect::Any => Seq::ZERO,
+            Expect::Exhausted => Seq(u64::MAX),
+        }
+    }
+
+    /// Messages accepted since the tracker was created or last started over (reset or new
+    /// epoch).
+    #[must_use]
+    pub fn n_received(&self) -> u64 {
+        self.received
+    }
+}
+
+// ---------------------------------------------------------------------------------------------
+// Device side: a replay log of encoded frames
+
+/// Why [`EventLog::push`] refused a frame. The log is unchanged.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
+pub enum PushError {
+    /// The encoded frame is longer than the log's `FRAME` bound.
+    FrameTooLarge {
+        /// The frame's length.
+        len: usize,
+        /// The bound (`FRAME`).
+        max: usize,
+    },
+    /// The index is not the log's `end`: logs are dense and strictly increasing.
+    OutOfOrder {
+        /// The index the log expects (its `end`).
+        expected: Seq,
+    },
+}
+
+impl fmt::Display for PushError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            PushError::FrameTooLarge { len, max } => {
+                write!(f, "frame of {len} bytes exceeds the log's {max}-byte bound")
+            }
+            PushError::OutOfOrder { expected } => {
+                write!(f, "log index out of order: expected {expected}")
+            }
+        }
+    }
+}
+
+impl core::error::Error for PushError {}
+
+/// [`EventLog::replay_from`] was asked for an index outside its window: the caller should have
+/// used [`ResumeRequest::decide`] (which answers [`Resume::Reset`] for these).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct OutsideWindow {
+    /// The log's window at the time of the call.
+    pub window: Window,
+}
+
+impl fmt::Display for OutsideWindow {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        write!(
+            f,
+            "index outside the log window {}..{}",
+            self.window.first, self.window.end
+        )
+    }
+}
+
+impl core::error::Error for OutsideWindow {}
+
+/// A fixed-capacity ring of the `N` most recent encoded frames, keyed by [`Seq`], for a
+/// device-side server to replay from on resume.
+///
+/// `N` bounds the retention and `FRAME` the size of one encoded frame; the log takes
+/// `N * FRAME` bytes plus a few words and never allocates. Because indices are dense, the
+/// frame of index `s` lives in slot `s % N`.
+///
+/// ```
+/// use sse_core::seq::{EventLog, ResumeRequest, Resume, Seq};
+/// let mut log: EventLog<2, 32> = EventLog::new();
+/// for i in 0..3 {
+///     log.push(Seq(i), b"data: x\n\n")?;
+/// }
+/// // Index 0 was evicted: a client asking for it is told to reset and gets 1 and 2.
+/// let req = ResumeRequest { from: Some(Seq(0)), last_event_id: None };
+/// assert_eq!(req.decide(log.window()), Resume::Reset { from: Seq(1) });
+/// let replayed: Vec<_> = log.replay_from(Seq(1))?.map(|(s, _)| s.0).collect();
+/// assert_eq!(replayed, [1, 2]);
+/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// ```
+#[derive(Debug, Clone)]
+pub struct EventLog<const N: usize, const FRAME: usize> {
+    slots: [heapless::Vec<u8, FRAME>; N],
+    first: u64,
+    end: u64,
+}
+
+impl<const N: usize, const FRAME: usize> Default for EventLog<N, FRAME> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize, const FRAME: usize> EventLog<N, FRAME> {
+    /// An empty log whose first index will be 0.
+    #[must_use]
+    pub const fn new() -> Self {
+        Self::starting_at(Seq::ZERO)
+    }
+
+    /// An empty log whose first index will be `next` (a log continuing an earlier numbering).
+    /// `N` must be at least 1 (checked at compile time).
+    #[must_use]
+    pub const fn starting_at(next: Seq) -> Self {
+        const { assert!(N > 0, "EventLog needs room for at least one frame") };
+        EventLog {
+            slots: [const { heapless::Vec::new() }; N],
+            first: next.0,
+            end: next.0,
+        }
+    }
+
+    /// Appends the encoded frame of index `seq`, evicting the oldest frame if the log is full.
+    ///
+    /// # Errors
+    /// [`PushError::OutOfOrder`] unless `seq` is the window's `end`;
+    /// [`PushError::FrameTooLarge`] if `frame` is longer than `FRAME`. On error the log is
+    /// unchanged.
+    pub fn push(&mut self, seq: Seq, frame: &[u8]) -> Result<(), PushError> {
+        if seq.0 != self.end || self.end == u64::MAX {
+            return Err(PushError::OutOfOrder {
+                expected: Seq(self.end),
+            });
+        }
+        if frame.len() > FRAME {
+            return Err(PushError::FrameTooLarge {
+                len: frame.len(),
+                max: FRAME,
+            });
+        }
+        let slot = &mut self.slots[Self::slot(seq.0)];
+        slot.clear();
+        // Cannot fail: the length was checked against the slot's capacity above.
+        slot.extend_from_slice(frame)
+            .map_err(|_| PushError::FrameTooLarge {
+                len: frame.len(),
+                max: FRAME,
+            })?;
+        self.end += 1;
+        if self.end - self.first > N as u64 {
+            self.first += 1;
+        }
+        Ok(())
+    }
+
+    /// The indices currently held: `first..end`.
+    #[must_use]
+    pub fn window(&self) -> Window {
+        Window {
+            first: Seq(self.first),
+            end: Seq(self.end),
+        }
+    }
+
+    /// Number of frames held.
+    #[must_use]
+    pub fn len(&self) -> usize {
+        // At most N, so the cast is lossless.
+        (self.end - self.first) as usize
+    }
+
+    /// Whether the log holds no frame.
+    #[must_use]
+    pub fn is_empty(&self) -> bool {
+        self.end == self.first
+    }
+
+    /// The frames of indices `from..end`, oldest first. `from == end` gives nothing (go live).
+    ///
+    /// # Errors
+    /// [`OutsideWindow`] if `from` is before `first` (evicted) or after `end`.
+    pub fn replay_from(
+        &self,
+        from: Seq,
+    ) -> Result<impl Iterator<Item = (Seq, &[u8])> + '_, OutsideWindow> {
+        if from.0 < self.first || from.0 > self.end {
+            return Err(OutsideWindow {
+                window: self.window(),
+            });
+        }
+        Ok((from.0..self.end).map(move |s| (Seq(s), self.slots[Self::slot(s)].as_slice())))
+    }
+
+    fn slot(seq: u64) -> usize {
+        // `seq % N < N`, so the cast is lossless.
+        (seq % N as u64) as usize
+    }
+}
+
+#[cfg(test)]
+mod tests;

@@ -1,6 +1,9 @@
 //! Command-line interface (clap). Each subcommand lives in its own module.
 
-use clap::{Parser, Subcommand};
+use clap::{Args, Parser, Subcommand};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::time::Duration;
 
 /// Real-time agent status over Server-Sent Events.
 #[derive(Debug, Parser)]
@@ -13,4 +16,153 @@ pub struct Cli {
 
 /// The subcommands.
 #[derive(Debug, Subcommand)]
-pub enum Command {}
+pub enum Command {
+    /// Serve an agent's conversation and status to browsers, terminals and devices.
+    Serve(ServeArgs),
+    /// Append a message or update the state of a running server (for shell scripts).
+    Publish(PublishArgs),
+    /// Follow a live event stream, reconnecting and resuming as needed.
+    Follow(crate::follow_cmd::FollowArgs),
+}
+
+/// `sse-host serve`.
+#[derive(Debug, Args)]
+pub struct ServeArgs {
+    /// Address to listen on. Binds loopback only by default; use 0.0.0.0:PORT to expose.
+    #[arg(long, env = "SSE_BIND", default_value = "127.0.0.1:8080")]
+    pub bind: SocketAddr,
+    /// Directory of the durable message log (created if missing).
+    #[arg(long, env = "SSE_DATA_DIR", default_value = "./sse-data", conflicts_with_all = ["memory", "store"])]
+    pub data_dir: PathBuf,
+    /// Keep messages in memory only: every start is a new epoch (clients see `reset`).
+    #[arg(long, env = "SSE_MEMORY")]
+    pub memory: bool,
+    /// Shared store URL (redis://…) for several hosts.
+    #[arg(long, env = "SSE_STORE", value_name = "URL")]
+    pub store: Option<String>,
+    /// Run the built-in simulated agent (answers chat with realistic turns).
+    #[arg(long, conflicts_with = "exec")]
+    pub demo: bool,
+    /// Run CMD (with sh -c) as the agent: JSON lines on its stdout are messages (objects
+    /// with "type") or state patches ({"state":{…}}); user commands go to its stdin.
+    #[arg(long, env = "SSE_EXEC", value_name = "CMD")]
+    pub exec: Option<String>,
+    /// Bearer token required on /api/* and on /chat, /cancel, /restart.
+    #[arg(long, env = "SSE_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// Interval of the `heartbeat` event (e.g. 15s, 500ms).
+    #[arg(long, env = "SSE_HEARTBEAT", default_value = "15s", value_parser = humantime::parse_duration)]
+    pub heartbeat: Duration,
+    /// Largest request body in bytes (suffixes K, M allowed); larger bodies get 413.
+    #[arg(long, env = "SSE_MAX_BODY", default_value = "8M", value_parser = parse_size)]
+    pub max_body: usize,
+    /// Most concurrent /stream subscribers; more get 503 with Retry-After.
+    #[arg(long, env = "SSE_MAX_SUBSCRIBERS", default_value_t = 100_000)]
+    pub max_subscribers: usize,
+    /// Allow this origin cross-origin requests (CORS is off by default).
+    #[arg(long, env = "SSE_CORS_ORIGIN", value_name = "ORIGIN")]
+    pub cors_origin: Option<String>,
+    /// A subscriber that takes no bytes for this long while data waits is disconnected.
+    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    pub stall_timeout: Duration,
+    /// Pause between the demo agent's steps.
+    #[arg(long, default_value = "700ms", value_parser = humantime::parse_duration, hide = true)]
+    pub demo_step: Duration,
+}
+
+/// `sse-host publish`.
+#[derive(Debug, Args)]
+pub struct PublishArgs {
+    /// The server's base URL.
+    #[arg(long, env = "SSE_URL", default_value = "http://127.0.0.1:8080")]
+    pub url: String,
+    /// Bearer token, if the server requires one.
+    #[arg(long, env = "SSE_TOKEN", hide_env_values = true)]
+    pub token: Option<String>,
+    /// What to publish.
+    #[command(subcommand)]
+    pub what: PublishWhat,
+}
+
+/// What `publish` sends.
+#[derive(Debug, Subcommand)]
+pub enum PublishWhat {
+    /// Append a message. Prints {"idx":N}.
+    Message {
+        /// The message as JSON (`-` reads it from stdin), e.g. '{"type":"agent","content":"hi"}'.
+        #[arg(conflicts_with_all = ["kind", "content"])]
+        json: Option<String>,
+        /// Build the message from its type instead (user, agent, tool, error, …).
+        #[arg(long = "type", requires = "content")]
+        kind: Option<String>,
+        /// The message text (with --type).
+        #[arg(long)]
+        content: Option<String>,
+    },
+    /// Merge a JSON patch into the state, e.g. '{"agent_state":"RunningTool"}'. Prints the state.
+    State {
+        /// The patch as JSON (`-` reads it from stdin).
+        json: String,
+    },
+}
+
+/// `8M`, `512K`, `1048576`.
+///
+/// # Errors
+/// Not a size.
+pub fn parse_size(s: &str) -> Result<usize, String> {
+    let s = s.trim();
+    let (num, mult) = match s.char_indices().last() {
+        Some((i, 'K' | 'k')) => (&s[..i], 1usize << 10),
+        Some((i, 'M' | 'm')) => (&s[..i], 1 << 20),
+        Some((i, 'G' | 'g')) => (&s[..i], 1 << 30),
+        _ => (s, 1),
+    };
+    num.trim()
+        .parse::<usize>()
+        .ok()
+        .and_then(|n| n.checked_mul(mult))
+        .ok_or_else(|| format!("not a size: {s:?} (e.g. 8M, 512K, 1048576)"))
+}
+
+impl ServeArgs {
+    /// The server configuration these flags describe.
+    #[must_use]
+    pub fn to_config(&self) -> crate::server::ServerConfig {
+        use crate::agent::Agent;
+        use crate::server::Store;
+        let store = if self.memory {
+            Store::Memory
+        } else if let Some(url) = &self.store {
+            Store::Redis(url.clone())
+        } else {
+            Store::File(self.data_dir.clone())
+        };
+        let agent = if self.demo {
+            Agent::Demo {
+                step: self.demo_step,
+            }
+        } else if let Some(command) = &self.exec {
+            Agent::Exec {
+                command: command.clone(),
+                max_line: self.max_body,
+            }
+        } else {
+            Agent::None
+        };
+        crate::server::ServerConfig {
+            bind: self.bind,
+            store,
+            agent,
+            token: self.token.clone().filter(|t| !t.is_empty()),
+            max_body: self.max_body,
+            cors_origin: self.cors_origin.clone(),
+            hub: crate::hub::HubConfig {
+                heartbeat: self.heartbeat,
+                max_subscribers: self.max_subscribers,
+                stall_timeout: self.stall_timeout,
+                ..crate::hub::HubConfig::default()
+            },
+        }
+    }
+}

@@ -3,5 +3,15 @@
 //! It moves bytes; every SSE decision (framing, parsing, resume, backoff, heartbeat cadence)
 //! comes from `sse-core`.
 
+pub mod agent;
 pub mod cli;
+pub mod client;
+pub mod follow_cmd;
+pub mod frames;
+pub mod hub;
+pub mod inbox;
+pub mod log;
+pub mod model;
+pub mod publish;
+pub mod server;
 pub mod web;

@@ -1,6 +1,46 @@
 use clap::Parser;
+use sse_host::cli::{Cli, Command};
+use std::process::ExitCode;
 
-fn main() -> std::process::ExitCode {
-    let cli = sse_host::cli::Cli::parse();
-    match cli.command {}
+fn main() -> ExitCode {
+    let cli = Cli::parse();
+    let cli = match cli.command {
+        Command::Follow(args) => return sse_host::follow_cmd::run(args),
+        other => Cli { command: other },
+    };
+    tracing_subscriber::fmt()
+        .with_env_filter(
+            tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
+        )
+        .with_writer(std::io::stderr)
+        .init();
+    let rt = match tokio::runtime::Runtime::new() {
+        Ok(rt) => rt,
+        Err(e) => {
+            eprintln!("error: cannot start the runtime: {e}");
+            return ExitCode::FAILURE;
+        }
+    };
+    let result = rt.block_on(async {
+        match cli.command {
+            Command::Serve(args) => {
+                let server = sse_host::server::Server::start(args.to_config()).await?;
+                sse_host::server::shutdown_signal().await;
+                tracing::info!("shutting down");
+                server.shutdown().await
+            }
+            Command::Publish(args) => {
+                println!("{}", sse_host::publish::run(&args).await?);
+                Ok(())
+            }
+            Command::Follow(_) => Ok(()), // handled above: it runs its own runtime
+        }
+    });
+    match result {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(e) => {
+            eprintln!("error: {e:#}");
+            ExitCode::FAILURE
+        }
+    }
 }

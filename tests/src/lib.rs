@@ -1,2 +1,9 @@
 //! Shared helpers for the integration tests (h2-support style): golden loader, chunk splitter,
 //! fake clock, spawning the real server.
+
+pub mod chaos;
+pub mod clock;
+pub mod golden;
+pub mod host_bin;
+pub mod logserver;
+pub mod scripted;

@@ -1,0 +1,497 @@
+//! The client session every shell drives: bytes and `now` in, app-level outputs out.
+//!
+//! [`Follow`] owns the three client-side pieces, so that no shell (the tokio `follow` client, the
+//! embassy firmware) contains protocol logic:
+//! - a [`Parser`] for the `text/event-stream` bytes,
+//! - a [`Tracker`] for message indices (resume point, duplicates, gaps, epochs),
+//! - a [`Reconnect`] for backoff, the connect timeout and the heartbeat watchdog.
+//!
+//! ```text
+//!  shell                              Follow                               app
+//!  ─────                              ──────                               ───
+//!  poll_action() ◀── Connect{from} / Close          (Last-Event-ID: last_event_id())
+//!  handle_response(now, 200, true) ──▶ opens
+//!  handle_bytes(now, &mut rest) ─────▶ parse → track → ──▶ Message / State / Heartbeat / …
+//!  handle_disconnected(now, why) ────▶ backoff or disable
+//!  poll_timeout() / handle_timeout(now)  watchdog, connect timeout, backoff
+//!  poll_output() ─────────────────────────────────────────▶ StatusChanged / StartOver
+//! ```
+//!
+//! # Driving it
+//! ```text
+//! loop {
+//!     while let Some(a) = f.poll_action() { Connect{from} => open(from, f.last_event_id()), Close => drop }
+//!     while let Some(o) = f.poll_output() { app(o) }
+//!     select {
+//!         timer(f.poll_timeout()) => f.handle_timeout(now),
+//!         response headers        => f.handle_response(now, status, is_event_stream),
+//!         read Ok(n)              => { let mut rest = &buf[..n];
+//!                                      while !rest.is_empty() { if let Some(o) = f.handle_bytes(now, &mut rest) { app(o) } } }
+//!         read EOF / error        => f.handle_disconnected(now, Disconnect::EndOfStream / Network),
+//!     }
+//! }
+//! ```
+//! [`Follow::handle_bytes`] performs one parser step per call and lends its output from the
+//! parser's buffers (like [`Parser::push`]); `None` means the step produced nothing for the app
+//! (a comment, a `retry:`, a duplicate, a dropped event). Each call consumes at least one byte
+//! or returns a pending output, so the loop above terminates.
+//!
+//! # Events
+//! - `message` whose `id:` is an index: delivered once, in order ([`Output::Message`]).
+//!   Duplicates (after a reconnect) are dropped here. A gap is never delivered: the connection is
+//!   closed and the client reconnects, resuming at the first missing index, with backoff (a
+//!   server that keeps skipping cannot cause a storm). A `message` whose id is not an index is
+//!   passed through as [`Output::Other`].
+//! - `state`: delivered as [`Output::State`]; its top-level `"epoch"` is fed to the tracker. A
+//!   new epoch (the server's log was replaced) restarts the tracker at 0 and is followed by
+//!   [`Output::StartOver`]: drop your copy of the messages; they are replayed from 0. (The
+//!   `State` comes first because its data is lent from the parser and cannot be held back.)
+//! - `reset`: the resume point is not in the server's log. The tracker accepts whatever the
+//!   server replays next; the app gets [`Output::StartOver`].
+//! - `heartbeat`: [`Output::Heartbeat`]. Any bytes at all feed the watchdog.
+//! - `session_ended`: [`Output::SessionEnded`]; the client is disabled (no reconnect).
+//! - anything else: [`Output::Other`].
+//!
+//! # Resume
+//! [`Action::Connect`] carries `from` = [`Tracker::resume_from`] (the last accepted index + 1).
+//! [`Follow::last_event_id`] is the parser's last event ID, as WHATWG `EventSource` sends it,
+//! with one exception: once the stream is known to number its messages (see *Indexed streams*),
+//! an index-shaped ID is sent only when it agrees with `from` (it names `from − 1`). After a gap, a duplicate, a
+//! `reset` or a new epoch the parser's ID can name a message the tracker did not accept; sending
+//! it would make the server (which starts at the larger of the two) skip the missing range. IDs
+//! that are not indices (`id: abc`), and IDs from servers that do not index messages, are always
+//! sent back.
+//!
+//! # Indexed streams
+//! Sequence accounting (dedup, gaps, resume `from`) is this protocol's, not SSE's: an arbitrary
+//! server may use `id: 1732458000123` or number its events from 1. So it is engaged only once
+//! the stream is known to be indexed: a `state` event carrying an `epoch` was seen (our server
+//! sends one first on every connection), or the session was created with
+//! [`Follow::with_resume`]. Before that, a `message` is passed through as [`Output::Other`]
+//! and its ID is sent back as `Last-Event-ID` like any other.
+
+use crate::parse::{Event, Parser, Step};
+use crate::reconnect::{self, Disconnect, Policy, Reconnect, Status, StatusKind};
+use crate::seq::{Arrival, EpochChange, Seq, Tracker, parse_index};
+use crate::time::Instant;
+
+#[cfg(test)]
+mod tests;
+
+/// What the shell must do next.
+#[must_use]
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Action {
+    /// Open `GET /stream?from={from}`, with `Last-Event-ID: {id}` if
+    /// [`Follow::last_event_id`] is `Some(id)`. Then report the response with
+    /// [`Follow::handle_response`].
+    Connect {
+        /// The first message index wanted.
+        from: Seq,
+    },
+    /// Drop the current connection, if one is still held.
+    Close,
+}
+
+/// What the app sees. Borrowed data lives in the parser until the next call.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Output<'a> {
+    /// The next message, in order, exactly once.
+    Message {
+        /// Its index (the SSE `id:`).
+        idx: Seq,
+        /// Its data (AgentMessage JSON).
+        data: &'a str,
+        /// `data` was cut to the parser's `DATA` bytes; the index still counts.
+        truncated: bool,
+    },
+    /// The server's current State JSON.
+    State(&'a str),
+    /// A server heartbeat.
+    Heartbeat,
+    /// Drop your copy of the messages: they are replayed from the server's first index (new
+    /// epoch or `reset`).
+    StartOver,
+    /// The session ended (data: `{"message":..}`); the client stops reconnecting.
+    SessionEnded(&'a str),
+    /// Any other event, or a `message` whose id is not an index.
+    Other {
+        /// The event type (`"message"` if the stream named none).
+        event_type: &'a str,
+        /// Its data.
+        data: &'a str,
+        /// The last event ID at dispatch.
+        id: &'a str,
+    },
+    /// The connection status changed (only the latest is reported if several happened between
+    /// two polls).
+    StatusChanged(Status),
+}
+
+/// The client session: parser + tracker + reconnect policy. `LINE` and `DATA` bound the parser
+/// (see [`Parser`]); the rest is a few dozen bytes.
+#[derive(Debug)]
+pub struct Follow<const LINE: usize, const DATA: usize> {
+    parser: Parser<LINE, DATA>,
+    tracker: Tracker,
+    reconnect: Reconnect,
+    /// The last status handed out as [`Output::StatusChanged`].
+    reported: Status,
+    /// A [`Output::StartOver`] is owed (a `state` revealed a new epoch).
+    start_over: bool,
+    /// Events the parser dropped (over-long `event:`/`id:` values).
+    dropped: u32,
+    /// The stream numbers its messages: an epoch was seen or a resume index was given. Until
+    /// then messages are not tracked (see *Indexed streams* in the module docs).
+    indexed: bool,
+}
+
+impl<const LINE: usize, const DATA: usize> Follow<LINE, DATA> {
+    /// A stopped session that will ask for the log from index 0.
+    #[must_use]
+    pub const fn new(policy: Policy, seed: u64) -> Self {
+        Self::with_tracker(policy, seed, Tracker::new(), false)
+    }
+
+    /// A stopped session resuming at `next` (e.g. restored from storage).
+    #[must_use]
+    pub const fn with_resume(policy: Policy, seed: u64, next: Seq) -> Self {
+        Self::with_tracker(policy, seed, Tracker::with_resume(next), true)
+    }
+
+    const fn with_tracker(policy: Policy, seed: u64, tracker: Tracker, indexed: bool) -> Self {
+        let reconnect = Reconnect::new(policy, seed);
+        Follow {
+            parser: Parser::new(),
+            tracker,
+            reported: reconnect.status(),
+            reconnect,
+            start_over: false,
+            dropped: 0,
+            indexed,
+        }
+    }
+
+    /// Starts (or restarts after [`Follow::stop`] or a disabling ending) connecting now.
+    pub fn start(&mut self, now: Instant) {
+        self.reconnect.start(now);
+    }
+
+    /// Closes any connection and stops reconnecting.
+    pub fn stop(&mut self) {
+        self.reconnect.stop();
+    }
+
+    /// The response headers arrived. Only `200` with `Content-Type: text/event-stream` opens the
+    /// stream; `204` and 4xx other than 408/429 (and a wrong content type) disable the client;
+    /// other statuses retry with backoff. Ignored unless a connection attempt is under way.
+    pub fn handle_response(&mut self, now: Instant, status: u16, is_event_stream: bool) {
+        if self.reconnect.status().kind != StatusKind::Connecting {
+            return;
+        }
+        match (status, is_event_stream) {
+            (200, true) => self.reconnect.handle_connected(now),
+            (200, false) => self
+                .reconnect
+                .handle_disconnected(now, Disconnect::NotEventStream),
+            (code, _) => self
+                .reconnect
+                .handle_disconnected(now, Disconnect::HttpStatus(code)),
+        }
+    }
+
+    /// Runs one parser step over the front of `input` (advancing it) and returns what the app
+    /// should see, if anything. A pending [`Follow::poll_output`] item is returned first, without
+    /// consuming input. Bytes that arrive when no stream is open (after a gap, the watchdog or
+    /// `session_ended` closed it) are discarded.
+    pub fn handle_bytes(&mut self, now: Instant, input: &mut &[u8]) -> Option<Output<'_>> {
+        if let Some(pending) = self.poll_output() {
+            return Some(pending);
+        }
+        if self.reconnect.status().kind != StatusKind::Connected {
+            *input = &[];
+            return None;
+        }
+        if input.is_empty() {
+            return None;
+        }
+        self.reconnect.handle_bytes(now);
+        match self.parser.push(input) {
+            Ok(Step::NeedMore | Step::Comment(_)) => None,
+            Ok(Step::Retry(d)) => {
+                self.reconnect.handle_retry_hint(d);
+                None
+            }
+            Ok(Step::Event(ev)) => on_event(
+                now,
+                ev,
+                &mut self.tracker,
+                &mut self.reconnect,
+                &mut self.start_over,
+                &mut self.indexed,
+            ),
+            Err(_) => {
+                self.dropped = self.dropped.saturating_add(1);
+                None
+            }
+        }
+    }
+
+    /// The connection ended (EOF, read error) or could not be opened. Ignored if no connection
+    /// is under way (a late report about a connection already closed).
+    pub fn handle_disconnected(&mut self, now: Instant, why: Disconnect) {
+        self.reconnect.handle_disconnected(now, why);
+    }
+
+    /// The timer from [`Follow::poll_timeout`] fired; early calls are harmless.
+    pub fn handle_timeout(&mut self, now: Instant) {
+        self.reconnect.handle_timeout(now);
+    }
+
+    /// The next connection action; call until `None` after every input.
+    pub fn poll_action(&mut self) -> Option<Action> {
+        match self.reconnect.poll_action()? {
+            reconnect::Action::Connect => {
+                // A new stream: expect a BOM again, discard any half-read event.
+                self.parser.finish();
+                Some(Action::Connect {
+                    from: self.tracker.resume_from(),
+                })
+            }
+            reconnect::Action::Close => {
+                self.parser.finish();
+                Some(Action::Close)
+            }
+        }
+    }
+
+    /// Outputs that do not come with bytes: [`Output::StartOver`] owed after a `state`, and
+    /// [`Output::StatusChanged`]. Call until `None` after every input.
+    pub fn poll_output(&mut self) -> Option<Output<'static>> {
+        if self.start_over {
+            self.start_over = false;
+            return Some(Output::StartOver);
+        }
+        let status = self.reconnect.status();
+        if status != self.reported {
+            self.reported = status;
+            return Some(Output::StatusChanged(status));
+        }
+        None
+    }
+
+    /// When to call [`Follow::handle_timeout`] next.
+    #[must_use]
+    pub fn poll_timeout(&self) -> Option<Instant> {
+        self.reconnect.poll_timeout()
+    }
+
+    /// The connection status now (it may be ahead of the last [`Output::StatusChanged`]).
+    #[must_use]
+    pub fn status(&self) -> Status {
+        self.reconnect.status()
+    }
+
+    /// When the next attempt starts, while backing off (for a countdown).
+    #[must_use]
+    pub fn retry_at(&self) -> Option<Instant> {
+        self.reconnect.retry_at()
+    }
+
+    /// Consecutive failed attempts.
+    #[must_use]
+    pub fn attempt(&self) -> u32 {
+        self.reconnect.attempt()
+    }
+
+    /// The `Last-Event-ID` to send with the next [`Action::Connect`]: the parser's last event
+    /// ID, or `None` if there is none or it is an index that disagrees with `from` (see the
+    /// module docs for why).
+    #[must_use]
+    pub fn last_event_id(&self) -> Option<&str> {
+        let id = self.parser.last_event_id();
+        if id.is_empty() {
+            return None;
+        }
+        match parse_index(id) {
+            Ok(idx) if self.indexed => {
+                (idx.next() == self.tracker.resume_from() && idx.0 != u64::MAX).then_some(id)
+            }
+            _ => Some(id),
+        }
+    }
+
+    /// The first message index not yet received.
+    #[must_use]
+    pub fn resume_from(&self) -> Seq {
+        self.tracker.resume_from()
+    }
+
+    /// Messages delivered since the start or the last [`Output::StartOver`].
+    #[must_use]
+    pub fn n_received(&self) -> u64 {
+        self.tracker.n_received()
+    }
+
+    /// Events the parser dropped because an `event:` or `id:` value exceeded `LINE` bytes.
+    #[must_use]
+    pub fn n_dropped(&self) -> u32 {
+        self.dropped
+    }
+}
+
+/// Classifies one dispatched event. A free function so `ev` (borrowing the parser) and the
+/// other fields can be used together.
+fn on_event<'a>(
+    now: Instant,
+    ev: Event<'a>,
+    tracker: &mut Tracker,
+    reconnect: &mut Reconnect,
+    start_over: &mut bool,
+    indexed: &mut bool,
+) -> Option<Output<'a>> {
+    match ev.event_type {
+        "message" => {
+            let Ok(idx) = parse_index(ev.last_event_id) else {
+                return Some(other(ev));
+            };
+            if !*indexed {
+                return Some(other(ev));
+            }
+            match tracker.handle_index(idx) {
+                Arrival::Next => Some(Output::Message {
+                    idx,
+                    data: ev.data,
+                    truncated: ev.truncated,
+                }),
+                Arrival::Duplicate => None,
+                Arrival::Gap { .. } => {
+                    // Never deliver out of order: close and resume at the first missing index.
+                    reconnect.handle_disconnected(now, Disconnect::EndOfStream);
+                    None
+                }
+            }
+        }
+        "state" => {
+            if let Some(epoch) = top_level_str(ev.data, "epoch") {
+                *indexed = true;
+                if tracker.handle_epoch(epoch) == EpochChange::New {
+                    *start_over = true;
+                }
+            }
+            Some(Output::State(ev.data))
+        }
+        "reset" => {
+            // `{"epoch":..,"message_count":..}`: adopt the epoch first, so that a new one does
+            // not undo the reset (a new epoch restarts at 0; the replay starts at `first`).
+            if let Some(epoch) = top_level_str(ev.data, "epoch") {
+                let _ = tracker.handle_epoch(epoch);
+            }
+            *indexed = true;
+            tracker.handle_reset();
+            Some(Output::StartOver)
+        }
+        "heartbeat" => Some(Output::Heartbeat),
+        "session_ended" => {
+            reconnect.handle_disconnected(now, Disconnect::SessionEnded);
+            Some(Output::SessionEnded(ev.data))
+        }
+        _ => Some(other(ev)),
+    }
+}
+
+fn other(ev: Event<'_>) -> Output<'_> {
+    Output::Other {
+        event_type: ev.event_type,
+        data: ev.data,
+        id: ev.last_event_id,
+    }
+}
+
+/// The raw (still escaped) value of string member `key` of the top-level JSON object in
+/// `json`, or `None` if there is none or the JSON is malformed or truncated. Enough to read
+/// `"epoch"` out of State without a JSON dependency; runs in one pass, never panics.
+fn top_level_str<'a>(json: &'a str, key: &str) -> Option<&'a str> {
+    let b = json.as_bytes();
+    let mut i = skip_ws(b, 0);
+    if b.get(i) != Some(&b'{') {
+        return None;
+    }
+    i += 1;
+    loop {
+        i = skip_ws(b, i);
+        if b.get(i) != Some(&b'"') {
+            return None; // `}` (no such key) or malformed
+        }
+        let (ks, ke) = string_span(b, i)?;
+        i = skip_ws(b, ke + 1);
+        if b.get(i) != Some(&b':') {
+            return None;
+        }
+        i = skip_ws(b, i + 1);
+        if b.get(ks..ke) == Some(key.as_bytes()) && b.get(i) == Some(&b'"') {
+            let (vs, ve) = string_span(b, i)?;
+            return json.get(vs..ve);
+        }
+        i = skip_ws(b, skip_value(b, i)?);
+        match b.get(i)? {
+            b',' => i += 1,
+            _ => return None,
+        }
+    }
+}
+
+fn skip_ws(b: &[u8], mut i: usize) -> usize {
+    while matches!(b.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
+        i += 1;
+    }
+    i
+}
+
+/// `b[open]` is `"`: the span of the string's contents, ending at the closing quote.
+fn string_span(b: &[u8], open: usize) -> Option<(usize, usize)> {
+    let mut j = open + 1;
+    loop {
+        match b.get(j)? {
+            b'\\' => j += 2,
+            b'"' => return Some((open + 1, j)),
+            _ => j += 1,
+        }
+    }
+}
+
+/// The index just past the JSON value starting at `b[i]`.
+fn skip_value(b: &[u8], i: usize) -> Option<usize> {
+    match b.get(i)? {
+        b'"' => string_span(b, i).map(|(_, end)| end + 1),
+        b'{' | b'[' => {
+            let mut depth = 0usize;
+            let mut j = i;
+            loop {
+                match b.get(j)? {
+                    b'"' => j = string_span(b, j)?.1,
+                    b'{' | b'[' => depth += 1,
+                    b'}' | b']' => {
+                        depth -= 1;
+                        if depth == 0 {
+                            return Some(j + 1);
+                        }
+                    }
+                    _ => {}
+                }
+                j += 1;
+            }
+        }
+        _ => {
+            let mut j = i;
+            while !matches!(
+                b.get(j),
+                None | Some(b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
+            ) {
+                j += 1;
+            }
+            (j > i).then_some(j)
+        }
+    }
+}

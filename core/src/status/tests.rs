@@ -1,0 +1,202 @@
+use super::*;
+
+/// A State as the server sends it: every DESIGN.md §3 field, plus fields this crate does not
+/// know (of every JSON shape), a title longer than 64 bytes, more tool calls than kept and a
+/// tool name longer than 32 bytes.
+const FULL_STATE: &str = concat!(
+    "{",
+    r#""message_count":1234,"#,
+    r#""epoch":"7f3c9a12-4b6e-4d0a-9c1e-2f5b8d7e6a01","#,
+    r#""title":"Refactor the \"billing\" service: split invoices\nand payments into crates","#,
+    r#""agent_state":"RunningTool","#,
+    r#""outstanding_llm_calls":1,"#,
+    r#""outstanding_tool_calls":["bash","patch","a_tool_name_that_is_longer_than_32_bytes","keyword_search","browser_navigate","codereview"],"#,
+    r#""total_usage":{"input_tokens":1523411,"output_tokens":88210,"cache_read_input_tokens":901234,"#,
+    r#""cache_creation_input_tokens":12000,"total_cost_usd":12.375,"messages":211,"tool_uses":97,"#,
+    r#""start_time":"2025-05-01T09:30:00.123456789Z","per_model":{"claude":{"in":1,"out":[2,3]}}},"#,
+    r#""session_id":"s-42","first_message_index":0,"hostname":"dev-box.local","#,
+    r#""working_dir":"/home/u/src/billing","initial_commit":"0123abcd","#,
+    r#""session_ended":false,"can_send_messages":true,"#,
+    r#""unknown_nested":{"a":[{"b":{"c":[1,2,{"d":null}]}},[[[]]],{}],"e":"x}]\"y"},"#,
+    r#""unknown_array":[true,false,null,-1.5e-3,"s",{"k":"v"}],"#,
+    r#""unknown_number":-42.5E+2,"unknown_null":null,"unknown_bool":true,"#,
+    r#""outstanding_tool_calls_v2":{"bash":{"id":"t1"}}"#,
+    "}"
+);
+
+#[test]
+fn full_state_parses_with_unknowns_ignored() {
+    let s = DeviceStatus::parse(FULL_STATE.as_bytes()).unwrap();
+    assert_eq!(s.message_count, 1234);
+    assert_eq!(s.epoch.as_str(), "7f3c9a12-4b6e-4d0a-9c1e-2f5b8d7e6a01");
+    assert_eq!(s.agent_state, AgentState::RunningTool);
+    assert_eq!(s.outstanding_llm_calls, 1);
+    assert_eq!(s.input_tokens, 1_523_411);
+    assert_eq!(s.output_tokens, 88_210);
+    assert!((s.total_cost_usd - 12.375).abs() < 1e-6);
+    assert!(!s.session_ended);
+    assert!(s.can_send_messages);
+    assert_eq!(s.activity(), Activity::RunningTool);
+}
+
+#[test]
+fn long_title_is_unescaped_and_cut_at_64_bytes() {
+    let s = DeviceStatus::parse(FULL_STATE.as_bytes()).unwrap();
+    let full = "Refactor the \"billing\" service: split invoices\nand payments into crates";
+    assert!(full.len() > TITLE_LEN);
+    assert_eq!(s.title.as_str(), &full[..TITLE_LEN]);
+}
+
+#[test]
+fn tool_calls_keep_the_first_four_names_cut_to_32_bytes() {
+    let s = DeviceStatus::parse(FULL_STATE.as_bytes()).unwrap();
+    let names: std::vec::Vec<&str> = s
+        .outstanding_tool_calls
+        .iter()
+        .map(|n| n.as_str())
+        .collect();
+    assert_eq!(
+        names,
+        [
+            "bash",
+            "patch",
+            "a_tool_name_that_is_longer_than_",
+            "keyword_search"
+        ]
+    );
+}
+
+#[test]
+fn truncation_never_splits_a_char() {
+    // 63 ASCII bytes then a 2-byte char: the char does not fit whole and is dropped.
+    let title = std::format!("{}\u{e9}tail", "x".repeat(63));
+    let json = std::format!(r#"{{"title":"{title}"}}"#);
+    let s = DeviceStatus::parse(json.as_bytes()).unwrap();
+    assert_eq!(s.title.as_str(), "x".repeat(63));
+    // Same through an escape: \u00e9 is decoded, then cut the same way.
+    let json = std::format!(r#"{{"title":"{}\u00e9"}}"#, "x".repeat(63));
+    let s = DeviceStatus::parse(json.as_bytes()).unwrap();
+    assert_eq!(s.title.as_str(), "x".repeat(63));
+}
+
+#[test]
+fn escapes_are_decoded() {
+    let json = br#"{"title":"a\"b\\c\/d\te\u00e9\ud83d\ude00\ud800x"}"#;
+    let s = DeviceStatus::parse(json).unwrap();
+    assert_eq!(s.title.as_str(), "a\"b\\c/d\te\u{e9}\u{1F600}\u{FFFD}x");
+}
+
+#[test]
+fn every_agent_state_name_maps_and_round_trips() {
+    let all = [
+        ("Ready", AgentState::Ready, Activity::Idle),
+        (
+            "WaitingForUserInput",
+            AgentState::WaitingForUserInput,
+            Activity::WaitingForUser,
+        ),
+        (
+            "SendingToLLM",
+            AgentState::SendingToLlm,
+            Activity::ModelCall,
+        ),
+        (
+            "ProcessingLLMResponse",
+            AgentState::ProcessingLlmResponse,
+            Activity::ModelCall,
+        ),
+        (
+            "ToolUseRequested",
+            AgentState::ToolUseRequested,
+            Activity::RunningTool,
+        ),
+        (
+            "RunningTool",
+            AgentState::RunningTool,
+            Activity::RunningTool,
+        ),
+        ("EndOfTurn", AgentState::EndOfTurn, Activity::WaitingForUser),
+        ("Cancelled", AgentState::Cancelled, Activity::Ended),
+        (
+            "BudgetExceeded",
+            AgentState::BudgetExceeded,
+            Activity::Ended,
+        ),
+        ("Error", AgentState::Error, Activity::Error),
+    ];
+    for (name, state, activity) in all {
+        let json = std::format!(r#"{{"agent_state":"{name}"}}"#);
+        let s = DeviceStatus::parse(json.as_bytes()).unwrap();
+        assert_eq!(s.agent_state, state, "{name}");
+        assert_eq!(state.as_str(), name);
+        assert_eq!(state.activity(), activity, "{name}");
+    }
+}
+
+#[test]
+fn unknown_or_missing_agent_state_is_unknown() {
+    for json in [
+        &br#"{"agent_state":"Thinking"}"#[..],
+        br#"{"agent_state":"a state name far longer than any known state name"}"#,
+        br#"{"agent_state":null}"#,
+        br#"{}"#,
+    ] {
+        let s = DeviceStatus::parse(json).unwrap();
+        assert_eq!(s.agent_state, AgentState::Unknown);
+        assert_eq!(s.activity(), Activity::Idle);
+    }
+}
+
+#[test]
+fn nulls_and_missing_fields_keep_defaults() {
+    let json = br#"{"message_count":null,"title":null,"outstanding_tool_calls":null,"total_usage":null,"session_ended":null}"#;
+    assert_eq!(DeviceStatus::parse(json).unwrap(), DeviceStatus::default());
+    let json = br#"{"total_usage":{"total_cost_usd":null,"input_tokens":5}}"#;
+    let s = DeviceStatus::parse(json).unwrap();
+    assert_eq!(s.input_tokens, 5);
+    assert_eq!(s.total_cost_usd, 0.0);
+}
+
+#[test]
+fn ended_session_shows_ended() {
+    let s = DeviceStatus::parse(br#"{"agent_state":"Ready","session_ended":true}"#).unwrap();
+    assert_eq!(s.activity(), Activity::Ended);
+}
+
+#[test]
+fn whitespace_between_tokens_is_fine() {
+    let json = b" { \"message_count\" : 3 ,\n \"x\" : [ 1 , { } ] , \"title\" : \"t\" } ";
+    let s = DeviceStatus::parse(json).unwrap();
+    assert_eq!((s.message_count, s.title.as_str()), (3, "t"));
+}
+
+#[test]
+fn malformed_input_is_an_error_not_a_panic() {
+    let cases: &[(&[u8], StatusError)] = &[
+        (b"", StatusError::Truncated),
+        (b"{", StatusError::Truncated),
+        (br#"{"title":"abc"#, StatusError::Truncated),
+        (b"[]", StatusError::Invalid),
+        (b"null", StatusError::Invalid),
+        (br#"{"message_count":"12"}"#, StatusError::Invalid),
+        (br#"{"message_count":-1}"#, StatusError::Invalid),
+        (br#"{"title":5}"#, StatusError::Invalid),
+        (br#"{"a":1,}"#, StatusError::Invalid),
+        (br#"{"a":1} x"#, StatusError::Invalid),
+    ];
+    for (json, err) in cases {
+        assert_eq!(
+            DeviceStatus::parse(json),
+            Err(*err),
+            "{:?}",
+            std::str::from_utf8(json)
+        );
+    }
+    // Every prefix of a real State fails cleanly (or parses, for the full text).
+    for end in 0..FULL_STATE.len() {
+        assert!(
+            DeviceStatus::parse(&FULL_STATE.as_bytes()[..end]).is_err(),
+            "prefix {end}"
+        );
+    }
+}

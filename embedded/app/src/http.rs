@@ -1,0 +1,351 @@
+//! The HTTP/1.1 half of following `/stream`: the request line and headers, the response head
+//! (parsed by `httparse`), and the body framing (`Transfer-Encoding: chunked`, `Content-Length`
+//! or until close) decoded in place. SSE itself is left to sse-core.
+//!
+//! Bounds: the request is written into the caller's buffer ([`RequestTooLong`] otherwise), the
+//! response head must fit `HEAD` bytes ([`HeadError::TooLarge`]), at most [`MAX_HEADERS`] header
+//! lines are read, and a chunk size has at most 16 hex digits. Nothing here panics on input.
+
+use core::fmt::Write as _;
+
+use sse_core::Seq;
+
+#[cfg(test)]
+mod tests;
+
+/// Header lines read from a response; more is [`HeadError::Invalid`] (hyper's default is 100,
+/// an SSE response from our server has about 8).
+pub const MAX_HEADERS: usize = 16;
+
+/// The event types the firmware asks for (DESIGN.md §3 `events=`).
+pub const EVENTS: &str = "state,message,heartbeat,reset,session_ended";
+
+/// What to ask the server for.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Request<'a> {
+    /// `Host` header value (name or address, without the port).
+    pub host: &'a str,
+    /// Server port, added to `Host` unless 80.
+    pub port: u16,
+    /// Path of the stream, e.g. `/stream`.
+    pub path: &'a str,
+    /// First message index wanted (`from=`).
+    pub from: Seq,
+    /// Sent as `Last-Event-ID` when known (sse-core's `Follow::last_event_id`).
+    pub last_event_id: Option<&'a str>,
+}
+
+/// The request did not fit the buffer given to [`Request::write`].
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct RequestTooLong;
+
+impl Request<'_> {
+    /// Writes `GET path?from=N&events=… HTTP/1.1` and its headers into `out`.
+    ///
+    /// # Errors
+    /// [`RequestTooLong`] if `out` is too small (nothing useful is left in `out` then).
+    pub fn write(&self, out: &mut [u8]) -> Result<usize, RequestTooLong> {
+        let mut w = SliceWriter { buf: out, len: 0 };
+        let sep = if self.path.contains('?') { '&' } else { '?' };
+        write!(
+            w,
+            "GET {}{sep}from={}&events={EVENTS} HTTP/1.1\r\n",
+            self.path, self.from.0
+        )
+        .map_err(|_| RequestTooLong)?;
+        if self.port == 80 {
+            write!(w, "Host: {}\r\n", self.host)
+        } else {
+            write!(w, "Host: {}:{}\r\n", self.host, self.port)
+        }
+        .map_err(|_| RequestTooLong)?;
+        w.write_str("Accept: text/event-stream\r\nCache-Control: no-cache\r\n")
+            .map_err(|_| RequestTooLong)?;
+        if let Some(id) = self.last_event_id {
+            write!(w, "Last-Event-ID: {id}\r\n").map_err(|_| RequestTooLong)?;
+        }
+        w.write_str("\r\n").map_err(|_| RequestTooLong)?;
+        Ok(w.len)
+    }
+}
+
+struct SliceWriter<'a> {
+    buf: &'a mut [u8],
+    len: usize,
+}
+
+impl core::fmt::Write for SliceWriter<'_> {
+    fn write_str(&mut self, s: &str) -> core::fmt::Result {
+        let end = self.len.checked_add(s.len()).ok_or(core::fmt::Error)?;
+        let dst = self.buf.get_mut(self.len..end).ok_or(core::fmt::Error)?;
+        dst.copy_from_slice(s.as_bytes());
+        self.len = end;
+        Ok(())
+    }
+}
+
+/// The parts of a response head the client acts on.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct ResponseHead {
+    /// Status code.
+    pub status: u16,
+    /// `Content-Type` is `text/event-stream` (parameters allowed).
+    pub event_stream: bool,
+    /// How the body is framed.
+    pub framing: Framing,
+}
+
+/// Body framing announced by the head (RFC 9112 §6.3).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum Framing {
+    /// `Transfer-Encoding: chunked`.
+    Chunked,
+    /// `Content-Length: N`.
+    Length(u64),
+    /// Neither: the body ends when the connection closes.
+    UntilClose,
+}
+
+/// Why a response head was refused.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum HeadError {
+    /// The head did not end within the head buffer.
+    TooLarge,
+    /// Not HTTP/1.x, too many headers, or a malformed line.
+    Invalid,
+}
+
+/// Collects a response head of at most `N` bytes, however the bytes are split.
+pub struct HeadReader<const N: usize> {
+    buf: [u8; N],
+    len: usize,
+}
+
+impl<const N: usize> Default for HeadReader<N> {
+    fn default() -> Self {
+        Self::new()
+    }
+}
+
+impl<const N: usize> HeadReader<N> {
+    /// An empty reader.
+    pub const fn new() -> Self {
+        Self {
+            buf: [0; N],
+            len: 0,
+        }
+    }
+
+    /// Takes bytes from the front of `input` until the head is complete. Returns the head once
+    /// the blank line has been seen; the bytes after it stay in `input` (they start the body).
+    ///
+    /// # Errors
+    /// [`HeadError`]; the connection should then be dropped.
+    pub fn push(&mut self, input: &mut &[u8]) -> Result<Option<ResponseHead>, HeadError> {
+        let old = self.len;
+        let take = input.len().min(N - old);
+        self.buf[old..old + take].copy_from_slice(&input[..take]);
+        self.len = old + take;
+        let mut headers = [httparse::EMPTY_HEADER; MAX_HEADERS];
+        let mut response = httparse::Response::new(&mut headers);
+        match response.parse(&self.buf[..self.len]) {
+            Ok(httparse::Status::Complete(end)) => {
+                // `end > old`: the head was incomplete before this push.
+                *input = input.get(end.saturating_sub(old)..).unwrap_or(&[]);
+                let status = response.code.ok_or(HeadError::Invalid)?;
+                Ok(Some(ResponseHead {
+                    status,
+                    event_stream: is_event_stream(&response),
+                    framing: framing(&response)?,
+                }))
+            }
+            Ok(httparse::Status::Partial) if self.len == N => Err(HeadError::TooLarge),
+            Ok(httparse::Status::Partial) => {
+                *input = &input[take..];
+                Ok(None)
+            }
+            Err(_) => Err(HeadError::Invalid),
+        }
+    }
+}
+
+fn header<'h>(response: &httparse::Response<'_, 'h>, name: &str) -> Option<&'h [u8]> {
+    response
+        .headers
+        .iter()
+        .find(|h| h.name.eq_ignore_ascii_case(name))
+        .map(|h| h.value)
+}
+
+fn is_event_stream(response: &httparse::Response<'_, '_>) -> bool {
+    const MEDIA: &[u8] = b"text/event-stream";
+    header(response, "content-type").is_some_and(|v| {
+        let v = v.trim_ascii();
+        v.len() >= MEDIA.len()
+            && v[..MEDIA.len()].eq_ignore_ascii_case(MEDIA)
+            && matches!(v.get(MEDIA.len()), None | Some(b';' | b' ' | b'\t'))
+    })
+}
+
+fn framing(response: &httparse::Response<'_, '_>) -> Result<Framing, HeadError> {
+    if let Some(te) = header(response, "transfer-encoding") {
+        // RFC 9112 §6.3: chunked must be the final coding; anything else we cannot decode.
+        return if te.trim_ascii().eq_ignore_ascii_case(b"chunked") {
+            Ok(Framing::Chunked)
+        } else {
+            Err(HeadError::Invalid)
+        };
+    }
+    match header(response, "content-length") {
+        Some(v) => core::str::from_utf8(v.trim_ascii())
+            .ok()
+            .and_then(|s| s.parse::<u64>().ok())
+            .map(Framing::Length)
+            .ok_or(HeadError::Invalid),
+        None => Ok(Framing::UntilClose),
+    }
+}
+
+/// A malformed chunked body.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub enum ChunkError {
+    /// A chunk-size line was not hex digits (plus extensions).
+    BadSize,
+    /// A chunk size above 16 hex digits (u64).
+    SizeTooLarge,
+    /// Chunk data was not followed by CRLF.
+    BadTerminator,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Chunk {
+    Size { value: u64, digits: u8 },
+    Extension { value: u64 },
+    SizeLf { value: u64 },
+    Data(u64),
+    DataCr,
+    DataLf,
+    Trailer { line_empty: bool },
+    Done,
+}
+
+/// Decodes a response body in place, one received buffer at a time.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Body {
+    framing: BodyState,
+}
+
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum BodyState {
+    Chunked(Chunk),
+    Length(u64),
+    UntilClose,
+}
+
+impl Body {
+    /// A decoder for a body framed as `framing`.
+    pub const fn new(framing: Framing) -> Self {
+        let framing = match framing {
+            Framing::Chunked => BodyState::Chunked(Chunk::Size {
+                value: 0,
+                digits: 0,
+            }),
+            Framing::Length(n) => BodyState::Length(n),
+            Framing::UntilClose => BodyState::UntilClose,
+        };
+        Self { framing }
+    }
+
+    /// The body is complete (last chunk and trailers, or `Content-Length` bytes, seen).
+    pub const fn is_done(&self) -> bool {
+        matches!(
+            self.framing,
+            BodyState::Chunked(Chunk::Done) | BodyState::Length(0)
+        )
+    }
+
+    /// Replaces the bytes in `buf` with the body data they carry (moved to the front) and
+    /// returns its length. Bytes after the end of the body are dropped.
+    ///
+    /// # Errors
+    /// [`ChunkError`] for a malformed chunked body; the connection should be dropped.
+    pub fn decode_in_place(&mut self, buf: &mut [u8]) -> Result<usize, ChunkError> {
+        match &mut self.framing {
+            BodyState::UntilClose => Ok(buf.len()),
+            BodyState::Length(rest) => {
+                let n = usize::try_from(*rest).map_or(buf.len(), |r| r.min(buf.len()));
+                *rest -= n as u64;
+                Ok(n)
+            }
+            BodyState::Chunked(state) => decode_chunked(state, buf),
+        }
+    }
+}
+
+fn decode_chunked(state: &mut Chunk, buf: &mut [u8]) -> Result<usize, ChunkError> {
+    let mut read = 0;
+    let mut written = 0;
+    while read < buf.len() {
+        if let Chunk::Data(rest) = state {
+            let n = usize::try_from(*rest).map_or(buf.len() - read, |r| r.min(buf.len() - read));
+            buf.copy_within(read..read + n, written);
+            read += n;
+            written += n;
+            *rest -= n as u64;
+            if *rest == 0 {
+                *state = Chunk::DataCr;
+            }
+            continue;
+        }
+        let byte = buf[read];
+        read += 1;
+        *state = match (*state, byte) {
+            (Chunk::Size { value, digits }, b) if b.is_ascii_hexdigit() => {
+                if digits >= 16 {
+                    return Err(ChunkError::SizeTooLarge);
+                }
+                let d = (b as char).to_digit(16).unwrap_or(0);
+                Chunk::Size {
+                    value: (value << 4) | u64::from(d),
+                    digits: digits + 1,
+                }
+            }
+            (Chunk::Size { digits: 0, .. }, _) => return Err(ChunkError::BadSize),
+            (Chunk::Size { value, .. }, b';' | b' ' | b'\t') => Chunk::Extension { value },
+            (Chunk::Size { value, .. } | Chunk::Extension { value }, b'\r') => {
+                Chunk::SizeLf { value }
+            }
+            (
+                Chunk::Size { value, .. } | Chunk::Extension { value } | Chunk::SizeLf { value },
+                b'\n',
+            ) => {
+                if value == 0 {
+                    Chunk::Trailer { line_empty: true }
+                } else {
+                    Chunk::Data(value)
+                }
+            }
+            (Chunk::Size { .. } | Chunk::SizeLf { .. }, _) => return Err(ChunkError::BadSize),
+            (Chunk::Extension { value }, _) => Chunk::Extension { value },
+            (Chunk::DataCr, b'\r') => Chunk::DataLf,
+            (Chunk::DataCr | Chunk::DataLf, b'\n') => Chunk::Size {
+                value: 0,
+                digits: 0,
+            },
+            (Chunk::DataCr | Chunk::DataLf, _) => return Err(ChunkError::BadTerminator),
+            (Chunk::Trailer { line_empty: true }, b'\n') => Chunk::Done,
+            (Chunk::Trailer { line_empty }, b'\r') => Chunk::Trailer { line_empty },
+            (Chunk::Trailer { .. }, b'\n') => Chunk::Trailer { line_empty: true },
+            (Chunk::Trailer { .. }, _) => Chunk::Trailer { line_empty: false },
+            (Chunk::Done, _) => return Ok(written),
+            // Data is consumed above the match and never reaches it.
+            (data @ Chunk::Data(_), _) => data,
+        };
+    }
+    Ok(written)
+}

@@ -1,0 +1,137 @@
+//! The reconnecting client: a tokio shell over `sse_core::follow`.
+//!
+//! [`follow`] returns a [`Follow`], a [`Stream`](futures_util::Stream) of [`Observation`]s: status
+//! changes (connected, connecting, disconnected, disabled, each with its reason) and events. It
+//! works against any SSE server; against ours it also resumes with `from`, drops duplicates,
+//! recovers gaps and starts over on `reset` or a new epoch, all decided by the core's follow
+//! session. This module only does HTTP (`transport`) and timers (`clock`, one `select!` in
+//! `driver`).
+//!
+//! ```no_run
+//! # async fn demo() -> Result<(), sse_host::client::ClientError> {
+//! use futures_util::StreamExt;
+//! use sse_host::client::{Observation, Options, follow};
+//!
+//! let mut stream = follow(Options::new("http://127.0.0.1:8080/stream"))?;
+//! while let Some(obs) = stream.next().await {
+//!     match obs {
+//!         Observation::Status(s) => println!("{}", s.status),
+//!         Observation::Event(e) => println!("{}: {}", e.event_type, e.data),
+//!         Observation::Reset => println!("server history replaced: drop what you have"),
+//!     }
+//! }
+//! # Ok(()) }
+//! ```
+
+mod clock;
+mod driver;
+mod transport;
+
+use std::fmt;
+
+pub use sse_core::reconnect::{Policy, Reason, Status, StatusKind};
+pub use transport::MAX_REDIRECTS;
+
+pub use driver::Follow;
+
+/// What to follow and how.
+#[derive(Debug, Clone)]
+pub struct Options {
+    /// The stream URL (`http` or `https`), e.g. `http://127.0.0.1:8080/stream`.
+    pub url: String,
+    /// The first message index wanted (our server's `from`); `None` = from the start.
+    pub from: Option<u64>,
+    /// Event types to ask our server for (`events=`); empty = all.
+    pub events: Vec<String>,
+    /// Extra request headers, e.g. `("Authorization", "Bearer …")`.
+    pub headers: Vec<(String, String)>,
+    /// Backoff, connect timeout and watchdog tuning (the core's).
+    pub policy: Policy,
+    /// Seed for the backoff jitter.
+    pub seed: u64,
+    /// Redirects followed per attempt.
+    pub max_redirects: usize,
+}
+
+impl Options {
+    /// Defaults: from the start, all events, the core's default policy, a seed from the clock.
+    pub fn new(url: impl Into<String>) -> Self {
+        let seed = std::time::SystemTime::now()
+            .duration_since(std::time::UNIX_EPOCH)
+            .map_or(0, |d| d.as_nanos() as u64)
+            ^ u64::from(std::process::id());
+        Options {
+            url: url.into(),
+            from: None,
+            events: Vec::new(),
+            headers: Vec::new(),
+            policy: Policy::default(),
+            seed,
+            max_redirects: MAX_REDIRECTS,
+        }
+    }
+}
+
+/// One thing the client observed.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Observation {
+    /// The connection status changed.
+    Status(StatusChange),
+    /// An event, in order, never twice. For our server, `message` events are exactly the log.
+    Event(Event),
+    /// The server's history is not the one we had (a `reset` event or a new epoch): drop every
+    /// message received so far; the stream starts over from the server's first index.
+    Reset,
+}
+
+/// A status change.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct StatusChange {
+    /// Kind and reason.
+    pub status: Status,
+    /// While disconnected: when the next attempt starts.
+    pub retry_at: Option<tokio::time::Instant>,
+}
+
+/// One dispatched event.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Event {
+    /// `event:` (`"message"` if none).
+    pub event_type: String,
+    /// The data lines joined with LF.
+    pub data: String,
+    /// The message index for `message` events of our server; the last event ID for events of
+    /// other servers; `None` for events without one (`state`, `heartbeat`, …).
+    pub id: Option<String>,
+}
+
+/// Why the client could not start.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum ClientError {
+    /// The URL is not a valid `http`/`https` URL.
+    Url(String),
+    /// A `--header` is not a valid `Name: value` pair.
+    Header(String),
+    /// The HTTP client could not be built (TLS roots, …).
+    Http(String),
+}
+
+impl fmt::Display for ClientError {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self {
+            ClientError::Url(e) => write!(f, "bad URL: {e}"),
+            ClientError::Header(h) => write!(f, "bad header `{h}`"),
+            ClientError::Http(e) => write!(f, "cannot build HTTP client: {e}"),
+        }
+    }
+}
+
+impl std::error::Error for ClientError {}
+
+/// Start following. Nothing happens until the stream is polled; dropping it closes the connection.
+///
+/// # Errors
+/// A bad URL or header, or an HTTP client that cannot be built.
+pub fn follow(options: Options) -> Result<Follow, ClientError> {
+    Follow::new(options)
+}

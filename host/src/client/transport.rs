@@ -1,0 +1,129 @@
+//! HTTP for the client: build the request, open it, and map the response head onto what the core
+//! needs to hear (open, or a [`Disconnect`] reason). No SSE semantics here.
+//!
+//! reqwest (hyper underneath, rustls for `https`) does HTTP/1.1 chunked and close-delimited bodies,
+//! HTTP/2 over TLS, and bounded redirects. There is deliberately no reqwest timeout: a stream has
+//! no end, and the connect timeout and the idle watchdog are the core's (the shell drops the
+//! request or body future when the core says `Close`).
+
+use std::future::Future;
+use std::pin::Pin;
+
+use reqwest::Url;
+use reqwest::header::{ACCEPT, CACHE_CONTROL, CONTENT_TYPE, HeaderMap, HeaderName, HeaderValue};
+
+use super::ClientError;
+
+/// Redirects followed per connection attempt before it counts as a failed attempt. Browsers use
+/// 20; 10 is plenty for a proxy plus a login hop and stops a loop quickly.
+pub const MAX_REDIRECTS: usize = 10;
+
+/// An in-flight request.
+pub(crate) type Opening = Pin<Box<dyn Future<Output = reqwest::Result<reqwest::Response>> + Send>>;
+
+/// Everything needed to (re)open the stream.
+#[derive(Debug, Clone)]
+pub(crate) struct Transport {
+    http: reqwest::Client,
+    url: Url,
+    events: Option<String>,
+    headers: HeaderMap,
+}
+
+impl Transport {
+    /// A transport for `url` with extra request `headers` (`("K", "V")`).
+    pub(crate) fn new(
+        url: &str,
+        events: &[String],
+        headers: &[(String, String)],
+        max_redirects: usize,
+    ) -> Result<Self, ClientError> {
+        let url = Url::parse(url).map_err(|e| ClientError::Url(e.to_string()))?;
+        if !matches!(url.scheme(), "http" | "https") {
+            return Err(ClientError::Url(format!(
+                "unsupported scheme `{}` (use http or https)",
+                url.scheme()
+            )));
+        }
+        let mut map = HeaderMap::new();
+        map.insert(ACCEPT, HeaderValue::from_static("text/event-stream"));
+        map.insert(CACHE_CONTROL, HeaderValue::from_static("no-cache"));
+        for (k, v) in headers {
+            let name = HeaderName::from_bytes(k.trim().as_bytes())
+                .map_err(|_| ClientError::Header(k.clone()))?;
+            let value =
+                HeaderValue::from_str(v.trim()).map_err(|_| ClientError::Header(k.clone()))?;
+            map.append(name, value);
+        }
+        let http = reqwest::Client::builder()
+            .redirect(reqwest::redirect::Policy::limited(max_redirects))
+            // One stream at a time; a pooled connection could be a dead one from before a cut.
+            .pool_max_idle_per_host(0)
+            .tcp_nodelay(true)
+            .build()
+            .map_err(|e| ClientError::Http(e.to_string()))?;
+        let events = (!events.is_empty()).then(|| events.join(","));
+        Ok(Transport {
+            http,
+            url,
+            events,
+            headers: map,
+        })
+    }
+
+    /// The URL of one attempt: the user's URL with `from` (when resuming) and `events` set.
+    pub(crate) fn url_for(&self, from: Option<u64>) -> Url {
+        if from.is_none() && self.events.is_none() {
+            return self.url.clone();
+        }
+        let mut url = self.url.clone();
+        let kept: Vec<(String, String)> = self
+            .url
+            .query_pairs()
+            .filter(|(k, _)| {
+                !((from.is_some() && k == "from") || (self.events.is_some() && k == "events"))
+            })
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        {
+            let mut q = url.query_pairs_mut();
+            q.clear();
+            for (k, v) in &kept {
+                q.append_pair(k, v);
+            }
+            if let Some(from) = from {
+                q.append_pair("from", &from.to_string());
+            }
+            if let Some(events) = &self.events {
+                q.append_pair("events", events);
+            }
+        }
+        url
+    }
+
+    /// Starts one attempt. `last_event_id` is sent as `Last-Event-ID` when not empty.
+    pub(crate) fn open(&self, from: Option<u64>, last_event_id: &str) -> Opening {
+        let mut req = self
+            .http
+            .get(self.url_for(from))
+            .headers(self.headers.clone());
+        if !last_event_id.is_empty() {
+            // The core's parser only keeps ids without NUL, CR or LF, so this cannot fail; if it
+            // did, the request simply goes without the header.
+            if let Ok(v) = HeaderValue::from_str(last_event_id) {
+                req = req.header("Last-Event-ID", v);
+            }
+        }
+        Box::pin(req.send())
+    }
+}
+
+/// Whether the response says `Content-Type: text/event-stream` (parameters and case ignored).
+/// The core decides what the status and this flag mean.
+pub(crate) fn is_event_stream(resp: &reqwest::Response) -> bool {
+    resp.headers()
+        .get(CONTENT_TYPE)
+        .and_then(|v| v.to_str().ok())
+        .and_then(|v| v.split(';').next())
+        .is_some_and(|t| t.trim().eq_ignore_ascii_case("text/event-stream"))
+}

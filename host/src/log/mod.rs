@@ -1,0 +1,209 @@
+//! The message log: where every message the hub accepted lives, by index.
+//!
+//! A log holds messages `first..end` (JSON objects with their `idx`, stored as sent), an
+//! `epoch` fixed when the log is created, and the latest [`State`](crate::model::State)
+//! object. Backends: [`MemoryLog`] (`--memory`: a new epoch every start) and [`FileLog`]
+//! (the default: durable, crash-safe, keeps its epoch across restarts).
+//!
+//! **Invariant:** appends are serialised by the caller (the hub holds one publish lock), and
+//! the caller passes the index it expects; a log refuses any other index. Readers run
+//! concurrently with the writer and only ever see committed records.
+//!
+//! Dispatch is an enum, not a trait object: the set of backends is closed and small, calls
+//! stay static, and an async backend (Redis) can be added as one more variant.
+
+mod file;
+mod memory;
+
+pub use file::FileLog;
+pub use memory::MemoryLog;
+
+use bytes::Bytes;
+use serde_json::{Map, Value};
+use sse_core::Seq;
+
+/// One stored message: its index and its JSON (the object the agent sent, `idx` included).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct Record {
+    /// The message's index.
+    pub idx: Seq,
+    /// Compact JSON, one line.
+    pub json: Bytes,
+}
+
+/// Which indices a log holds: `first..end` (`end` is the message count).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Extent {
+    /// The oldest index still held.
+    pub first: Seq,
+    /// One past the newest index; the next append gets this index.
+    pub end: Seq,
+}
+
+/// A log operation failed.
+#[derive(Debug, thiserror::Error)]
+pub enum LogError {
+    /// The file system failed.
+    #[error("log I/O: {0}")]
+    Io(#[from] std::io::Error),
+    /// The caller's index is not the log's next index (two writers, or a bug).
+    #[error("append at {got} but the log's next index is {expected}")]
+    Conflict {
+        /// The log's next index.
+        expected: Seq,
+        /// What the caller asked for.
+        got: Seq,
+    },
+    /// A record is larger than [`MAX_RECORD`].
+    #[error("record of {len} bytes exceeds the {max} byte limit")]
+    TooLarge {
+        /// The record's size.
+        len: usize,
+        /// The limit.
+        max: usize,
+    },
+    /// Stored metadata could not be read.
+    #[error("log metadata: {0}")]
+    Metadata(String),
+    /// The blocking I/O task was cancelled (runtime shutting down).
+    #[error("log task cancelled")]
+    Cancelled,
+}
+
+/// Largest message a log stores: 64 MiB. It bounds the allocation a (corrupt) length prefix
+/// in a file can cause at start, and lies far above any sane `--max-body`.
+pub const MAX_RECORD: usize = 64 << 20;
+
+/// A message log backend.
+#[derive(Debug)]
+pub enum Log {
+    /// In memory; gone at exit.
+    Memory(MemoryLog),
+    /// Append-only file in a data directory.
+    File(FileLog),
+}
+
+impl Log {
+    /// The log's epoch: random, fixed when the log was created.
+    #[must_use]
+    pub fn epoch(&self) -> &str {
+        match self {
+            Log::Memory(l) => l.epoch(),
+            Log::File(l) => l.epoch(),
+        }
+    }
+
+    /// Which indices the log holds now.
+    #[must_use]
+    pub fn extent(&self) -> Extent {
+        match self {
+            Log::Memory(l) => l.extent(),
+            Log::File(l) => l.extent(),
+        }
+    }
+
+    /// Appends `json` as message `idx`, durably for durable backends, before returning.
+    ///
+    /// # Errors
+    /// [`LogError::Conflict`] when `idx` is not the next index; I/O errors. On error the log
+    /// is unchanged.
+    pub async fn append(&self, idx: Seq, json: Bytes) -> Result<(), LogError> {
+        if json.len() > MAX_RECORD {
+            return Err(LogError::TooLarge {
+                len: json.len(),
+                max: MAX_RECORD,
+            });
+        }
+        match self {
+            Log::Memory(l) => l.append(idx, json),
+            Log::File(l) => l.append(idx, json).await,
+        }
+    }
+
+    /// Reads messages from `from` on: at most `max_count`, and no more than `max_bytes` in
+    /// total unless the first record alone is larger (a reader always makes progress).
+    /// Indices below `first` are skipped; an empty result means `from >= end`.
+    ///
+    /// # Errors
+    /// I/O errors.
+    pub async fn read(
+        &self,
+        from: Seq,
+        max_count: usize,
+        max_bytes: usize,
+    ) -> Result<Vec<Record>, LogError> {
+        match self {
+            Log::Memory(l) => Ok(l.read(from, max_count, max_bytes)),
+            Log::File(l) => l.read(from, max_count, max_bytes).await,
+        }
+    }
+
+    /// The stored state object (without the log-owned fields, which the hub adds).
+    #[must_use]
+    pub fn state(&self) -> Map<String, Value> {
+        match self {
+            Log::Memory(l) => l.state(),
+            Log::File(l) => l.state(),
+        }
+    }
+
+    /// Replaces the stored state object.
+    ///
+    /// # Errors
+    /// I/O errors; the stored state is then unchanged.
+    pub async fn set_state(&self, state: Map<String, Value>) -> Result<(), LogError> {
+        match self {
+            Log::Memory(l) => {
+                l.set_state(state);
+                Ok(())
+            }
+            Log::File(l) => l.set_state(state).await,
+        }
+    }
+
+    /// Bytes the log occupies (file size, or payload bytes in memory).
+    #[must_use]
+    pub fn size_bytes(&self) -> u64 {
+        match self {
+            Log::Memory(l) => l.size_bytes(),
+            Log::File(l) => l.size_bytes(),
+        }
+    }
+
+    /// Makes everything written so far durable (state included). Called at shutdown.
+    ///
+    /// # Errors
+    /// I/O errors.
+    pub async fn flush(&self) -> Result<(), LogError> {
+        match self {
+            Log::Memory(_) => Ok(()),
+            Log::File(l) => l.flush().await,
+        }
+    }
+}
+
+/// A fresh random epoch: 128 bits from the OS as 32 hex digits.
+#[must_use]
+pub fn new_epoch() -> String {
+    use std::io::Read;
+    let mut buf = [0u8; 16];
+    let from_os = std::fs::File::open("/dev/urandom").and_then(|mut f| f.read_exact(&mut buf));
+    if from_os.is_err() {
+        // No /dev/urandom: fall back on std's per-process random hash keys and the clock.
+        use std::hash::{BuildHasher, Hasher};
+        for (i, chunk) in buf.chunks_mut(8).enumerate() {
+            let mut h = std::collections::hash_map::RandomState::new().build_hasher();
+            h.write_usize(i);
+            h.write_u128(
+                std::time::SystemTime::now()
+                    .duration_since(std::time::UNIX_EPOCH)
+                    .map_or(0, |d| d.as_nanos()),
+            );
+            chunk.copy_from_slice(&h.finish().to_le_bytes());
+        }
+    }
+    buf.iter().map(|b| format!("{b:02x}")).collect()
+}
+
+#[cfg(test)]
+mod tests;

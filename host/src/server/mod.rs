@@ -1,0 +1,204 @@
+//! `sse-host serve`: the HTTP server over the hub.
+//!
+//! - `listener`: accept loop (hyper HTTP/1.1, per-connection kill switch, graceful drain)
+//! - `routes`: the router, auth, CORS, JSON errors for 404/405
+//! - `stream`: `GET /stream` and `GET /api/inbox` (SSE bodies pulled from the hub/inbox)
+//! - `handlers`: the JSON endpoints (browser-facing and agent-facing)
+//! - `error`: `{"error": ...}` responses
+
+mod error;
+mod handlers;
+mod listener;
+mod routes;
+mod stream;
+
+pub use error::ApiError;
+pub use listener::ConnKill;
+
+use crate::agent::{self, Agent};
+use crate::hub::{Hub, HubConfig};
+use crate::inbox::Inbox;
+use crate::log::{FileLog, Log, MemoryLog};
+use std::net::SocketAddr;
+use std::path::PathBuf;
+use std::sync::Arc;
+use tokio::net::TcpListener;
+use tokio::sync::watch;
+use tokio::task::JoinHandle;
+
+/// Where messages are kept.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Store {
+    /// In memory (`--memory`).
+    Memory,
+    /// The durable file log in a directory (`--data-dir`).
+    File(PathBuf),
+    /// A Redis URL (`--store redis://…`).
+    Redis(String),
+}
+
+/// Everything `serve` needs.
+#[derive(Debug, Clone)]
+pub struct ServerConfig {
+    /// Address to bind (port 0 picks one).
+    pub bind: SocketAddr,
+    /// Message store.
+    pub store: Store,
+    /// The agent behind the hub.
+    pub agent: Agent,
+    /// Bearer token required on `/api/*` and the browser's write endpoints.
+    pub token: Option<String>,
+    /// Largest request body in bytes (413 beyond).
+    pub max_body: usize,
+    /// Allowed CORS origin; CORS is off when `None`.
+    pub cors_origin: Option<String>,
+    /// Hub tuning (heartbeat, bounds, max subscribers).
+    pub hub: HubConfig,
+}
+
+impl Default for ServerConfig {
+    fn default() -> Self {
+        ServerConfig {
+            bind: SocketAddr::from(([127, 0, 0, 1], 8080)),
+            store: Store::File(PathBuf::from("./sse-data")),
+            agent: Agent::None,
+            token: None,
+            max_body: 8 << 20,
+            cors_origin: None,
+            hub: HubConfig::default(),
+        }
+    }
+}
+
+/// Shared by every handler.
+#[derive(Debug)]
+pub(crate) struct App {
+    pub(crate) hub: Hub,
+    pub(crate) inbox: Arc<Inbox>,
+    pub(crate) config: ServerConfig,
+    /// Flips to `true` at shutdown; ends inbox streams.
+    pub(crate) closing: watch::Receiver<bool>,
+}
+
+/// A running server.
+#[derive(Debug)]
+pub struct Server {
+    addr: SocketAddr,
+    hub: Hub,
+    stop: watch::Sender<bool>,
+    task: JoinHandle<()>,
+    agent: Option<JoinHandle<()>>,
+}
+
+impl Server {
+    /// Opens the store, binds, starts the agent and serves in the background.
+    ///
+    /// # Errors
+    /// The store cannot be opened (or is not built yet), or the address cannot be bound.
+    pub async fn start(config: ServerConfig) -> anyhow::Result<Server> {
+        let log = match &config.store {
+            Store::Memory => Log::Memory(MemoryLog::new()),
+            Store::File(dir) => {
+                let dir = dir.clone();
+                let (log, report) =
+                    tokio::task::spawn_blocking(move || FileLog::open(&dir)).await??;
+                tracing::info!(
+                    records = report.records,
+                    truncated_bytes = report.truncated_bytes,
+                    created = report.created,
+                    "opened the file log"
+                );
+                Log::File(log)
+            }
+            Store::Redis(url) => {
+                anyhow::bail!(
+                    "the Redis store ({url}) is not built yet; use --data-dir or --memory"
+                )
+            }
+        };
+        let hub = Hub::new(log, config.hub.clone());
+        let inbox = Arc::new(Inbox::new());
+        let listener = TcpListener::bind(config.bind).await?;
+        let addr = listener.local_addr()?;
+        let (stop, closing) = watch::channel(false);
+        let agent = agent::spawn(
+            &config.agent,
+            hub.clone(),
+            Arc::clone(&inbox),
+            closing.clone(),
+        )
+        .await?;
+        let app = Arc::new(App {
+            hub: hub.clone(),
+            inbox,
+            config,
+            closing: closing.clone(),
+        });
+        let router = routes::router(app);
+        let mut stop_rx = closing;
+        let task = tokio::spawn(listener::serve(listener, router, async move {
+            let _ = stop_rx.wait_for(|closing| *closing).await;
+        }));
+        tracing::info!(%addr, epoch = hub.epoch(), "serving");
+        Ok(Server {
+            addr,
+            hub,
+            stop,
+            task,
+            agent,
+        })
+    }
+
+    /// The bound address.
+    #[must_use]
+    pub fn local_addr(&self) -> SocketAddr {
+        self.addr
+    }
+
+    /// The hub (to publish in-process).
+    #[must_use]
+    pub fn hub(&self) -> &Hub {
+        &self.hub
+    }
+
+    /// Graceful shutdown: stop accepting, end every stream, drain connections, flush the log.
+    ///
+    /// # Errors
+    /// The log flush failed.
+    pub async fn shutdown(self) -> anyhow::Result<()> {
+        let _ = self.stop.send(true);
+        let flushed = self.hub.shutdown().await;
+        let _ = self.task.await;
+        if let Some(agent) = self.agent {
+            agent.abort();
+            let _ = agent.await;
+        }
+        flushed?;
+        tracing::info!("stopped; log flushed");
+        Ok(())
+    }
+}
+
+/// Resolves on SIGINT or SIGTERM.
+pub async fn shutdown_signal() {
+    let ctrl_c = tokio::signal::ctrl_c();
+    #[cfg(unix)]
+    {
+        use tokio::signal::unix::{SignalKind, signal};
+        match signal(SignalKind::terminate()) {
+            Ok(mut term) => {
+                tokio::select! {
+                    _ = ctrl_c => {}
+                    _ = term.recv() => {}
+                }
+            }
+            Err(_) => {
+                let _ = ctrl_c.await;
+            }
+        }
+    }
+    #[cfg(not(unix))]
+    {
+        let _ = ctrl_c.await;
+    }
+}

@@ -1,0 +1,563 @@
+//! The reconnecting client (`sse_host::client`) against a scripted raw-TCP server, and through a
+//! chaos proxy. Every test is bounded in time: short backoff, short deadlines.
+
+use std::time::Duration;
+
+use futures_util::StreamExt;
+use sse_core::reconnect::{Policy, Reason, Status, StatusKind};
+use sse_host::client::{Follow, Observation, Options, follow};
+use sse_tests::scripted::{Reply, Request, Scripted};
+use tokio::time::Instant;
+
+fn ms(n: u64) -> sse_core::Duration {
+    sse_core::Duration::from_millis(n)
+}
+
+/// 50 ms doubling to a 400 ms cap, no jitter, so delays are exact lower bounds.
+fn test_policy() -> Policy {
+    let mut p = Policy::default();
+    p.initial_backoff = ms(50);
+    p.backoff_factor_pct = 200;
+    p.max_backoff = ms(400);
+    p.jitter_pct = 0;
+    p.connect_timeout = ms(2_000);
+    p.idle_timeout = ms(5_000);
+    p.healthy_after = ms(300);
+    p
+}
+
+fn client(url: &str, policy: Policy) -> Follow {
+    let mut o = Options::new(url);
+    o.policy = policy;
+    o.seed = 7;
+    follow(o).expect("valid options")
+}
+
+/// Observe until `done` says so, the stream ends, or `limit` passes.
+async fn observe(
+    stream: &mut Follow,
+    limit: Duration,
+    mut done: impl FnMut(&[Observation]) -> bool,
+) -> Vec<Observation> {
+    let deadline = Instant::now() + limit;
+    let mut seen = Vec::new();
+    while let Ok(Some(obs)) = tokio::time::timeout_at(deadline, stream.next()).await {
+        seen.push(obs);
+        if done(&seen) {
+            break;
+        }
+    }
+    seen
+}
+
+fn statuses(obs: &[Observation]) -> Vec<Status> {
+    obs.iter()
+        .filter_map(|o| match o {
+            Observation::Status(s) => Some(s.status),
+            _ => None,
+        })
+        .collect()
+}
+
+fn datas(obs: &[Observation]) -> Vec<String> {
+    obs.iter()
+        .filter_map(|o| match o {
+            Observation::Event(e) => Some(e.data.clone()),
+            _ => None,
+        })
+        .collect()
+}
+
+fn gaps(reqs: &[Request]) -> Vec<Duration> {
+    reqs.windows(2).map(|w| w[1].at - w[0].at).collect()
+}
+
+fn disabled(obs: &[Observation]) -> Option<Reason> {
+    statuses(obs)
+        .last()
+        .filter(|s| s.kind == StatusKind::Disabled)
+        .map(|s| s.reason)
+}
+
+#[tokio::test]
+async fn sends_accept_cache_control_and_last_event_id_on_reconnect() {
+    let server = Scripted::start(|n, _| match n {
+        // An id-only block counts; an id inside the unfinished block at the cut does not.
+        0 => Reply::sse().send(concat!(
+            "event: tick\n",
+            "id: 5\n",
+            "data: a\n",
+            "\n",
+            "id: 7\n",
+            "\n",
+            "event: tick\n",
+            "id: 8\n",
+            "data: partial",
+        )),
+        _ => Reply::sse().hold(),
+    })
+    .await;
+    let mut stream = client(&server.url("/stream"), test_policy());
+    let obs = observe(&mut stream, Duration::from_secs(5), |o| {
+        statuses(o)
+            .iter()
+            .filter(|s| s.kind == StatusKind::Connected)
+            .count()
+            == 2
+    })
+    .await;
+    let reqs = server.requests();
+    assert_eq!(reqs.len(), 2, "{obs:?}");
+    for r in &reqs {
+        assert_eq!(r.method, "GET");
+        assert_eq!(r.header("accept"), Some("text/event-stream"));
+        assert_eq!(r.header("cache-control"), Some("no-cache"));
+    }
+    assert_eq!(reqs[0].header("last-event-id"), None);
+    assert_eq!(reqs[1].header("last-event-id"), Some("7"));
+    // The partial event at the drop is discarded.
+    assert_eq!(datas(&obs), ["a"]);
+}
+
+#[tokio::test]
+async fn last_event_id_survives_any_id_text() {
+    let server = Scripted::start(|n, _| match n {
+        0 => Reply::sse().send("id: abc-1\ndata: x\n\n"),
+        _ => Reply::sse().hold(),
+    })
+    .await;
+    let mut stream = client(&server.url("/"), test_policy());
+    let _ = observe(&mut stream, Duration::from_secs(5), |o| {
+        statuses(o)
+            .iter()
+            .filter(|s| s.kind == StatusKind::Connected)
+            .count()
+            == 2
+    })
+    .await;
+    let reqs = server.requests();
+    assert_eq!(reqs[1].header("last-event-id"), Some("abc-1"));
+    // Not our server (no message index seen): the URL is left alone.
+    assert_eq!(reqs[1].target, "/");
+}
+
+#[tokio::test]
+async fn honours_retry_field() {
+    let server = Scripted::start(|n, _| match n {
+        0 => Reply::sse().send("retry: 400\n\n"),
+        _ => Reply::sse().hold(),
+    })
+    .await;
+    let mut stream = client(&server.url("/"), test_policy());
+    let _ = observe(&mut stream, Duration::from_secs(5), |o| {
+        statuses(o)
+            .iter()
+            .filter(|s| s.kind == StatusKind::Connected)
+            .count()
+            == 2
+    })
+    .await;
+    let g = gaps(&server.requests());
+    // Without the hint the first retry comes after 50 ms.
+    assert_eq!(g.len(), 1);
+    assert!(g[0] >= Duration::from_millis(390), "{g:?}");
+}
+
+#[tokio::test]
+async fn backoff_grows_and_caps() {
+    let server = Scripted::start(|_, _| Reply::hang_up()).await;
+    let mut stream = client(&server.url("/"), test_policy());
+    let reqs = tokio::select! {
+        r = server.wait_requests(7, Duration::from_secs(8)) => r,
+        _ = observe(&mut stream, Duration::from_secs(10), |_| false) => unreachable!(),
+    };
+    let g = gaps(&reqs[..7]);
+    for (gap, nominal) in g.iter().zip([50u64, 100, 200, 400, 400, 400]) {
+        assert!(*gap >= Duration::from_millis(nominal - 5), "{g:?}");
+        assert!(*gap < Duration::from_millis(nominal + 250), "{g:?}");
+    }
+}
+
+#[tokio::test]
+async fn accept_then_close_does_not_storm() {
+    // 200 + a comment, then the server closes: open, but never healthy.
+    let server = Scripted::start(|_, _| Reply::sse().send(": hi\n\n")).await;
+    let mut stream = client(&server.url("/"), test_policy());
+    let reqs = tokio::select! {
+        r = server.wait_requests(6, Duration::from_secs(8)) => r,
+        _ = observe(&mut stream, Duration::from_secs(10), |_| false) => unreachable!(),
+    };
+    let g = gaps(&reqs[..6]);
+    for (gap, nominal) in g.iter().zip([50u64, 100, 200, 400, 400]) {
+        assert!(*gap >= Duration::from_millis(nominal - 5), "{g:?}");
+    }
+}
+
+#[tokio::test]
+async fn attempt_count_resets_only_after_a_healthy_connection() {
+    let server = Scripted::start(|n, _| match n {
+        0..=3 => Reply::hang_up(),
+        // Up for 500 ms (> healthy_after) with bytes after 400 ms, then closed.
+        4 => Reply::sse()
+            .send(": a\n\n")
+            .wait_ms(400)
+            .send(": b\n\n")
+            .wait_ms(100),
+        _ => Reply::sse().hold(),
+    })
+    .await;
+    let mut stream = client(&server.url("/"), test_policy());
+    let reqs = tokio::select! {
+        r = server.wait_requests(6, Duration::from_secs(8)) => r,
+        _ = observe(&mut stream, Duration::from_secs(10), |_| false) => unreachable!(),
+    };
+    let g = gaps(&reqs);
+    // 4 failures: the next delay would be 400 ms; after a healthy connection it is 50 ms again.
+    assert!(g[4] >= Duration::from_millis(545), "{g:?}");
+    assert!(g[4] < Duration::from_millis(800), "{g:?}");
+}
+
+#[tokio::test]
+async fn no_content_and_not_found_stop_the_client() {
+    for code in [204u16, 404, 401] {
+        let server = Scripted::start(move |_, _| Reply::status(code)).await;
+        let mut stream = client(&server.url("/"), test_policy());
+        let obs = observe(&mut stream, Duration::from_secs(5), |_| false).await;
+        assert_eq!(disabled(&obs), Some(Reason::HttpStatus(code)), "{obs:?}");
+        tokio::time::sleep(Duration::from_millis(150)).await;
+        assert_eq!(
+            server.requests().len(),
+            1,
+            "HTTP {code} must not be retried"
+        );
+    }
+}
+
+#[tokio::test]
+async fn server_errors_and_408_429_are_retried() {
+    for code in [500u16, 503, 408, 429] {
+        let server = Scripted::start(move |n, _| match n {
+            0 => Reply::status(code).header("Content-Length", "0"),
+            _ => Reply::sse().send("data: ok\n\n").hold(),
+        })
+        .await;
+        let mut stream = client(&server.url("/"), test_policy());
+        let obs = observe(&mut stream, Duration::from_secs(5), |o| {
+            !datas(o).is_empty()
+        })
+        .await;
+        assert_eq!(datas(&obs), ["ok"], "HTTP {code}: {obs:?}");
+        let st = statuses(&obs);
+        assert!(
+            st.iter()
+                .any(|s| s.kind == StatusKind::Disconnected && s.reason == Reason::ConnectionLost)
+        );
+    }
+}
+
+#[tokio::test]
+async fn wrong_content_type_is_refused() {
+    let server = Scripted::start(|_, _| {
+        Reply::status(200)
+            .header("Content-Type", "text/plain")
+            .send("data: not an event stream\n\n")
+    })
+    .await;
+    let mut stream = client(&server.url("/"), test_policy());
+    let obs = observe(&mut stream, Duration::from_secs(5), |_| false).await;
+    assert_eq!(disabled(&obs), Some(Reason::NotEventStream), "{obs:?}");
+    assert!(datas(&obs).is_empty());
+}
+
+#[tokio::test]
+async fn content_type_parameters_are_accepted() {
+    let server = Scripted::start(|_, _| {
+        Reply::status(200)
+            .header("Content-Type", "Text/Event-Stream; charset=utf-8")
+            .send("data: x\n\n")
+            .hold()
+    })
+    .await;
+    let mut stream = client(&server.url("/"), test_policy());
+    let obs = observe(&mut stream, Duration::from_secs(5), |o| {
+        !datas(o).is_empty()
+    })
+    .await;
+    assert_eq!(datas(&obs), ["x"]);
+}
+
+#[tokio::test]
+async fn watchdog_fires_on_a_silent_stream() {
+    let server = Scripted::start(|_, _| Reply::sse().send(": hello\n\n").hold()).await;
+    let mut policy = test_policy();
+    policy.idle_timeout = ms(300);
+    let mut stream = client(&server.url("/"), policy);
+    let obs = observe(&mut stream, Duration::from_secs(5), |o| {
+        statuses(o)
+            .iter()
+            .filter(|s| s.kind == StatusKind::Connected)
+            .count()
+            == 2
+    })
+    .await;
+    assert!(
+        statuses(&obs).contains(&Status {
+            kind: StatusKind::Disconnected,
+            reason: Reason::NoHeartbeat
+        }),
+        "{obs:?}"
+    );
+    let g = gaps(&server.requests());
+    assert!(g[0] >= Duration::from_millis(340), "{g:?}");
+}
+
+#[tokio::test]
+async fn connect_timeout_fires_when_no_response_comes() {
+    let server = Scripted::start(|n, _| match n {
+        0 => Reply::silent(),
+        _ => Reply::sse().hold(),
+    })
+    .await;
+    let mut policy = test_policy();
+    policy.connect_timeout = ms(300);
+    let mut stream = client(&server.url("/"), policy);
+    let obs = observe(&mut stream, Duration::from_secs(5), |o| {
+        statuses(o).iter().any(|s| s.kind == StatusKind::Connected)
+    })
+    .await;
+    assert!(
+        statuses(&obs).contains(&Status {
+            kind: StatusKind::Disconnected,
+            reason: Reason::ConnectTimeout
+        }),
+        "{obs:?}"
+    );
+}
+
+#[tokio::test]
+async fn redirects_are_followed_and_bounded() {
+    let server = Scripted::start(|_, req| match req.target.as_str() {
+        "/old" => Reply::redirect(301, "/older"),
+        "/older" => Reply::redirect(307, "/stream"),
+        "/loop" => Reply::redirect(302, "/loop"),
+        _ => Reply::sse().send("data: here\n\n").hold(),
+    })
+    .await;
+    let mut stream = client(&server.url("/old"), test_policy());
+    let obs = observe(&mut stream, Duration::from_secs(5), |o| {
+        !datas(o).is_empty()
+    })
+    .await;
+    assert_eq!(datas(&obs), ["here"]);
+    let targets: Vec<String> = server.requests().into_iter().map(|r| r.target).collect();
+    assert_eq!(targets, ["/old", "/older", "/stream"]);
+    assert!(server.requests()[2].header("accept") == Some("text/event-stream"));
+
+    // A redirect loop ends the attempt after a bounded number of hops and is retried later.
+    let server = Scripted::start(|_, _| Reply::redirect(302, "/loop")).await;
+    let mut stream = client(&server.url("/loop"), test_policy());
+    let obs = observe(&mut stream, Duration::from_secs(5), |o| {
+        statuses(o)
+            .iter()
+            .any(|s| s.kind == StatusKind::Disconnected)
+    })
+    .await;
+    assert!(
+        statuses(&obs)
+            .iter()
+            .any(|s| s.reason == Reason::ConnectionLost)
+    );
+    let hops = server.requests().len();
+    assert!(
+        (2..=sse_host::client::MAX_REDIRECTS + 1).contains(&hops),
+        "{hops}"
+    );
+}
+
+const EVENTS: &str = concat!(
+    ": comment\n",
+    "event: tick\n",
+    "data: one\n",
+    "data: two\n",
+    "\n",
+    "event: tick\r\n",
+    "data: \u{e9}t\u{e9}\r\n",
+    "\r\n",
+);
+
+fn split(bytes: &[u8], at: &[usize]) -> Vec<Vec<u8>> {
+    let mut out = Vec::new();
+    let mut start = 0;
+    for &a in at.iter().chain([bytes.len()].iter()) {
+        out.push(bytes[start..a].to_vec());
+        start = a;
+    }
+    out
+}
+
+#[tokio::test]
+async fn chunked_and_close_delimited_bodies() {
+    // The same stream three ways: close-delimited, chunked with chunk borders inside lines and
+    // inside a UTF-8 sequence, and chunked one byte per chunk.
+    let bytes = EVENTS.as_bytes().to_vec();
+    let e_acute = EVENTS.find('\u{e9}').expect("é") + 1;
+    let ways: Vec<Vec<Vec<u8>>> = vec![
+        vec![bytes.clone()],
+        split(&bytes, &[3, 17, 30, e_acute]),
+        bytes.iter().map(|b| vec![*b]).collect(),
+    ];
+    for (i, parts) in ways.into_iter().enumerate() {
+        let server = Scripted::start(move |_, _| {
+            let mut r = Reply::sse();
+            if i > 0 {
+                r = r.chunked();
+            }
+            for p in &parts {
+                r = r.send(p);
+            }
+            r.hold()
+        })
+        .await;
+        let mut stream = client(&server.url("/"), test_policy());
+        let obs = observe(&mut stream, Duration::from_secs(5), |o| datas(o).len() == 2).await;
+        assert_eq!(datas(&obs), ["one\ntwo", "\u{e9}t\u{e9}"], "way {i}");
+    }
+}
+
+#[tokio::test]
+async fn chunked_body_cut_mid_event_discards_the_partial_event() {
+    let server = Scripted::start(|n, _| match n {
+        0 => Reply::sse()
+            .chunked()
+            .send("data: whole\n\n")
+            .send("data: hal")
+            .cut(),
+        _ => Reply::sse().chunked().send("data: next\n\n").hold(),
+    })
+    .await;
+    let mut stream = client(&server.url("/"), test_policy());
+    let obs = observe(&mut stream, Duration::from_secs(5), |o| datas(o).len() == 2).await;
+    assert_eq!(datas(&obs), ["whole", "next"]);
+}
+
+// ---------------------------------------------------------------------------------------------
+// Chaos: a seeded proxy cuts connections at random byte offsets while messages are published.
+
+use sse_tests::chaos::Chaos;
+use sse_tests::logserver::LogServer;
+
+/// Reconnect fast: the cap keeps even the server's `retry:` hint short.
+fn chaos_policy() -> Policy {
+    let mut p = Policy::default();
+    p.initial_backoff = ms(5);
+    p.max_backoff = ms(20);
+    p.jitter_pct = 50;
+    p.connect_timeout = ms(2_000);
+    p.idle_timeout = ms(5_000);
+    p.healthy_after = ms(50);
+    p
+}
+
+/// One client's copy of the log: message data in arrival order, emptied on `Reset`.
+async fn follow_until(url: String, seed: u64, last: String, limit: Duration) -> Vec<String> {
+    let mut o = Options::new(url);
+    o.policy = chaos_policy();
+    o.seed = seed;
+    let mut stream = follow(o).expect("options");
+    let deadline = Instant::now() + limit;
+    let mut got = Vec::new();
+    while let Ok(Some(obs)) = tokio::time::timeout_at(deadline, stream.next()).await {
+        match obs {
+            Observation::Event(e) if e.event_type == "message" => {
+                let done = e.data.contains(&last);
+                got.push(e.data);
+                if done {
+                    break;
+                }
+            }
+            Observation::Reset => got.clear(),
+            _ => {}
+        }
+    }
+    got
+}
+
+const CLIENTS: u64 = 20;
+const CUTS: usize = 1_000;
+
+/// Publish every millisecond until the proxy made `cuts` cuts (bounded by 60 s and 30 000
+/// messages), then one final `"end"` message.
+async fn publish_through_cuts(server: &LogServer, proxy: &Chaos, cuts: usize) {
+    let deadline = Instant::now() + Duration::from_secs(60);
+    for i in 0..30_000u32 {
+        if proxy.cuts() >= cuts || Instant::now() >= deadline {
+            break;
+        }
+        server.publish(&format!("m{i}"));
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    eprintln!(
+        "published {} messages through {} cuts of {} connections",
+        server.messages().len(),
+        proxy.cuts(),
+        proxy.connections()
+    );
+    server.publish("end");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chaos_cuts_lose_and_repeat_nothing() {
+    let server = LogServer::start("epoch-a").await;
+    let proxy = Chaos::start(server.addr(), 0x5EED, CUTS, 3_000).await;
+    let clients: Vec<_> = (0..CLIENTS)
+        .map(|seed| {
+            tokio::spawn(follow_until(
+                proxy.url("/stream"),
+                seed,
+                "\"end\"".into(),
+                Duration::from_secs(90),
+            ))
+        })
+        .collect();
+    publish_through_cuts(&server, &proxy, CUTS).await;
+    let expected = server.messages();
+    for c in clients {
+        let got = c.await.expect("client task");
+        assert_eq!(got.len(), expected.len(), "cuts: {}", proxy.cuts());
+        assert!(got == expected, "a client's copy differs from the log");
+    }
+    assert!(proxy.cuts() >= CUTS, "only {} cuts", proxy.cuts());
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chaos_with_a_replaced_memory_log_resets_then_is_exact() {
+    let server = LogServer::start("epoch-a").await;
+    let proxy = Chaos::start(server.addr(), 0xC0FFEE, CUTS / 4, 3_000).await;
+    let clients: Vec<_> = (0..CLIENTS / 2)
+        .map(|seed| {
+            tokio::spawn(follow_until(
+                proxy.url("/stream"),
+                seed,
+                "\"end\"".into(),
+                Duration::from_secs(90),
+            ))
+        })
+        .collect();
+    for i in 0..200 {
+        server.publish(&format!("old{i}"));
+        tokio::time::sleep(Duration::from_millis(1)).await;
+    }
+    // The server restarts with a fresh memory log: new epoch, history gone.
+    server.replace_log("epoch-b");
+    publish_through_cuts(&server, &proxy, CUTS / 4).await;
+    let expected = server.messages();
+    for c in clients {
+        let got = c.await.expect("client task");
+        assert!(
+            got == expected,
+            "{} vs {} messages",
+            got.len(),
+            expected.len()
+        );
+    }
+}
