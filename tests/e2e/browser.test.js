@@ -327,19 +327,38 @@ test('an HTTP 404 on the stream disables the client; a 503 is retried', async ()
 
 test('a session that ended disables the client and the chat box', async () => {
   await withCleanup(async (defer) => {
-    const standIn = await startStandIn('ended');
-    defer(() => standIn.close());
-    const page = await openPage(browser, standIn.url);
+    const server = await startServer({ args: [...FAST_DEMO, '--memory'] });
+    defer(() => server.kill());
+    const page = await openPage(browser, server.url);
     defer(() => page.close());
+    await waitForStatus(page, 'connected');
+    await chatTurn(page, 'One last thing');
+
+    // The agent ends the session (through the agent API).
+    const res = await fetch(`${server.url}api/state`, {
+      method: 'PATCH',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ session_ended: true, session_ended_message: 'The agent finished.' }),
+    });
+    assert.equal(res.status, 200);
     await waitForStatus(page, 'disabled', 'Session ended');
+    assert.equal((await indicator(page)).label, 'Network status: Disabled. Session ended');
     assert.equal(await page.isDisabled('#composer-input'), true);
     assert.match(await page.textContent('#composer-note'), /The agent finished/);
     assert.equal(await page.textContent('#agent-label'), 'Session ended');
     assert.ok(!(await page.title()).includes('Offline'));
-    // It does not come back: no further connection attempts.
+    assert.equal(await page.isVisible('#net-retry'), false);
+    await assertMatchesServer(page, server.url);
+    await screenshot(page, 'session-ended');
+
+    // It stays stopped, and a page opened now still gets the whole conversation.
     await page.waitForTimeout(1500);
     assert.equal((await indicator(page)).status, 'disabled');
-    await screenshot(page, 'session-ended');
+    const late = await openPage(browser, server.url);
+    defer(() => late.close());
+    await waitForStatus(late, 'disabled', 'Session ended');
+    await assertMatchesServer(late, server.url);
+    assert.deepEqual([...page.errors, ...late.errors], []);
   });
 });
 

@@ -143,7 +143,7 @@ export const FIXTURE = [
 /**
  * A stand-in server that serves the real UI files from host/web and answers `stream` as told:
  * `hang` (accepts, never answers: the client stays "connecting"), `status:N` (an HTTP error),
- * `fixture` (replays FIXTURE, then stays open) or `ended` (a stream that says the session ended). For states the real server cannot be made
+ * or `fixture` (replays FIXTURE, then stays open). For states the real server cannot be made
  * to show on demand.
  */
 export async function startStandIn(mode) {
@@ -165,11 +165,6 @@ export async function startStandIn(mode) {
       const state = { message_count: FIXTURE.length, epoch: 'fixture', title: 'Fixture', agent_state: 'EndOfTurn' };
       res.write(`retry: 1000\n\nevent: state\ndata: ${JSON.stringify(state)}\n\n`);
       for (const m of FIXTURE) res.write(`event: message\nid: ${m.idx}\ndata: ${JSON.stringify(m)}\n\n`);
-    } else if (pathname === '/stream' && mode === 'ended') {
-      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-      const state = { message_count: 0, epoch: 'stand-in', title: 'Finished session', session_ended: true };
-      res.write(`retry: 1000\n\nevent: state\ndata: ${JSON.stringify(state)}\n\n`);
-      res.end('event: session_ended\ndata: {"message":"The agent finished."}\n\n');
     } else {
       res.writeHead(404, { 'content-type': 'application/json' });
       res.end('{"error":"not found"}');
