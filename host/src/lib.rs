@@ -15,3 +15,4 @@ pub mod log;
 pub mod model;
 pub mod publish;
 pub mod server;
+pub mod web;
