@@ -24,7 +24,7 @@
 //! parser splits lines on raw bytes and decodes each value on its own; a sequence that is cut off
 //! by a line end becomes U+FFFD exactly as whole-stream decoding would make it. Each maximal
 //! invalid subpart becomes one U+FFFD (the WHATWG decoder, same as `String::from_utf8_lossy`).
-//! Comments are handed out as raw bytes.
+//! Comments are decoded the same way, so [`Step::Comment`] bytes are always UTF-8.
 #![deny(clippy::indexing_slicing)]
 
 use core::fmt;
@@ -85,19 +85,25 @@ pub struct Parser<const LINE: usize, const DATA: usize> {
     /// An [`Step::Event`] borrowed the buffers; clear them on the next push.
     dispatched: bool,
     /// The spec's data buffer, without its trailing LF (see [`Parser::begin_value`]).
-    data: Buf<DATA>,
+    data: Text<DATA>,
     /// At least one `data` field was seen: the data buffer is "not empty" even if `data` is "".
     has_data: bool,
     /// `data` did not fit in `DATA` bytes.
     truncated: bool,
     /// The spec's event type buffer.
-    event_type: Buf<LINE>,
+    event_type: Text<LINE>,
     /// The `id:` value or comment being read.
-    scratch: Buf<LINE>,
+    scratch: Text<LINE>,
+    /// The comment did not fit in `scratch`.
+    comment_cut: bool,
+    /// The `id:` value being read contains NUL.
+    id_nul: bool,
+    /// The `retry:` value being read, once it has a digit.
+    retry_value: Option<u64>,
     /// The spec's last event ID buffer: set by `id` fields, copied on dispatch.
-    id_buffer: Buf<LINE>,
+    id_buffer: Text<LINE>,
     /// The event source's last event ID string: what a reconnect sends as `Last-Event-ID`.
-    last_id: Buf<LINE>,
+    last_id: Text<LINE>,
     /// The reconnection time set by the stream.
     retry: Option<Duration>,
 }
@@ -110,8 +116,8 @@ pub enum Step<'p> {
     NeedMore,
     /// A blank line dispatched an event. It borrows the parser until the next call.
     Event(Event<'p>),
-    /// A comment line (`:` and what follows, without the `:`), raw bytes cut to `LINE`.
-    /// Servers send these as keep-alives.
+    /// A comment line: what follows the `:`, decoded (U+FFFD for invalid UTF-8) and cut to at
+    /// most `LINE` bytes at a character boundary. Servers send these as keep-alives.
     Comment(&'p [u8]),
     /// A valid `retry:` field set the reconnection time. Hand it to the reconnect policy.
     Retry(Duration),
@@ -201,13 +207,14 @@ enum State {
     Skip,
 }
 
-/// A field the parser acts on, with what it has learnt of the value so far.
+/// A field the parser acts on. (What it learns of an `id` or `retry` value on the way lives in
+/// [`Parser::id_nul`] and [`Parser::retry_value`], which keeps this one byte.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
 enum Field {
     Event,
     Data,
-    Id { nul: bool },
-    Retry { ms: u64, digits: bool },
+    Id,
+    Retry,
 }
 
 impl Field {
@@ -216,11 +223,8 @@ impl Field {
         match name {
             b"event" => Some(Field::Event),
             b"data" => Some(Field::Data),
-            b"id" => Some(Field::Id { nul: false }),
-            b"retry" => Some(Field::Retry {
-                ms: 0,
-                digits: false,
-            }),
+            b"id" => Some(Field::Id),
+            b"retry" => Some(Field::Retry),
             _ => None,
         }
     }
@@ -247,7 +251,7 @@ impl<const LINE: usize, const DATA: usize> fmt::Debug for Parser<LINE, DATA> {
         f.debug_struct("Parser")
             .field("state", &self.state)
             .field("discarding", &self.discarding)
-            .field("data_len", &self.data.len)
+            .field("data_len", &self.data.len())
             .field("last_event_id", &self.last_event_id())
             .field("retry", &self.retry)
             .finish_non_exhaustive()
@@ -266,13 +270,16 @@ impl<const LINE: usize, const DATA: usize> Parser<LINE, DATA> {
             utf8: Utf8::new(),
             discarding: false,
             dispatched: false,
-            data: Buf::new(),
+            data: Text::new(),
             has_data: false,
             truncated: false,
-            event_type: Buf::new(),
-            scratch: Buf::new(),
-            id_buffer: Buf::new(),
-            last_id: Buf::new(),
+            event_type: Text::new(),
+            scratch: Text::new(),
+            comment_cut: false,
+            id_nul: false,
+            retry_value: None,
+            id_buffer: Text::new(),
+            last_id: Text::new(),
             retry: None,
         }
     }
@@ -294,7 +301,7 @@ impl<const LINE: usize, const DATA: usize> Parser<LINE, DATA> {
         Ok(match self.advance(input)? {
             None => Step::NeedMore,
             Some(Item::Event) => Step::Event(self.event()),
-            Some(Item::Comment) => Step::Comment(self.scratch.as_bytes()),
+            Some(Item::Comment) => Step::Comment(self.scratch.as_str().as_bytes()),
             Some(Item::Retry(d)) => Step::Retry(d),
         })
     }
@@ -314,13 +321,13 @@ impl<const LINE: usize, const DATA: usize> Parser<LINE, DATA> {
         self.discarding = false;
         self.dispatched = false;
         self.clear_event();
-        self.id_buffer.clone_from(&self.last_id);
+        self.id_buffer.copy_from(&self.last_id);
     }
 
     /// The last event ID: what to send as `Last-Event-ID` after a reconnect; empty if none.
     #[must_use]
     pub fn last_event_id(&self) -> &str {
-        text(self.last_id.as_bytes())
+        self.last_id.as_str()
     }
 
     /// Seeds the last event ID, as after a reconnect that sent `Last-Event-ID: id`.
@@ -339,12 +346,12 @@ impl<const LINE: usize, const DATA: usize> Parser<LINE, DATA> {
         if memchr(b'\n', bytes).is_some() {
             return Err(SeedError::ContainsLf);
         }
-        let mut id_buf = Buf::new();
-        if !id_buf.push(bytes) {
+        if id.len() > LINE {
             return Err(SeedError::TooLong);
         }
-        self.last_id.clone_from(&id_buf);
-        self.id_buffer = id_buf;
+        self.last_id.clear();
+        self.last_id.push(id);
+        self.id_buffer.copy_from(&self.last_id);
         Ok(())
     }
 
@@ -385,36 +392,45 @@ impl<const LINE: usize, const DATA: usize> Parser<LINE, DATA> {
                     }
                     self.state = State::LineStart;
                 }
-                State::LineStart => match byte {
-                    b'\r' | b'\n' => {
+                State::LineStart => {
+                    if byte == b'\r' || byte == b'\n' {
                         // > If the line is empty (a blank line): Dispatch the event.
                         *input = rest;
                         self.state = line_end(byte);
                         if let Some(item) = self.blank_line() {
                             return Ok(Some(item));
                         }
-                    }
-                    _ if self.discarding => self.state = State::Skip,
-                    b':' => {
+                    } else if self.discarding {
+                        self.state = State::Skip;
+                    } else if let Some((line, end, after)) = whole_line(bytes) {
+                        // The common case: the whole line is in this chunk.
+                        *input = after;
+                        self.state = line_end(end);
+                        match self.line(line) {
+                            Ok(Some(item)) => return Ok(Some(item)),
+                            Ok(None) => {}
+                            Err(Overflow) => {
+                                self.drop_event();
+                                return Err(ParseError::LineTooLong);
+                            }
+                        }
+                    } else if byte == b':' {
                         // > If the line starts with a U+003A COLON character (:): Ignore the line.
                         *input = rest;
-                        self.scratch.clear();
+                        self.begin_comment();
                         self.state = State::Comment;
+                    } else if let Some((field, len)) = fast_field(bytes) {
+                        // A whole `name:` in this chunk.
+                        *input = bytes.get(len..).unwrap_or_default();
+                        self.begin_value(field);
+                        self.state = State::ValueStart(field);
+                    } else {
+                        self.state = State::Name {
+                            name: [0; MAX_NAME],
+                            len: 0,
+                        };
                     }
-                    _ => {
-                        if let Some((field, len)) = fast_field(bytes) {
-                            // The common case: a whole `name:` in this chunk.
-                            *input = bytes.get(len..).unwrap_or_default();
-                            self.begin_value(field);
-                            self.state = State::ValueStart(field);
-                        } else {
-                            self.state = State::Name {
-                                name: [0; MAX_NAME],
-                                len: 0,
-                            };
-                        }
-                    }
-                },
+                }
                 State::Name { mut name, len } => match byte {
                     b':' | b'\r' | b'\n' => {
                         // > If the line contains a U+003A COLON character (:): Collect the
@@ -457,9 +473,9 @@ impl<const LINE: usize, const DATA: usize> Parser<LINE, DATA> {
                 }
                 State::Value(field) => {
                     let (value, tail) = split_line(bytes);
-                    let field = match self.feed_value(field, value) {
-                        Ok(Some(field)) => field,
-                        Ok(None) => {
+                    match self.feed_value(field, value) {
+                        Ok(true) => {}
+                        Ok(false) => {
                             // A `retry` value with a non-digit: ignore the field.
                             *input = tail;
                             self.state = State::Skip;
@@ -471,7 +487,7 @@ impl<const LINE: usize, const DATA: usize> Parser<LINE, DATA> {
                             self.drop_event();
                             return Err(ParseError::LineTooLong);
                         }
-                    };
+                    }
                     let Some((&end, after)) = tail.split_first() else {
                         *input = tail;
                         self.state = State::Value(field);
@@ -490,13 +506,14 @@ impl<const LINE: usize, const DATA: usize> Parser<LINE, DATA> {
                 }
                 State::Comment => {
                     let (comment, tail) = split_line(bytes);
-                    self.scratch.push_truncated(comment);
+                    self.feed_comment(comment);
                     let Some((&end, after)) = tail.split_first() else {
                         *input = tail;
                         return Ok(None);
                     };
                     *input = after;
                     self.state = line_end(end);
+                    self.end_comment();
                     return Ok(Some(Item::Comment));
                 }
                 State::Skip => {
@@ -508,6 +525,62 @@ impl<const LINE: usize, const DATA: usize> Parser<LINE, DATA> {
                     }
                 }
             }
+        }
+    }
+
+    /// Processes one whole, non-empty line (the same steps as the byte-wise states, at once).
+    fn line(&mut self, line: &[u8]) -> Result<Option<Item>, Overflow> {
+        if let Some(comment) = line.strip_prefix(b":") {
+            self.begin_comment();
+            self.feed_comment(comment);
+            self.end_comment();
+            return Ok(Some(Item::Comment));
+        }
+        // Only names of up to `MAX_NAME` bytes matter, so only that far is searched for ':'.
+        let head = line.get(..=MAX_NAME).unwrap_or(line);
+        let (name, value) = match head.iter().position(|&b| b == b':') {
+            Some(colon) => {
+                let value = line.get(colon + 1..).unwrap_or_default();
+                let name = line.get(..colon).unwrap_or_default();
+                (name, value.strip_prefix(b" ").unwrap_or(value))
+            }
+            None => (line, &[][..]),
+        };
+        // A name without ':' in `head` is longer than any we know, and is ignored.
+        let Some(field) = Field::from_name(name) else {
+            return Ok(None);
+        };
+        self.begin_value(field);
+        if self.feed_value(field, value)? {
+            self.end_value(field)
+        } else {
+            Ok(None)
+        }
+    }
+
+    fn begin_comment(&mut self) {
+        self.utf8 = Utf8::new();
+        self.scratch.clear();
+        self.comment_cut = false;
+    }
+
+    fn feed_comment(&mut self, comment: &[u8]) {
+        if !self.comment_cut {
+            let mut sink = Truncating {
+                buf: &mut self.scratch,
+                truncated: &mut self.comment_cut,
+            };
+            self.utf8.feed(comment, &mut sink);
+        }
+    }
+
+    fn end_comment(&mut self) {
+        if !self.comment_cut {
+            let mut sink = Truncating {
+                buf: &mut self.scratch,
+                truncated: &mut self.comment_cut,
+            };
+            self.utf8.finish(&mut sink);
         }
     }
 
@@ -529,13 +602,16 @@ impl<const LINE: usize, const DATA: usize> Parser<LINE, DATA> {
                 }
                 self.has_data = true;
             }
-            Field::Id { .. } => self.scratch.clear(),
-            Field::Retry { .. } => {}
+            Field::Id => {
+                self.scratch.clear();
+                self.id_nul = false;
+            }
+            Field::Retry => self.retry_value = None,
         }
     }
 
-    /// Takes in a piece of `field`'s value (no line ends in it). `Ok(None)`: ignore the field.
-    fn feed_value(&mut self, field: Field, value: &[u8]) -> Result<Option<Field>, Overflow> {
+    /// Takes in a piece of `field`'s value (no line ends in it). `Ok(false)`: ignore the field.
+    fn feed_value(&mut self, field: Field, value: &[u8]) -> Result<bool, Overflow> {
         match field {
             Field::Event => {
                 if !self.utf8.feed(value, &mut Bounded(&mut self.event_type)) {
@@ -551,27 +627,26 @@ impl<const LINE: usize, const DATA: usize> Parser<LINE, DATA> {
                     self.utf8.feed(value, &mut sink);
                 }
             }
-            Field::Id { nul } => {
+            Field::Id => {
                 // Decoded (and bounded) even when it holds a NUL, so that whether an over-long
                 // value is an error does not depend on where the input was split.
                 if !self.utf8.feed(value, &mut Bounded(&mut self.scratch)) {
                     return Err(Overflow);
                 }
-                let nul = nul || memchr(0, value).is_some();
-                return Ok(Some(Field::Id { nul }));
+                self.id_nul = self.id_nul || memchr(0, value).is_some();
             }
-            Field::Retry { mut ms, mut digits } => {
+            Field::Retry => {
                 for &b in value {
                     if !b.is_ascii_digit() {
-                        return Ok(None);
+                        return Ok(false);
                     }
-                    digits = true;
-                    ms = ms.saturating_mul(10).saturating_add(u64::from(b - b'0'));
+                    let ms = self.retry_value.unwrap_or(0);
+                    self.retry_value =
+                        Some(ms.saturating_mul(10).saturating_add(u64::from(b - b'0')));
                 }
-                return Ok(Some(Field::Retry { ms, digits }));
             }
         }
-        Ok(Some(field))
+        Ok(true)
     }
 
     /// The line holding `field` ended: "process the field".
@@ -591,25 +666,25 @@ impl<const LINE: usize, const DATA: usize> Parser<LINE, DATA> {
                     self.utf8.finish(&mut sink);
                 }
             }
-            Field::Id { nul } => {
+            Field::Id => {
                 if !self.utf8.finish(&mut Bounded(&mut self.scratch)) {
                     return Err(Overflow);
                 }
                 // > If the field name is "id": If the field value does not contain U+0000
                 // > NULL, then set the last event ID buffer to the field value. Otherwise,
                 // > ignore the field.
-                if !nul {
-                    self.id_buffer.clone_from(&self.scratch);
+                if !self.id_nul {
+                    self.id_buffer.copy_from(&self.scratch);
                 }
             }
-            Field::Retry { ms, digits } => {
+            Field::Retry => {
                 // > If the field name is "retry": If the field value consists of only ASCII
                 // > digits, then interpret the field value as an integer in base ten, and set
                 // > the event stream's reconnection time to that integer. Otherwise, ignore
                 // > the field.
                 //
                 // An empty value is ignored too: it is no integer. Too many digits saturate.
-                if digits {
+                if let Some(ms) = self.retry_value {
                     let retry = Duration::from_millis(ms);
                     self.retry = Some(retry);
                     return Ok(Some(Item::Retry(retry)));
@@ -629,7 +704,7 @@ impl<const LINE: usize, const DATA: usize> Parser<LINE, DATA> {
         // > 1. Set the last event ID string of the event source to the value of the last event
         // > ID buffer. The buffer does not get reset, so the last event ID string of the event
         // > source remains set to this value until the next time it is set by the server.
-        self.last_id.clone_from(&self.id_buffer);
+        self.last_id.copy_from(&self.id_buffer);
         // > 2. If the data buffer is an empty string, set the data buffer and the event type
         // > buffer to the empty string and return.
         if !self.has_data {
@@ -650,14 +725,14 @@ impl<const LINE: usize, const DATA: usize> Parser<LINE, DATA> {
     /// > 6. If the event type buffer has a value other than the empty string, change the type
     /// > of the newly created event to equal the value of the event type buffer.
     fn event(&self) -> Event<'_> {
-        let event_type = match self.event_type.as_bytes() {
-            [] => DEFAULT_TYPE,
-            name => text(name),
+        let event_type = match self.event_type.as_str() {
+            "" => DEFAULT_TYPE,
+            name => name,
         };
         Event {
             event_type,
-            data: text(self.data.as_bytes()),
-            last_event_id: text(self.last_id.as_bytes()),
+            data: self.data.as_str(),
+            last_event_id: self.last_id.as_str(),
             truncated: self.truncated,
         }
     }
@@ -704,6 +779,13 @@ fn split_line(bytes: &[u8]) -> (&[u8], &[u8]) {
     bytes.split_at_checked(at).unwrap_or((bytes, &[]))
 }
 
+/// Splits off a line that ends in `bytes`: (line, line end byte, after it).
+fn whole_line(bytes: &[u8]) -> Option<(&[u8], u8, &[u8])> {
+    let (line, tail) = bytes.split_at_checked(memchr2(b'\r', b'\n', bytes)?)?;
+    let (&end, after) = tail.split_first()?;
+    Some((line, end, after))
+}
+
 /// Recognises a whole `name:` of a known field at the start of `line`.
 fn fast_field(line: &[u8]) -> Option<(Field, usize)> {
     let colon = line.get(..=MAX_NAME).and_then(|head| memchr(b':', head))?;
@@ -722,58 +804,41 @@ fn text(bytes: &[u8]) -> &str {
     }
 }
 
-/// A fixed-capacity byte buffer.
+/// A fixed-capacity text buffer: valid UTF-8 by construction, so handing it out as `&str`
+/// costs nothing.
 #[derive(Clone)]
-struct Buf<const N: usize> {
-    bytes: [u8; N],
-    len: usize,
-}
+struct Text<const N: usize>(heapless::String<N>);
 
-impl<const N: usize> Buf<N> {
+impl<const N: usize> Text<N> {
     const fn new() -> Self {
-        Buf {
-            bytes: [0; N],
-            len: 0,
-        }
+        Text(heapless::String::new())
     }
 
-    fn as_bytes(&self) -> &[u8] {
-        self.bytes.get(..self.len).unwrap_or_default()
+    fn as_str(&self) -> &str {
+        self.0.as_str()
+    }
+
+    fn len(&self) -> usize {
+        self.0.len()
     }
 
     fn clear(&mut self) {
-        self.len = 0;
+        self.0.clear();
     }
 
     fn room(&self) -> usize {
-        N.saturating_sub(self.len)
+        N.saturating_sub(self.0.len())
     }
 
     /// Appends all of `more`, or nothing if it does not fit (`false`).
-    fn push(&mut self, more: &[u8]) -> bool {
-        let end = self.len.saturating_add(more.len());
-        match self.bytes.get_mut(self.len..end) {
-            Some(slot) => {
-                slot.copy_from_slice(more);
-                self.len = end;
-                true
-            }
-            None => false,
-        }
+    fn push(&mut self, more: &str) -> bool {
+        self.0.push_str(more).is_ok()
     }
 
-    /// Appends as much of `more` as fits.
-    fn push_truncated(&mut self, more: &[u8]) {
-        let fits = more.get(..self.room()).unwrap_or(more);
-        self.push(fits);
-    }
-
-    fn clone_from(&mut self, other: &Self) {
-        let len = other.len.min(N);
-        if let (Some(to), Some(from)) = (self.bytes.get_mut(..len), other.bytes.get(..len)) {
-            to.copy_from_slice(from);
-            self.len = len;
-        }
+    /// Replaces the contents with `other`'s (without copying the whole capacity).
+    fn copy_from(&mut self, other: &Self) {
+        self.0.clear();
+        let _fits = self.0.push_str(other.as_str());
     }
 }
 
@@ -784,18 +849,18 @@ trait Sink {
 }
 
 /// A `LINE`-bounded value: all or nothing.
-struct Bounded<'a, const N: usize>(&'a mut Buf<N>);
+struct Bounded<'a, const N: usize>(&'a mut Text<N>);
 
 impl<const N: usize> Sink for Bounded<'_, N> {
     fn put(&mut self, s: &str) -> bool {
-        self.0.push(s.as_bytes())
+        self.0.push(s)
     }
 }
 
 /// The data buffer: on overflow, keep the longest prefix that ends at a character boundary
 /// and ignore everything after it.
 struct Truncating<'a, const N: usize> {
-    buf: &'a mut Buf<N>,
+    buf: &'a mut Text<N>,
     truncated: &'a mut bool,
 }
 
@@ -804,14 +869,14 @@ impl<const N: usize> Sink for Truncating<'_, N> {
         if *self.truncated {
             return false;
         }
-        if self.buf.push(s.as_bytes()) {
+        if self.buf.push(s) {
             return true;
         }
         let mut cut = self.buf.room().min(s.len());
         while !s.is_char_boundary(cut) {
             cut -= 1;
         }
-        self.buf.push(s.as_bytes().get(..cut).unwrap_or_default());
+        self.buf.push(s.get(..cut).unwrap_or_default());
         *self.truncated = true;
         false
     }
@@ -849,6 +914,17 @@ impl Utf8 {
                 None => return true,
             }
         }
+        // Fast path: valid text (the usual case) is checked by the word-at-a-time validator;
+        // `utf8_chunks` goes byte by byte.
+        let valid_up_to = match core::str::from_utf8(bytes) {
+            Ok(text) => return sink.put(text),
+            Err(e) => e.valid_up_to(),
+        };
+        let (valid, rest) = bytes.split_at_checked(valid_up_to).unwrap_or((&[], bytes));
+        if !sink.put(text(valid)) {
+            return false;
+        }
+        let bytes = rest;
         let mut offset = 0;
         for chunk in bytes.utf8_chunks() {
             if !sink.put(chunk.valid()) {

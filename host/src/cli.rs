@@ -23,6 +23,14 @@ pub enum Command {
     Publish(PublishArgs),
     /// Follow a live event stream, reconnecting and resuming as needed.
     Follow(crate::follow_cmd::FollowArgs),
+    /// Decode a raw text/event-stream from stdin with the core parser, one JSON line per event.
+    ///
+    /// Prints one JSON line per dispatched event, `{"type":T,"data":D,"last_event_id":I}`, then
+    /// at end of input `{"end":true,"last_event_id":I,"retry":R}` (R: the reconnection time in
+    /// ms set by the stream, or null). Invalid UTF-8 becomes U+FFFD. Limits: 1 MiB per line and
+    /// per event. An event whose type or id is longer is dropped and reported on stderr; longer
+    /// data is cut and reported on stderr. Decoding always goes on to the end; exit status 0.
+    Decode(crate::decode::DecodeArgs),
 }
 
 /// `sse-host serve`.

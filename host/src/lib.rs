@@ -6,6 +6,7 @@
 pub mod agent;
 pub mod cli;
 pub mod client;
+pub mod decode;
 pub mod follow_cmd;
 pub mod frames;
 pub mod hub;
@@ -14,3 +15,4 @@ pub mod log;
 pub mod model;
 pub mod publish;
 pub mod server;
+pub mod web;

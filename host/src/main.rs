@@ -6,6 +6,15 @@ fn main() -> ExitCode {
     let cli = Cli::parse();
     let cli = match cli.command {
         Command::Follow(args) => return sse_host::follow_cmd::run(args),
+        Command::Decode(args) => {
+            return match sse_host::decode::run(args) {
+                Ok(()) => ExitCode::SUCCESS,
+                Err(e) => {
+                    eprintln!("sse-host: {e:#}");
+                    ExitCode::FAILURE
+                }
+            };
+        }
         other => Cli { command: other },
     };
     tracing_subscriber::fmt()
@@ -33,7 +42,8 @@ fn main() -> ExitCode {
                 println!("{}", sse_host::publish::run(&args).await?);
                 Ok(())
             }
-            Command::Follow(_) => Ok(()), // handled above: it runs its own runtime
+            // Handled above: they need no runtime or logging.
+            Command::Follow(_) | Command::Decode(_) => Ok(()),
         }
     });
     match result {

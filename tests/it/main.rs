@@ -6,6 +6,7 @@ mod follow;
 mod parse;
 mod reconnect;
 mod seq;
+mod serve;
 mod session;
 mod stream_fast_path;
 mod tidy;

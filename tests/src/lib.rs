@@ -7,3 +7,4 @@ pub mod golden;
 pub mod host_bin;
 pub mod logserver;
 pub mod scripted;
+pub mod server;

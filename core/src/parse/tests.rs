@@ -256,6 +256,20 @@ fn comments_are_reported_and_cut_to_line() {
 }
 
 #[test]
+fn comments_are_decoded_and_cut_at_char_boundaries() {
+    let out = parse::<5, 16>(b":a\xFF\n:ab\xE2\x82\xACc\n");
+    assert_eq!(
+        out,
+        [Out::Comment("a\u{FFFD}".into()), Out::Comment("ab€".into())]
+    );
+    let out = parse::<4, 16>(b":ab\xE2\x82\xACc\n:abc\xE2\x82\n");
+    assert_eq!(
+        out,
+        [Out::Comment(b"ab".to_vec()), Out::Comment(b"abc".to_vec())]
+    );
+}
+
+#[test]
 fn retry_accepts_only_ascii_digits() {
     let mut parser = Parser::<64, 256>::new();
     let out = feed(

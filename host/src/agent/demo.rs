@@ -69,19 +69,22 @@ pub(super) async fn spawn(
     };
     Ok(tokio::spawn(async move {
         let mut consumer = inbox.consumer(None);
+        // Chats that arrive during a turn wait for it to end (bounded like the inbox).
+        let mut queued: std::collections::VecDeque<String> = std::collections::VecDeque::new();
         loop {
-            let cmd = tokio::select! {
-                cmd = consumer.next() => cmd,
-                _ = closing.wait_for(|c| *c) => return,
+            let text = if let Some(text) = queued.pop_front() {
+                text
+            } else {
+                let cmd = tokio::select! {
+                    cmd = consumer.next() => cmd,
+                    _ = closing.wait_for(|c| *c) => return,
+                };
+                let Some(cmd) = cmd else { return };
+                if cmd.kind != CommandKind::Chat {
+                    continue; // cancel/restart outside a turn: nothing to stop
+                }
+                chat_text(&cmd.json)
             };
-            let Some(cmd) = cmd else { return };
-            if cmd.kind != CommandKind::Chat {
-                continue; // cancel/restart outside a turn: nothing to stop
-            }
-            let text = serde_json::from_slice::<Value>(&cmd.json)
-                .ok()
-                .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_owned))
-                .unwrap_or_default();
             // A cancel (or shutdown) during the turn stops it.
             let cancelled = {
                 let turn = demo.run_turn(&text);
@@ -91,7 +94,12 @@ pub(super) async fn spawn(
                         r = &mut turn => break r.is_err(),
                         next = consumer.next() => match next {
                             Some(c) if c.kind == CommandKind::Cancel => break true,
-                            Some(_) => {} // chat during a turn: dropped, as the UI disables it
+                            Some(c) if c.kind == CommandKind::Chat => {
+                            if queued.len() < crate::inbox::INBOX_CAPACITY {
+                                queued.push_back(chat_text(&c.json));
+                            }
+                        }
+                        Some(_) => {}
                             None => return,
                         },
                         _ = closing.wait_for(|c| *c) => return,
@@ -115,7 +123,7 @@ pub(super) async fn spawn(
 impl Demo {
     async fn run_turn(&mut self, text: &str) -> Result<(), crate::hub::PublishError> {
         self.turn += 1;
-        let long = self.turn % 3 == 0;
+        let long = self.turn.is_multiple_of(3);
         let call_id = format!("toolu_demo_{}", self.turn);
 
         self.state("SendingToLLM", 1, &[]).await?;
@@ -209,6 +217,13 @@ impl Demo {
             .await
             .map(|_| ())
     }
+}
+
+fn chat_text(json: &[u8]) -> String {
+    serde_json::from_slice::<Value>(json)
+        .ok()
+        .and_then(|v| v.get("message").and_then(Value::as_str).map(str::to_owned))
+        .unwrap_or_default()
 }
 
 fn long_output() -> String {

@@ -234,7 +234,8 @@ fn boxed_session(
     seed: u64,
     from: Option<sse_core::Seq>,
 ) -> Result<Box<CoreSession>, ClientError> {
-    const STACK: usize = 4 * (DATA_LIMIT + 4 * LINE_LIMIT) + (1 << 20);
+    // Unoptimised builds keep several temporaries of the session on the stack.
+    const STACK: usize = 8 * std::mem::size_of::<CoreSession>() + (1 << 20);
     std::thread::scope(|s| {
         std::thread::Builder::new()
             .name("sse-session-alloc".into())

@@ -189,11 +189,12 @@ impl Subscription {
                     batch.push(snap.heartbeat_frame.clone());
                 }
             }
-            if let Some(ended) = &snap.ended {
-                if self.pos >= snap.end && !self.done {
-                    batch.push(ended.clone());
-                    self.done = true;
-                }
+            if let Some(ended) = &snap.ended
+                && self.pos >= snap.end
+                && !self.done
+            {
+                batch.push(ended.clone());
+                self.done = true;
             }
             if !batch.frames.is_empty() {
                 let m = &self.shared.metrics;

@@ -3,27 +3,44 @@
 use super::stream::query;
 use super::{ApiError, App};
 use crate::inbox::CommandKind;
+use crate::web;
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
-use axum::extract::{Query, State};
+use axum::extract::{Path, Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, header};
-use axum::response::{Html, IntoResponse, Response};
+use axum::response::{IntoResponse, Response};
 use bytes::Bytes;
 use serde_json::{Map, Value, json};
 use sse_core::Seq;
 use sse_core::seq::parse_index;
 use std::sync::Arc;
 
-/// The web UI (another part of the project); a placeholder until it lands.
-const INDEX_HTML: &str = include_str!("../../web/index.html");
-
 /// Messages read from the log per chunk of a `/messages` or `/download` body.
 const READ_CHUNK: usize = 512;
 /// Bytes read from the log per chunk of a `/messages` or `/download` body.
 const READ_CHUNK_BYTES: usize = 1 << 20;
 
-pub(super) async fn index() -> Html<&'static str> {
-    Html(INDEX_HTML)
+pub(super) async fn index() -> Response {
+    web_response(web::INDEX)
+}
+
+/// `GET /web/{name}`: the UI's other files (scripts, styles), embedded in the binary.
+pub(super) async fn web_asset(Path(name): Path<String>) -> Result<Response, ApiError> {
+    web::asset(&name)
+        .map(web_response)
+        .ok_or_else(|| ApiError::new(StatusCode::NOT_FOUND, "no such file"))
+}
+
+fn web_response(asset: web::Asset) -> Response {
+    (
+        [
+            (header::CONTENT_TYPE, asset.content_type),
+            // Small files, and a new binary may bring new ones: always revalidate.
+            (header::CACHE_CONTROL, "no-cache"),
+        ],
+        asset.body,
+    )
+        .into_response()
 }
 
 fn json_response(status: StatusCode, body: impl Into<Body>) -> Response {

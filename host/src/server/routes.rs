@@ -26,6 +26,7 @@ pub(super) fn router(app: Arc<App>) -> Router {
         ));
     let open = Router::new()
         .route("/", get(handlers::index))
+        .route("/web/{name}", get(handlers::web_asset))
         .route("/stream", get(stream::stream))
         .route("/state", get(handlers::state))
         .route("/messages", get(handlers::messages))

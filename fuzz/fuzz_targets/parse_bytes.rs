@@ -1,0 +1,12 @@
+//! Arbitrary bytes through the parser in one push: no panic, every output within its bound.
+#![no_main]
+
+use libfuzzer_sys::fuzz_target;
+
+#[path = "common.rs"]
+mod common;
+
+fuzz_target!(|data: &[u8]| {
+    common::run(&mut common::Small::new(), &[data]);
+    common::run(&mut sse_core::parse::Parser::<0, 0>::new(), &[data]);
+});

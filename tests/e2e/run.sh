@@ -1,0 +1,31 @@
+#!/usr/bin/env bash
+# Browser tests of the web UI: builds sse-host, installs playwright-core (pinned, no browser
+# download: Debian's /usr/bin/chromium is used), runs every tests/e2e/*.test.js, and prints
+# "N passed, N failed". Screenshots go to target/e2e-screenshots/.
+#
+# Usage: tests/e2e/run.sh [FILE...]    Env: SSE_HOST_BIN (skip the build), CHROMIUM.
+set -euo pipefail
+
+here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
+root="$(cd "$here/../.." && pwd)"
+
+command -v node >/dev/null || { echo "e2e: node is required (apt-get install nodejs npm)" >&2; exit 1; }
+[ -x "${CHROMIUM:-/usr/bin/chromium}" ] || { echo "e2e: ${CHROMIUM:-/usr/bin/chromium} not found (apt-get install chromium)" >&2; exit 1; }
+
+if [ -z "${SSE_HOST_BIN:-}" ]; then
+  (cd "$root" && cargo build --quiet --locked -p sse-host)
+  export SSE_HOST_BIN="$root/target/debug/sse-host"
+fi
+
+if [ ! -d "$here/node_modules/playwright-core" ]; then
+  (cd "$here" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
+fi
+
+mkdir -p "$root/target/e2e-screenshots"
+# The tests kill what they start; the process group kill below is a backstop for a crash, and
+# `timeout` keeps the whole run bounded.
+cd "$here"
+status=0
+timeout --kill-after=10 170 node run.mjs "$@" || status=$?
+if [ "$status" = 124 ]; then echo "e2e: timed out after 170 s" >&2; fi
+exit "$status"

@@ -1,0 +1,296 @@
+// Shared helpers for the browser tests: starting and killing `sse-host serve`, a tiny stand-in
+// server for behaviours a real one does not show on demand, and the browser itself.
+//
+// Every process started here is tracked and killed when the test process exits, however it exits.
+
+import { spawn } from 'node:child_process';
+import fs from 'node:fs';
+import http from 'node:http';
+import net from 'node:net';
+import os from 'node:os';
+import path from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { chromium } from 'playwright-core';
+
+const here = path.dirname(fileURLToPath(import.meta.url));
+export const repoRoot = path.resolve(here, '../..');
+const webDir = path.join(repoRoot, 'host/web');
+export const screenshotDir = path.join(repoRoot, 'target/e2e-screenshots');
+const hostBin = process.env.SSE_HOST_BIN ?? path.join(repoRoot, 'target/debug/sse-host');
+
+const children = new Set();
+const tempDirs = new Set();
+process.on('exit', () => {
+  for (const child of children) child.kill('SIGKILL');
+  for (const dir of tempDirs) fs.rmSync(dir, { recursive: true, force: true });
+});
+for (const signal of ['SIGINT', 'SIGTERM']) process.on(signal, () => process.exit(130));
+
+/** A fresh temporary directory, removed at exit. */
+export function tempDir(prefix = 'sse-e2e-') {
+  const dir = fs.mkdtempSync(path.join(os.tmpdir(), prefix));
+  tempDirs.add(dir);
+  return dir;
+}
+
+/** A port nothing listens on right now. */
+export function freePort() {
+  return new Promise((resolve, reject) => {
+    const srv = net.createServer();
+    srv.unref();
+    srv.on('error', reject);
+    srv.listen(0, '127.0.0.1', () => {
+      const { port } = srv.address();
+      srv.close(() => resolve(port));
+    });
+  });
+}
+
+export const sleep = (ms) => new Promise((r) => setTimeout(r, ms));
+
+/** Polls `check` until it returns a truthy value, for at most `timeoutMs`. */
+export async function waitFor(check, { timeoutMs = 10_000, what = 'condition' } = {}) {
+  const deadline = Date.now() + timeoutMs;
+  let last;
+  while (Date.now() < deadline) {
+    try {
+      last = await check();
+      if (last) return last;
+    } catch (e) {
+      last = e;
+    }
+    await sleep(50);
+  }
+  throw new Error(`timed out waiting for ${what} (last: ${last})`);
+}
+
+/**
+ * Starts `sse-host serve` on 127.0.0.1:`port` with `args` and waits until it answers `GET /state`.
+ * Returns `{ url, port, kill(signal) }`; `kill` resolves once the process has exited.
+ */
+export async function startServer({ port, args = [] } = {}) {
+  port ??= await freePort();
+  const child = spawn(hostBin, ['serve', '--bind', `127.0.0.1:${port}`, ...args], {
+    stdio: ['ignore', 'ignore', 'pipe'],
+    env: { ...process.env, RUST_LOG: process.env.RUST_LOG ?? 'warn' },
+  });
+  children.add(child);
+  let stderr = '';
+  child.stderr.on('data', (d) => {
+    stderr += d;
+    if (stderr.length > 20_000) stderr = stderr.slice(-10_000);
+  });
+  const exited = new Promise((resolve) => child.on('exit', resolve));
+  child.on('exit', () => children.delete(child));
+  const url = `http://127.0.0.1:${port}/`;
+  await waitFor(
+    async () => {
+      if (child.exitCode !== null) throw new Error(`sse-host exited early: ${stderr}`);
+      const res = await fetch(`${url}state`);
+      return res.ok;
+    },
+    { timeoutMs: 15_000, what: `sse-host serve on port ${port}` },
+  ).catch((e) => {
+    child.kill('SIGKILL');
+    throw new Error(`${e.message}\nargs: ${args.join(' ')}\nstderr: ${stderr}`);
+  });
+  return {
+    url,
+    port,
+    async kill(signal = 'SIGKILL') {
+      if (child.exitCode === null && child.signalCode === null) child.kill(signal);
+      await exited;
+    },
+  };
+}
+
+/** `GET /state` as JSON. */
+export async function getState(url) {
+  const res = await fetch(`${url}state`);
+  if (!res.ok) throw new Error(`GET state: HTTP ${res.status}`);
+  return res.json();
+}
+
+/** `GET /messages?start=0&end=count` as an array. */
+export async function getMessages(url, count) {
+  const res = await fetch(`${url}messages?start=0&end=${count}`);
+  if (!res.ok) throw new Error(`GET messages: HTTP ${res.status}`);
+  const body = await res.json();
+  return Array.isArray(body) ? body : body.messages;
+}
+
+/** A conversation with every kind of entry the timeline draws. */
+export const FIXTURE = [
+  { type: 'user', content: 'Fix the <b>parser</b> <img src=x onerror="window.pwned=1">' },
+  {
+    type: 'agent',
+    content: 'Looking at it.',
+    tool_calls: [{ name: 'bash', input: '{"command":"cargo test"}' }],
+    usage: { input_tokens: 1200, output_tokens: 80, cost_usd: 0.004 },
+  },
+  {
+    type: 'tool',
+    tool_name: 'bash',
+    input: '{"command":"cargo test"}',
+    tool_result: Array.from({ length: 300 }, (_, i) => `test case_${i} ... ok`).join('\n'),
+    elapsed: 2_500_000_000,
+  },
+  { type: 'tool', tool_name: 'patch', input: '{"path":"core/src/parse.rs"}', tool_result: 'no such hunk', tool_error: true },
+  { type: 'error', content: 'Model call failed: overloaded' },
+  { type: 'agent', content: 'Done.', end_of_turn: true },
+].map((m, idx) => ({ ...m, idx, timestamp: '2026-01-01T12:00:00Z' }));
+
+/**
+ * A stand-in server that serves the real UI files from host/web and answers `stream` as told:
+ * `hang` (accepts, never answers: the client stays "connecting"), `status:N` (an HTTP error),
+ * or `fixture` (replays FIXTURE, then stays open). For states the real server cannot be made
+ * to show on demand.
+ */
+export async function startStandIn(mode) {
+  const types = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css' };
+  const sockets = new Set();
+  const server = http.createServer((req, res) => {
+    const { pathname } = new URL(req.url, 'http://x');
+    const file = pathname === '/' ? 'index.html' : pathname.replace(/^\/web\//, '');
+    if (pathname === '/' || (pathname.startsWith('/web/') && /^[a-z]+\.(js|css)$/.test(file))) {
+      res.writeHead(200, { 'content-type': types[path.extname(file)] });
+      res.end(fs.readFileSync(path.join(webDir, file)));
+    } else if (pathname === '/stream' && mode === 'hang') {
+      // Say nothing, ever.
+    } else if (pathname === '/stream' && mode.startsWith('status:')) {
+      res.writeHead(Number(mode.slice(7)), { 'content-type': 'application/json' });
+      res.end('{"error":"stand-in"}');
+    } else if (pathname === '/stream' && mode === 'fixture') {
+      res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
+      const state = { message_count: FIXTURE.length, epoch: 'fixture', title: 'Fixture', agent_state: 'EndOfTurn' };
+      res.write(`retry: 1000\n\nevent: state\ndata: ${JSON.stringify(state)}\n\n`);
+      for (const m of FIXTURE) res.write(`event: message\nid: ${m.idx}\ndata: ${JSON.stringify(m)}\n\n`);
+    } else {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end('{"error":"not found"}');
+    }
+  });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${server.address().port}/`,
+    close: () =>
+      new Promise((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(r);
+      }),
+  };
+}
+
+/**
+ * A reverse proxy that serves `target` under `prefix` (e.g. `/agent/`), as a user's front proxy
+ * would; it streams responses through unbuffered. Returns `{ url, close() }`.
+ */
+export async function startPrefixProxy(target, prefix) {
+  const upstream = new URL(target);
+  const sockets = new Set();
+  const server = http.createServer((req, res) => {
+    if (!req.url.startsWith(prefix)) {
+      res.writeHead(404, { 'content-type': 'application/json' });
+      res.end('{"error":"outside the prefix"}');
+      return;
+    }
+    const forward = http.request(
+      {
+        host: upstream.hostname,
+        port: upstream.port,
+        method: req.method,
+        path: `/${req.url.slice(prefix.length)}`,
+        headers: req.headers,
+      },
+      (up) => {
+        res.writeHead(up.statusCode, up.headers);
+        up.pipe(res);
+      },
+    );
+    forward.on('error', () => res.destroy());
+    req.pipe(forward);
+  });
+  server.on('connection', (s) => {
+    sockets.add(s);
+    s.on('close', () => sockets.delete(s));
+  });
+  await new Promise((r) => server.listen(0, '127.0.0.1', r));
+  return {
+    url: `http://127.0.0.1:${server.address().port}${prefix}`,
+    close: () =>
+      new Promise((r) => {
+        for (const s of sockets) s.destroy();
+        server.close(r);
+      }),
+  };
+}
+
+/** Launches Debian's Chromium headless with a fresh profile. */
+export async function launchBrowser() {
+  const userDataDir = tempDir('sse-e2e-chromium-');
+  const context = await chromium.launchPersistentContext(userDataDir, {
+    executablePath: process.env.CHROMIUM ?? '/usr/bin/chromium',
+    headless: true,
+    viewport: { width: 1100, height: 760 },
+    args: [
+      '--headless',
+      '--no-sandbox',
+      '--disable-gpu',
+      '--disable-quic',
+      '--no-first-run',
+      '--disable-background-networking',
+      '--disable-component-update',
+      '--disable-sync',
+    ],
+  });
+  return context;
+}
+
+/** Opens a page and records script errors so tests can assert there were none. */
+export async function openPage(context, url) {
+  const page = await context.newPage();
+  page.errors = [];
+  page.on('pageerror', (e) => page.errors.push(e.message));
+  page.on('console', (m) => {
+    if (m.type() === 'error' && !/Failed to load resource|net::ERR_/.test(m.text())) {
+      page.errors.push(m.text());
+    }
+  });
+  await page.goto(url);
+  return page;
+}
+
+/** The network indicator as the page shows it. */
+export async function indicator(page) {
+  return page.$eval('#net', (n) => ({
+    status: n.dataset.status,
+    reason: n.dataset.reason,
+    label: n.getAttribute('aria-label'),
+    title: n.title,
+  }));
+}
+
+/** Waits until the indicator shows `status` (and `reason`, if given). */
+export async function waitForStatus(page, status, reason, timeoutMs = 15_000) {
+  const sel = reason
+    ? `#net[data-status="${status}"][data-reason="${reason}"]`
+    : `#net[data-status="${status}"]`;
+  await page.waitForSelector(sel, { timeout: timeoutMs });
+}
+
+/** The timeline as `[{ idx, type, text }]`. */
+export async function timeline(page) {
+  return page.$$eval('#timeline > li', (items) =>
+    items.map((li) => ({ idx: Number(li.dataset.idx), type: li.dataset.type, text: li.textContent })),
+  );
+}
+
+/** Saves a screenshot under target/e2e-screenshots/. */
+export async function screenshot(page, name) {
+  fs.mkdirSync(screenshotDir, { recursive: true });
+  await page.screenshot({ path: path.join(screenshotDir, `${name}.png`) });
+}
