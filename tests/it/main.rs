@@ -3,6 +3,7 @@
 mod decode;
 mod encode;
 mod follow;
+mod golden_frames;
 mod parse;
 mod reconnect;
 mod roundtrip;

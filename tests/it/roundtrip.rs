@@ -239,7 +239,10 @@ fn frames_the_spec_treats_specially() {
         Out::Comment(" ".into()),
         Out::Retry(0),
     ];
-    assert_eq!(meaning(&frames, String::new()), (expected.clone(), " 8".into()));
+    assert_eq!(
+        meaning(&frames, String::new()),
+        (expected.clone(), " 8".into())
+    );
     assert_eq!(
         parse_chunks(&[&encode_all(&frames)]),
         (expected, " 8".into())
