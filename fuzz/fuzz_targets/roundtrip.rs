@@ -14,7 +14,7 @@ use sse_core::event::{Comment, EventId, EventName, Frame, InvalidField};
 use sse_core::parse::{Parser, Step};
 
 #[path = "common.rs"]
-mod common;
+pub mod common;
 
 /// Bounds for the exact check; fields that would not fit are left out of the frame.
 const LINE: usize = 256;
