@@ -1,4 +1,7 @@
-//! Shared by the parser targets: run a parser over chunks and record everything it says.
+//! Shared by the parser targets (and replayed over the committed corpus by
+//! `tests/it/fuzz_corpus.rs`): run a parser over chunks and record everything it says.
+// Each includer uses only some of these.
+#![allow(dead_code)]
 
 use sse_core::parse::{ParseError, Parser, Step};
 
@@ -14,7 +17,10 @@ pub enum Out {
 }
 
 /// Feeds `chunks`, ends the stream, and checks every output is within the bounds.
-pub fn run<const L: usize, const D: usize>(parser: &mut Parser<L, D>, chunks: &[&[u8]]) -> (Vec<Out>, String) {
+pub fn run<const L: usize, const D: usize>(
+    parser: &mut Parser<L, D>,
+    chunks: &[&[u8]],
+) -> (Vec<Out>, String) {
     let mut out = Vec::new();
     for chunk in chunks {
         let mut rest: &[u8] = chunk;
@@ -28,7 +34,12 @@ pub fn run<const L: usize, const D: usize>(parser: &mut Parser<L, D>, chunks: &[
                 Ok(Step::Event(e)) => {
                     assert!(e.event_type.len() <= L || e.event_type == "message");
                     assert!(e.data.len() <= D && e.last_event_id.len() <= L);
-                    out.push(Out::Event(e.event_type.into(), e.data.into(), e.last_event_id.into(), e.truncated));
+                    out.push(Out::Event(
+                        e.event_type.into(),
+                        e.data.into(),
+                        e.last_event_id.into(),
+                        e.truncated,
+                    ));
                 }
                 Ok(Step::Comment(c)) => {
                     assert!(c.len() <= L);
@@ -44,4 +55,47 @@ pub fn run<const L: usize, const D: usize>(parser: &mut Parser<L, D>, chunks: &[
     }
     parser.finish();
     (out, parser.last_event_id().into())
+}
+
+/// `parse_bytes`: arbitrary bytes in one push; no panic, every output within its bound.
+pub fn check_bytes(data: &[u8]) {
+    run(&mut Small::new(), &[data]);
+    run(&mut Parser::<0, 0>::new(), &[data]);
+}
+
+/// `parse_chunked`: arbitrary bytes split at arbitrary points parse exactly as the whole input.
+///
+/// Input layout: one byte `n`, then `n % 16` little-endian u16 split points (taken modulo the
+/// stream length), then the stream itself.
+pub fn check_chunked(data: &[u8]) {
+    let Some((&n, rest)) = data.split_first() else {
+        return;
+    };
+    let header = usize::from(n % 16) * 2;
+    if rest.len() < header {
+        return;
+    }
+    let (points, stream) = rest.split_at(header);
+    let chunks = split(stream, points);
+    let whole = run(&mut Small::new(), &[stream]);
+    assert_eq!(run(&mut Small::new(), &chunks), whole);
+    let bytes: Vec<&[u8]> = stream.chunks(1).collect();
+    assert_eq!(run(&mut Small::new(), &bytes), whole);
+}
+
+/// Splits `stream` at the little-endian u16s in `points` (each taken modulo its length + 1).
+pub fn split<'a>(stream: &'a [u8], points: &[u8]) -> Vec<&'a [u8]> {
+    let mut cuts: Vec<usize> = points
+        .chunks_exact(2)
+        .map(|p| usize::from(u16::from_le_bytes([p[0], p[1]])) % (stream.len() + 1))
+        .collect();
+    cuts.sort_unstable();
+    let mut chunks = Vec::new();
+    let mut start = 0;
+    for cut in cuts {
+        chunks.push(&stream[start..cut]);
+        start = cut;
+    }
+    chunks.push(&stream[start..]);
+    chunks
 }

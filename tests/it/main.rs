@@ -3,8 +3,11 @@
 mod decode;
 mod encode;
 mod follow;
+mod fuzz_corpus;
+mod golden_frames;
 mod parse;
 mod reconnect;
+mod roundtrip;
 mod seq;
 mod serve;
 mod session;

@@ -154,6 +154,11 @@ pub async fn append(addr: SocketAddr, message: &Value) -> u64 {
     r.json()["idx"].as_u64().expect("idx")
 }
 
+/// Opens `path` and returns the raw response, for tests that compare the exact bytes on the wire.
+pub async fn open_raw(addr: SocketAddr, path: &str) -> hyper::Response<Incoming> {
+    send(addr, "GET", path, None, &[]).await
+}
+
 /// One dispatched SSE event.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Ev {
