@@ -3,6 +3,7 @@
 mod decode;
 mod encode;
 mod follow;
+mod follow_cli;
 mod parse;
 mod reconnect;
 mod seq;
