@@ -45,6 +45,10 @@ pub struct ServeArgs {
     /// Keep messages in memory only: every start is a new epoch (clients see `reset`).
     #[arg(long, env = "SSE_MEMORY")]
     pub memory: bool,
+    /// With --memory: keep only the newest N messages, dropping the oldest (default: keep all).
+    /// A client resuming below the kept window gets `reset`, then the kept messages.
+    #[arg(long, env = "SSE_MAX_MESSAGES", value_name = "N", requires = "memory")]
+    pub max_messages: Option<usize>,
     /// Shared store URL (redis://…) for several hosts.
     #[arg(long, env = "SSE_STORE", value_name = "URL")]
     pub store: Option<String>,
@@ -165,6 +169,7 @@ impl ServeArgs {
             token: self.token.clone().filter(|t| !t.is_empty()),
             max_body: self.max_body,
             cors_origin: self.cors_origin.clone(),
+            max_messages: self.max_messages,
             hub: crate::hub::HubConfig {
                 heartbeat: self.heartbeat,
                 max_subscribers: self.max_subscribers,
