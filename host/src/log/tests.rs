@@ -216,3 +216,20 @@ async fn memory_retention_keeps_the_newest_and_moves_first() {
     log.append(Seq(8), msg(8)).await.unwrap();
     assert_eq!(log.extent().first, Seq(4));
 }
+
+#[tokio::test]
+async fn a_data_dir_is_locked_while_its_log_is_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, _) = open(dir.path());
+    fill(&log, 2).await;
+    let err = FileLog::open(dir.path()).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("in use by another sse-host"), "{text}");
+    assert!(text.contains(&dir.path().display().to_string()), "{text}");
+    // Nothing was touched, and the lock goes with the log.
+    assert_eq!(all(&log).await, [msg(0), msg(1)]);
+    drop(log);
+    let (log, report) = open(dir.path());
+    assert_eq!(report.records, 2);
+    assert_eq!(all(&log).await.len(), 2);
+}
