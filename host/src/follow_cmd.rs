@@ -31,13 +31,15 @@ pub struct FollowArgs {
     /// "state") without a reset event. Heartbeat data is the server's Unix time.
     #[arg(long)]
     pub json: bool,
-    /// The first message index wanted (our server's `from`).
+    /// Start at message index N (our server's `from`; default: the whole log). Reconnects then
+    /// resume after the last message received.
     #[arg(long, value_name = "N")]
     pub from: Option<u64>,
-    /// Only these event types (our server's `events=`), comma-separated: state,message,heartbeat,…
+    /// Only these event types (our server's `events=`), comma-separated: state,message,heartbeat.
+    /// `reset` and `session_ended` always come.
     #[arg(long, value_delimiter = ',', value_name = "TYPES")]
     pub events: Vec<String>,
-    /// Exit 0 after this many events.
+    /// Exit 0 after this many events (`reset` lines do not count).
     #[arg(long, value_name = "N")]
     pub max_events: Option<u64>,
     /// Exit 0 after this long (e.g. 30s, 5m).
