@@ -529,9 +529,9 @@ fn spawn_clients(proxy: &Chaos, n: u64) -> Vec<tokio::task::JoinHandle<Copy>> {
 async fn publish_through_cuts(server: &Server, proxy: &Chaos, cuts: usize) -> usize {
     let addr = server.local_addr();
     let deadline = Instant::now() + Duration::from_secs(30);
-    let mut n = 0;
+    let mut n = 0usize;
     while n < 20_000 && proxy.cuts() < cuts && Instant::now() < deadline {
-        if n % 40 == 0 {
+        if n.is_multiple_of(40) {
             let chat = json!({"message": format!("turn {n}")}).to_string();
             let r = srv::request(addr, "POST", "/chat", Some(&chat), &[]).await;
             assert_eq!(r.status, 200, "{}", r.body);

@@ -90,7 +90,7 @@ impl Chaos {
                 // Connections that end on their own before their offset do not use up the budget.
                 let limit = if sh.cut.load(Ordering::Relaxed) < sh.budget {
                     let mut rng = sh.rng.lock().expect("lock");
-                    let max = if rng.next_u64() % LONG_EVERY == 0 {
+                    let max = if rng.next_u64().is_multiple_of(LONG_EVERY) {
                         sh.max_offset * LONG_FACTOR
                     } else {
                         sh.max_offset

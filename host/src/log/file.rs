@@ -10,7 +10,7 @@
 //!   └──────────────┴──────────────┴───────────────────┘
 //!   ```
 //! - `state.json`: the latest state object, replaced atomically (tmp + rename).
-//! - `lock`: empty; an exclusive advisory lock on it (`flock`, via `File::try_lock`) is held
+//! - `lock`: empty; an exclusive advisory lock on it (`flock`) is held
 //!   while the log is open, so a second process on the same directory fails at start with a
 //!   clear error instead of interleaving records (the lock goes with the process, even on a
 //!   crash).
@@ -338,9 +338,10 @@ fn lock_dir(dir: &Path) -> Result<File, LogError> {
         .truncate(false)
         .write(true)
         .open(&path)?;
-    match file.try_lock() {
+    use rustix::fs::{FlockOperation, flock};
+    match flock(&file, FlockOperation::NonBlockingLockExclusive) {
         Ok(()) => Ok(file),
-        Err(fs::TryLockError::WouldBlock) => Err(LogError::Io(io::Error::new(
+        Err(rustix::io::Errno::WOULDBLOCK) => Err(LogError::Io(io::Error::new(
             io::ErrorKind::WouldBlock,
             format!(
                 "data directory {} is in use by another sse-host (lock held on {}); \
@@ -349,7 +350,7 @@ fn lock_dir(dir: &Path) -> Result<File, LogError> {
                 path.display()
             ),
         ))),
-        Err(fs::TryLockError::Error(e)) => Err(e.into()),
+        Err(e) => Err(LogError::Io(e.into())),
     }
 }
 
