@@ -341,15 +341,9 @@ fn lock_dir(dir: &Path) -> Result<File, LogError> {
     use rustix::fs::{FlockOperation, flock};
     match flock(&file, FlockOperation::NonBlockingLockExclusive) {
         Ok(()) => Ok(file),
-        Err(rustix::io::Errno::WOULDBLOCK) => Err(LogError::Io(io::Error::new(
-            io::ErrorKind::WouldBlock,
-            format!(
-                "data directory {} is in use by another sse-host (lock held on {}); \
-                 stop it or use another --data-dir",
-                dir.display(),
-                path.display()
-            ),
-        ))),
+        Err(rustix::io::Errno::WOULDBLOCK) => Err(LogError::Locked {
+            dir: dir.to_owned(),
+        }),
         Err(e) => Err(LogError::Io(e.into())),
     }
 }
