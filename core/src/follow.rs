@@ -44,11 +44,12 @@
 //!   passed through as [`Output::Other`].
 //! - `state`: delivered as [`Output::State`]; its top-level `"epoch"` is fed to the tracker. A
 //!   new epoch (the server's log was replaced) restarts the tracker at 0 and is followed by
-//!   [`Output::StartOver`]: drop your copy of the messages; they are replayed from 0. (The
+//!   [`Output::StartOver`] (`reset: None`): drop your copy of the messages; they are replayed from 0. (The
 //!   `State` comes first because its data is lent from the parser and cannot be held back.)
 //! - `reset`: the resume point is not in the server's log. The tracker accepts whatever the
-//!   server replays next; the app gets [`Output::StartOver`].
-//! - `heartbeat`: [`Output::Heartbeat`]. Any bytes at all feed the watchdog.
+//!   server replays next; the app gets [`Output::StartOver`] with the event's data in `reset`.
+//! - `heartbeat`: [`Output::Heartbeat`] with its data (our server sends the Unix time). Any bytes
+//!   at all feed the watchdog.
 //! - `session_ended`: [`Output::SessionEnded`]; the client is disabled (no reconnect).
 //! - anything else: [`Output::Other`].
 //!
@@ -108,11 +109,15 @@ pub enum Output<'a> {
     },
     /// The server's current State JSON.
     State(&'a str),
-    /// A server heartbeat.
-    Heartbeat,
+    /// A server heartbeat, with its data (our server: Unix time in seconds).
+    Heartbeat(&'a str),
     /// Drop your copy of the messages: they are replayed from the server's first index (new
     /// epoch or `reset`).
-    StartOver,
+    StartOver {
+        /// The `reset` event's data (`{"epoch":..,"message_count":..}`) when the server sent
+        /// one; `None` when a `state` with a new epoch revealed the change.
+        reset: Option<&'a str>,
+    },
     /// The session ended (data: `{"message":..}`); the client stops reconnecting.
     SessionEnded(&'a str),
     /// Any other event, or a `message` whose id is not an index.
@@ -271,7 +276,7 @@ impl<const LINE: usize, const DATA: usize> Follow<LINE, DATA> {
     pub fn poll_output(&mut self) -> Option<Output<'static>> {
         if self.start_over {
             self.start_over = false;
-            return Some(Output::StartOver);
+            return Some(Output::StartOver { reset: None });
         }
         let status = self.reconnect.status();
         if status != self.reported {
@@ -390,9 +395,11 @@ fn on_event<'a>(
             }
             *indexed = true;
             tracker.handle_reset();
-            Some(Output::StartOver)
+            Some(Output::StartOver {
+                reset: Some(ev.data),
+            })
         }
-        "heartbeat" => Some(Output::Heartbeat),
+        "heartbeat" => Some(Output::Heartbeat(ev.data)),
         "session_ended" => {
             reconnect.handle_disconnected(now, Disconnect::SessionEnded);
             Some(Output::SessionEnded(ev.data))

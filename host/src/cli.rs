@@ -22,6 +22,14 @@ pub enum Command {
     /// Append a message or update the state of a running server (for shell scripts).
     Publish(PublishArgs),
     /// Follow a live event stream, reconnecting and resuming as needed.
+    ///
+    /// Works against any SSE server; against `sse-host serve` it also resumes by message index,
+    /// drops duplicates, fills gaps and starts over when the server's log was replaced. On a
+    /// terminal, line 1 is a live status line (connection status with its reason and reconnect
+    /// countdown, the agent's state, tokens and cost) above the scrolling messages; when stdout is
+    /// not a terminal it prints plain lines instead. Exit status: 0 after --max-events or
+    /// --timeout, or when the session ended; 1 when the server refused the stream (204, 4xx other
+    /// than 408/429, not an event stream); 2 for bad arguments; 128+N on signal N.
     Follow(crate::follow_cmd::FollowArgs),
     /// Decode a raw text/event-stream from stdin with the core parser, one JSON line per event.
     ///
@@ -39,12 +47,17 @@ pub struct ServeArgs {
     /// Address to listen on. Binds loopback only by default; use 0.0.0.0:PORT to expose.
     #[arg(long, env = "SSE_BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
-    /// Directory of the durable message log (created if missing).
+    /// Directory of the durable message log (created if missing). One server per directory: a
+    /// second one on the same directory refuses to start.
     #[arg(long, env = "SSE_DATA_DIR", default_value = "./sse-data", conflicts_with_all = ["memory", "store"])]
     pub data_dir: PathBuf,
     /// Keep messages in memory only: every start is a new epoch (clients see `reset`).
     #[arg(long, env = "SSE_MEMORY")]
     pub memory: bool,
+    /// With --memory: keep only the newest N messages, dropping the oldest (default: keep all).
+    /// A client resuming below the kept window gets `reset`, then the kept messages.
+    #[arg(long, env = "SSE_MAX_MESSAGES", value_name = "N", requires = "memory")]
+    pub max_messages: Option<usize>,
     /// Shared store URL (redis://…) for several hosts.
     #[arg(long, env = "SSE_STORE", value_name = "URL")]
     pub store: Option<String>,
@@ -58,20 +71,30 @@ pub struct ServeArgs {
     /// Bearer token required on /api/* and on /chat, /cancel, /restart.
     #[arg(long, env = "SSE_TOKEN", hide_env_values = true)]
     pub token: Option<String>,
-    /// Interval of the `heartbeat` event (e.g. 15s, 500ms).
-    #[arg(long, env = "SSE_HEARTBEAT", default_value = "15s", value_parser = humantime::parse_duration)]
+    /// Interval of the `heartbeat` event (e.g. 15s, 500ms). Clients treat three missed
+    /// heartbeats as a dead connection.
+    #[arg(long, env = "SSE_HEARTBEAT", default_value = "15s", value_name = "DUR", value_parser = humantime::parse_duration)]
     pub heartbeat: Duration,
     /// Largest request body in bytes (suffixes K, M allowed); larger bodies get 413.
-    #[arg(long, env = "SSE_MAX_BODY", default_value = "8M", value_parser = parse_size)]
+    #[arg(long, env = "SSE_MAX_BODY", default_value = "8M", value_name = "SIZE", value_parser = parse_size)]
     pub max_body: usize,
     /// Most concurrent /stream subscribers; more get 503 with Retry-After.
-    #[arg(long, env = "SSE_MAX_SUBSCRIBERS", default_value_t = 100_000)]
+    #[arg(
+        long,
+        env = "SSE_MAX_SUBSCRIBERS",
+        default_value_t = 100_000,
+        value_name = "N"
+    )]
     pub max_subscribers: usize,
     /// Allow this origin cross-origin requests (CORS is off by default).
     #[arg(long, env = "SSE_CORS_ORIGIN", value_name = "ORIGIN")]
     pub cors_origin: Option<String>,
-    /// A subscriber that takes no bytes for this long while data waits is disconnected.
-    #[arg(long, default_value = "60s", value_parser = humantime::parse_duration)]
+    /// A /stream subscriber whose connection accepts no bytes for this long while events wait
+    /// for it is disconnected. Time is the only criterion on purpose: a slow subscriber holds no
+    /// queue in the server (it is a position in the log and catches up from it), so being far
+    /// behind costs nothing; what a stalled one pins is its connection. Idle subscribers (nothing
+    /// to send) are never dropped.
+    #[arg(long, env = "SSE_STALL_TIMEOUT", default_value = "60s", value_name = "DUR", value_parser = humantime::parse_duration)]
     pub stall_timeout: Duration,
     /// Pause between the demo agent's steps.
     #[arg(long, default_value = "700ms", value_parser = humantime::parse_duration, hide = true)]
@@ -165,6 +188,7 @@ impl ServeArgs {
             token: self.token.clone().filter(|t| !t.is_empty()),
             max_body: self.max_body,
             cors_origin: self.cors_origin.clone(),
+            max_messages: self.max_messages,
             hub: crate::hub::HubConfig {
                 heartbeat: self.heartbeat,
                 max_subscribers: self.max_subscribers,

@@ -21,15 +21,25 @@ pub struct FollowArgs {
     /// The stream URL, e.g. http://127.0.0.1:8080/stream
     pub url: String,
     /// One JSON line per observation: {"status":S,"reason":R} or {"event":{"type":T,"data":D,"id":I}}.
+    ///
+    /// A status line comes on every connection status change (S: connected, connecting,
+    /// disconnected, disabled; R: the reason, e.g. "Connection lost"). An event line comes per
+    /// event, in order, each message exactly once (I: the message index, or null). An event of
+    /// type "reset" means: drop every message you hold, the stream starts over from the server's
+    /// first index. Its data is the server's reset data ({"epoch":..,"message_count":..}), or
+    /// {"reason":"epoch","epoch":E} when the client saw the server's log replaced (a new epoch in
+    /// "state") without a reset event. Heartbeat data is the server's Unix time.
     #[arg(long)]
     pub json: bool,
-    /// The first message index wanted (our server's `from`).
+    /// Start at message index N (our server's `from`; default: the whole log). Reconnects then
+    /// resume after the last message received.
     #[arg(long, value_name = "N")]
     pub from: Option<u64>,
-    /// Only these event types (our server's `events=`), comma-separated: state,message,heartbeat,…
+    /// Only these event types (our server's `events=`), comma-separated: state,message,heartbeat.
+    /// `reset` and `session_ended` always come.
     #[arg(long, value_delimiter = ',', value_name = "TYPES")]
     pub events: Vec<String>,
-    /// Exit 0 after this many events.
+    /// Exit 0 after this many events (`reset` lines do not count).
     #[arg(long, value_name = "N")]
     pub max_events: Option<u64>,
     /// Exit 0 after this long (e.g. 30s, 5m).
@@ -86,6 +96,7 @@ async fn follow(args: FollowArgs) -> ExitCode {
     let deadline = args.timeout.map(|d| tokio::time::Instant::now() + d);
     let mut events = 0u64;
     let mut tick = tokio::time::interval(Duration::from_millis(500));
+    let mut signals = Signals::new();
     let code = loop {
         tokio::select! {
             obs = stream.next() => match obs {
@@ -97,16 +108,79 @@ async fn follow(args: FollowArgs) -> ExitCode {
                     }
                 }
                 Some(Observation::Status(change)) => out.status(change),
-                Some(Observation::Reset) => out.reset(),
+                Some(Observation::Reset { data }) => out.reset(data),
                 None => break out.exit_code(),
             },
             () = sleep_until_opt(deadline) => break ExitCode::SUCCESS,
             _ = tick.tick() => out.redraw(),
-            _ = tokio::signal::ctrl_c() => break ExitCode::from(130),
+            signal = signals.next() => match signal {
+                Signal::Resized => out.resized(),
+                Signal::Stop(code) => break ExitCode::from(code),
+            },
         }
     };
     out.finish();
     code
+}
+
+/// What a signal asks of the output loop.
+enum Signal {
+    /// The terminal was resized (SIGWINCH).
+    Resized,
+    /// Leave with this exit code (128 + signal number): the screen is restored first.
+    Stop(u8),
+}
+
+/// SIGINT, SIGTERM, SIGHUP and SIGWINCH as one source; a signal that cannot be hooked is simply
+/// never reported (Ctrl-C then kills the process without restoring the screen, as before).
+struct Signals {
+    #[cfg(unix)]
+    hooks: Vec<(tokio::signal::unix::Signal, Option<u8>)>,
+}
+
+impl Signals {
+    fn new() -> Self {
+        #[cfg(unix)]
+        {
+            use tokio::signal::unix::{SignalKind, signal};
+            let wanted = [
+                (SignalKind::interrupt(), Some(130)),
+                (SignalKind::terminate(), Some(143)),
+                (SignalKind::hangup(), Some(129)),
+                (SignalKind::window_change(), None),
+            ];
+            let hooks = wanted
+                .into_iter()
+                .filter_map(|(kind, code)| signal(kind).ok().map(|s| (s, code)))
+                .collect();
+            Signals { hooks }
+        }
+        #[cfg(not(unix))]
+        Signals {}
+    }
+
+    async fn next(&mut self) -> Signal {
+        #[cfg(unix)]
+        {
+            if self.hooks.is_empty() {
+                return std::future::pending().await;
+            }
+            let waits = self.hooks.iter_mut().map(|(s, code)| {
+                let code = *code;
+                Box::pin(async move {
+                    s.recv().await;
+                    code
+                })
+            });
+            let (code, _, _) = futures_util::future::select_all(waits).await;
+            code.map_or(Signal::Resized, Signal::Stop)
+        }
+        #[cfg(not(unix))]
+        {
+            let _ = tokio::signal::ctrl_c().await;
+            Signal::Stop(130)
+        }
+    }
 }
 
 async fn sleep_until_opt(at: Option<tokio::time::Instant>) {
@@ -126,6 +200,7 @@ enum Mode {
 /// The agent summary shown on the status line, from the latest `state` event.
 #[derive(Default)]
 struct Agent {
+    epoch: String,
     state: String,
     title: String,
     input_tokens: u64,
@@ -136,6 +211,7 @@ struct Agent {
 impl Agent {
     fn update(&mut self, json: &Value) {
         let s = |v: &Value| v.as_str().unwrap_or_default().to_owned();
+        self.epoch = s(&json["epoch"]);
         self.state = s(&json["agent_state"]);
         self.title = s(&json["title"]);
         let usage = &json["total_usage"];
@@ -210,21 +286,40 @@ impl Output {
                 .to_string(),
             ),
             Mode::Plain => self.line(&format!(
-                "[{}] {}",
-                change.status.kind, change.status.reason
+                "[{}] {}{}",
+                change.status.kind,
+                change.status.reason,
+                countdown(change)
             )),
             Mode::Terminal => self.redraw(),
         }
     }
 
-    fn reset(&mut self) {
-        if !matches!(self.mode, Mode::Json) {
-            self.line("--- server history replaced: starting over ---");
+    /// The client starts over. In JSON mode this is a `reset` event line, also when no `reset`
+    /// event came (a new epoch): a consumer must drop its copy either way.
+    fn reset(&mut self, data: Option<String>) {
+        match self.mode {
+            Mode::Json => {
+                let data = data.unwrap_or_else(|| {
+                    json!({"reason": "epoch", "epoch": self.agent.epoch}).to_string()
+                });
+                let line = json!({"event": {"type": "reset", "data": data, "id": null}});
+                self.line(&line.to_string());
+            }
+            Mode::Plain | Mode::Terminal => {
+                self.line("--- server history replaced: starting over ---");
+            }
         }
     }
 
     fn event(&mut self, ev: &Event) {
         if matches!(self.mode, Mode::Json) {
+            if ev.event_type == "state"
+                && let Ok(state) = serde_json::from_str::<Value>(&ev.data)
+            {
+                // Kept for a synthetic `reset` line's epoch.
+                self.agent.update(&state);
+            }
             let line = json!({"event": {"type": ev.event_type, "data": ev.data, "id": ev.id}});
             self.line(&line.to_string());
             return;
@@ -262,22 +357,37 @@ impl Output {
                     StatusKind::Disconnected => "\x1b[31m●\x1b[0m",
                     StatusKind::Disabled => "\x1b[90m●\x1b[0m",
                 };
-                let mut text = format!("{}: {}", change.status.kind, change.status.reason);
-                if let Some(at) = change.retry_at {
-                    let left = at.saturating_duration_since(tokio::time::Instant::now());
-                    text.push_str(&format!(
-                        " (reconnecting in {}s)",
-                        left.as_secs_f32().ceil()
-                    ));
-                }
+                let text = format!(
+                    "{}: {}{}",
+                    change.status.kind,
+                    change.status.reason,
+                    countdown(change)
+                );
                 (dot, text)
             }
         };
         let agent = self.agent.summary();
         let sep = if agent.is_empty() { "" } else { " | " };
         let mut lock = self.stdout.lock();
-        let _ = write!(lock, "\x1b7\x1b[1;1H\x1b[2K{dot} {text}{sep}{agent}\x1b8");
+        // Save the cursor, turn auto-wrap off (a line wider than the terminal is cut at the right
+        // margin instead of spilling into the message area), paint line 1, wrap on, restore.
+        let _ = write!(
+            lock,
+            "\x1b7\x1b[?7l\x1b[1;1H\x1b[2K{dot} {text}{sep}{agent}\x1b[?7h\x1b8"
+        );
         let _ = lock.flush();
+    }
+
+    /// A resized terminal may reset the scroll region: reserve line 1 again and repaint.
+    fn resized(&mut self) {
+        if matches!(self.mode, Mode::Terminal) {
+            let mut lock = self.stdout.lock();
+            // DECSTBM homes the cursor: save and restore around it.
+            let _ = write!(lock, "\x1b7\x1b[2r\x1b8");
+            let _ = lock.flush();
+            drop(lock);
+            self.redraw();
+        }
     }
 
     fn exit_code(&self) -> ExitCode {
@@ -291,11 +401,20 @@ impl Output {
         if matches!(self.mode, Mode::Terminal) {
             self.redraw();
             let mut lock = self.stdout.lock();
-            // Give the whole screen back.
-            let _ = write!(lock, "\x1b[r");
+            // Give the whole screen back; DECSTBM homes the cursor, so restore it to below the
+            // last message (else the shell prompt would land on the status line).
+            let _ = write!(lock, "\x1b7\x1b[r\x1b8");
             let _ = lock.flush();
         }
     }
+}
+
+/// ` (reconnecting in Ns)` while waiting to reconnect, else nothing.
+fn countdown(change: StatusChange) -> String {
+    change.retry_at.map_or_else(String::new, |at| {
+        let left = at.saturating_duration_since(tokio::time::Instant::now());
+        format!(" (reconnecting in {}s)", left.as_secs_f32().ceil())
+    })
 }
 
 /// One line for an agent message: `#idx type [tool]: first line of content`.

@@ -441,10 +441,15 @@ async fn chunked_body_cut_mid_event_discards_the_partial_event() {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Chaos: a seeded proxy cuts connections at random byte offsets while messages are published.
+// Chaos: the real server (`sse_host::server::Server`, in-process) behind a seeded proxy that cuts
+// connections at random byte offsets while the demo agent runs and messages are published through
+// the HTTP API. Every client must end with exactly the server's `/messages`.
 
+use serde_json::{Value, json};
+use sse_host::agent::Agent;
+use sse_host::server::{Server, ServerConfig};
 use sse_tests::chaos::Chaos;
-use sse_tests::logserver::LogServer;
+use sse_tests::server as srv;
 
 /// Reconnect fast: the cap keeps even the server's `retry:` hint short.
 fn chaos_policy() -> Policy {
@@ -458,106 +463,209 @@ fn chaos_policy() -> Policy {
     p
 }
 
-/// One client's copy of the log: message data in arrival order, emptied on `Reset`.
-async fn follow_until(url: String, seed: u64, last: String, limit: Duration) -> Vec<String> {
+/// The demo agent with a 1 ms step (every third turn has a 120 KB tool output).
+fn with_demo(mut c: ServerConfig) -> ServerConfig {
+    c.agent = Agent::Demo {
+        step: Duration::from_millis(1),
+    };
+    c
+}
+
+const END: &str = "chaos-end";
+
+/// One client's copy of the log.
+#[derive(Debug, Default)]
+struct Copy {
+    /// Message data (parsed) in arrival order, emptied on `Reset`.
+    messages: Vec<Value>,
+    /// How often the client was told to start over.
+    resets: usize,
+}
+
+/// Follow `url` until the message whose content is [`END`] (or `limit`).
+async fn follow_until_end(url: String, seed: u64, limit: Duration) -> Copy {
     let mut o = Options::new(url);
     o.policy = chaos_policy();
     o.seed = seed;
     let mut stream = follow(o).expect("options");
     let deadline = Instant::now() + limit;
-    let mut got = Vec::new();
+    let mut copy = Copy::default();
     while let Ok(Some(obs)) = tokio::time::timeout_at(deadline, stream.next()).await {
         match obs {
             Observation::Event(e) if e.event_type == "message" => {
-                let done = e.data.contains(&last);
-                got.push(e.data);
+                let msg: Value = serde_json::from_str(&e.data).expect("message JSON");
+                assert_eq!(e.id, msg["idx"].as_u64().map(|i| i.to_string()));
+                let done = msg["content"] == END;
+                copy.messages.push(msg);
                 if done {
                     break;
                 }
             }
-            Observation::Reset => got.clear(),
+            Observation::Reset { .. } => {
+                copy.messages.clear();
+                copy.resets += 1;
+            }
             _ => {}
         }
     }
-    got
+    copy
 }
 
-const CLIENTS: u64 = 20;
-const CUTS: usize = 1_000;
+fn spawn_clients(proxy: &Chaos, n: u64) -> Vec<tokio::task::JoinHandle<Copy>> {
+    (0..n)
+        .map(|seed| {
+            tokio::spawn(follow_until_end(
+                proxy.url("/stream"),
+                seed,
+                Duration::from_secs(60),
+            ))
+        })
+        .collect()
+}
 
-/// Publish every millisecond until the proxy made `cuts` cuts (bounded by 60 s and 30 000
-/// messages), then one final `"end"` message.
-async fn publish_through_cuts(server: &LogServer, proxy: &Chaos, cuts: usize) {
-    let deadline = Instant::now() + Duration::from_secs(60);
-    for i in 0..30_000u32 {
-        if proxy.cuts() >= cuts || Instant::now() >= deadline {
-            break;
+/// Publishes through the HTTP API (one `POST /api/messages` per millisecond, and a `/chat` for
+/// the demo agent every 40th) until the proxy has made `cuts` cuts in all (bounded by 30 s and
+/// 20 000 messages). Returns how many it published.
+async fn publish_through_cuts(server: &Server, proxy: &Chaos, cuts: usize) -> usize {
+    let addr = server.local_addr();
+    let deadline = Instant::now() + Duration::from_secs(30);
+    let mut n = 0usize;
+    while n < 20_000 && proxy.cuts() < cuts && Instant::now() < deadline {
+        if n.is_multiple_of(40) {
+            let chat = json!({"message": format!("turn {n}")}).to_string();
+            let r = srv::request(addr, "POST", "/chat", Some(&chat), &[]).await;
+            assert_eq!(r.status, 200, "{}", r.body);
         }
-        server.publish(&format!("m{i}"));
+        srv::append(addr, &json!({"type": "agent", "content": format!("m{n}")})).await;
+        n += 1;
         tokio::time::sleep(Duration::from_millis(1)).await;
     }
+    n
+}
+
+/// Waits (bounded) until the demo agent is idle, then publishes the [`END`] message.
+async fn finish(server: &Server) {
+    let addr = server.local_addr();
+    let deadline = Instant::now() + Duration::from_secs(10);
+    let mut last = u64::MAX;
+    loop {
+        let state = srv::get(addr, "/state").await.json();
+        let count = state["message_count"].as_u64().unwrap_or(0);
+        if state["agent_state"] == "WaitingForUserInput" && count == last {
+            break;
+        }
+        assert!(Instant::now() < deadline, "the demo agent never went idle");
+        last = count;
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    srv::append(addr, &json!({"type": "agent", "content": END})).await;
+}
+
+async fn server_messages(server: &Server) -> Vec<Value> {
+    match srv::get(server.local_addr(), "/messages").await.json() {
+        Value::Array(a) => a,
+        other => panic!("/messages is not an array: {other}"),
+    }
+}
+
+/// Every client's copy equals the server's log; returns each client's reset count.
+async fn assert_exact(
+    server: &Server,
+    proxy: &Chaos,
+    clients: Vec<tokio::task::JoinHandle<Copy>>,
+) -> Vec<usize> {
+    let expected = server_messages(server).await;
     eprintln!(
-        "published {} messages through {} cuts of {} connections",
-        server.messages().len(),
+        "{} messages through {} cuts of {} connections",
+        expected.len(),
         proxy.cuts(),
         proxy.connections()
     );
-    server.publish("end");
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn chaos_cuts_lose_and_repeat_nothing() {
-    let server = LogServer::start("epoch-a").await;
-    let proxy = Chaos::start(server.addr(), 0x5EED, CUTS, 3_000).await;
-    let clients: Vec<_> = (0..CLIENTS)
-        .map(|seed| {
-            tokio::spawn(follow_until(
-                proxy.url("/stream"),
-                seed,
-                "\"end\"".into(),
-                Duration::from_secs(90),
-            ))
-        })
-        .collect();
-    publish_through_cuts(&server, &proxy, CUTS).await;
-    let expected = server.messages();
-    for c in clients {
-        let got = c.await.expect("client task");
-        assert_eq!(got.len(), expected.len(), "cuts: {}", proxy.cuts());
-        assert!(got == expected, "a client's copy differs from the log");
-    }
-    assert!(proxy.cuts() >= CUTS, "only {} cuts", proxy.cuts());
-}
-
-#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
-async fn chaos_with_a_replaced_memory_log_resets_then_is_exact() {
-    let server = LogServer::start("epoch-a").await;
-    let proxy = Chaos::start(server.addr(), 0xC0FFEE, CUTS / 4, 3_000).await;
-    let clients: Vec<_> = (0..CLIENTS / 2)
-        .map(|seed| {
-            tokio::spawn(follow_until(
-                proxy.url("/stream"),
-                seed,
-                "\"end\"".into(),
-                Duration::from_secs(90),
-            ))
-        })
-        .collect();
-    for i in 0..200 {
-        server.publish(&format!("old{i}"));
-        tokio::time::sleep(Duration::from_millis(1)).await;
-    }
-    // The server restarts with a fresh memory log: new epoch, history gone.
-    server.replace_log("epoch-b");
-    publish_through_cuts(&server, &proxy, CUTS / 4).await;
-    let expected = server.messages();
-    for c in clients {
-        let got = c.await.expect("client task");
-        assert!(
-            got == expected,
-            "{} vs {} messages",
-            got.len(),
-            expected.len()
+    assert_eq!(expected.last().map(|m| &m["content"]), Some(&json!(END)));
+    let long = |m: &Value| m["tool_result"].as_str().map_or(0, str::len) > MAX_OFFSET * 10;
+    assert!(
+        expected.iter().any(long),
+        "no message long enough to be cut in its middle"
+    );
+    let mut resets = Vec::new();
+    for (i, c) in clients.into_iter().enumerate() {
+        let copy = c.await.expect("client task");
+        assert_eq!(
+            copy.messages.len(),
+            expected.len(),
+            "client {i}: cuts {}",
+            proxy.cuts()
         );
+        assert!(
+            copy.messages == expected,
+            "client {i}'s copy differs from /messages"
+        );
+        resets.push(copy.resets);
     }
+    resets
+}
+
+const CLIENTS: u64 = 16;
+const CUTS: usize = 1_000;
+/// Most cuts fall within this many bytes of a connection's start (see `sse_tests::chaos`).
+const MAX_OFFSET: usize = 3_000;
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chaos_against_the_real_server_loses_and_repeats_nothing() {
+    let server = srv::start(with_demo(srv::config())).await;
+    let proxy = Chaos::start(server.local_addr(), 0x5EED, CUTS, MAX_OFFSET).await;
+    let clients = spawn_clients(&proxy, CLIENTS);
+    publish_through_cuts(&server, &proxy, CUTS).await;
+    finish(&server).await;
+    let resets = assert_exact(&server, &proxy, clients).await;
+    assert!(proxy.cuts() >= CUTS, "only {} cuts", proxy.cuts());
+    assert_eq!(resets, vec![0; CLIENTS as usize], "one log, one epoch");
+    server.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chaos_across_a_file_log_restart_is_exact_without_reset() {
+    let dir = tempfile::tempdir().expect("tempdir");
+    let first = srv::start(with_demo(srv::file_config(dir.path()))).await;
+    let epoch = first.hub().epoch().to_owned();
+    let proxy = Chaos::start(first.local_addr(), 0xF11E, CUTS / 2, MAX_OFFSET).await;
+    let clients = spawn_clients(&proxy, CLIENTS / 2);
+    publish_through_cuts(&first, &proxy, CUTS / 4).await;
+    first.shutdown().await.expect("shutdown");
+    // Down for a moment: connections through the proxy fail and back off.
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    let second = srv::start(with_demo(srv::file_config(dir.path()))).await;
+    assert_eq!(second.hub().epoch(), epoch, "the file log keeps its epoch");
+    proxy.set_upstream(second.local_addr());
+    publish_through_cuts(&second, &proxy, CUTS / 2).await;
+    finish(&second).await;
+    let resets = assert_exact(&second, &proxy, clients).await;
+    assert_eq!(
+        resets,
+        vec![0; CLIENTS as usize / 2],
+        "same epoch: resume, never start over"
+    );
+    second.shutdown().await.expect("shutdown");
+}
+
+#[tokio::test(flavor = "multi_thread", worker_threads = 2)]
+async fn chaos_across_a_memory_log_restart_resets_then_is_exact() {
+    let first = srv::start(with_demo(srv::config())).await;
+    let proxy = Chaos::start(first.local_addr(), 0xC0FFEE, CUTS / 2, MAX_OFFSET).await;
+    let clients = spawn_clients(&proxy, CLIENTS / 2);
+    publish_through_cuts(&first, &proxy, CUTS / 4).await;
+    let old_epoch = first.hub().epoch().to_owned();
+    first.shutdown().await.expect("shutdown");
+    tokio::time::sleep(Duration::from_millis(100)).await;
+    // A fresh memory log: new epoch, history gone.
+    let second = srv::start(with_demo(srv::config())).await;
+    assert_ne!(second.hub().epoch(), old_epoch);
+    proxy.set_upstream(second.local_addr());
+    publish_through_cuts(&second, &proxy, CUTS / 2).await;
+    finish(&second).await;
+    let resets = assert_exact(&second, &proxy, clients).await;
+    assert!(
+        resets.iter().all(|&r| r >= 1),
+        "every client started over: {resets:?}"
+    );
 }

@@ -3,6 +3,7 @@
 mod decode;
 mod encode;
 mod follow;
+mod follow_cli;
 mod fuzz_corpus;
 mod golden_frames;
 mod parse;

@@ -227,7 +227,10 @@ async fn a_stalled_subscriber_does_not_delay_a_fast_one_and_is_dropped() {
     use tokio::io::AsyncWriteExt;
     let mut c = config();
     c.hub.heartbeat = Duration::from_millis(100);
-    c.hub.stall_timeout = Duration::from_secs(2);
+    // Long enough that the fast reader (a debug build on a loaded 2-core CI machine) never
+    // leaves one ready batch untaken this long; the stalled one is still dropped well within
+    // `server::WAIT` once the publisher is done.
+    c.hub.stall_timeout = Duration::from_secs(8);
     let s = start(c).await;
     let a = s.local_addr();
     // A client that sends its request and never reads a byte.
@@ -331,6 +334,83 @@ async fn restart_with_the_memory_log_gives_a_new_epoch_and_the_client_sees_reset
         idx_of(&st.next().await.unwrap()),
         0,
         "replay from the new log's start"
+    );
+    s.shutdown().await.unwrap();
+}
+
+#[tokio::test]
+async fn a_client_resuming_below_the_retention_window_gets_reset_then_the_kept_messages() {
+    let s = start(sse_host::server::ServerConfig {
+        max_messages: Some(5),
+        ..config()
+    })
+    .await;
+    let a = s.local_addr();
+    for i in 0..8 {
+        append(a, &agent_msg(i)).await;
+    }
+    let state = get(a, "/state").await.json();
+    assert_eq!(
+        (
+            state["first_message_index"].as_u64(),
+            state["message_count"].as_u64()
+        ),
+        (Some(3), Some(8))
+    );
+    let kept: Vec<u64> = get(a, "/messages")
+        .await
+        .json()
+        .as_array()
+        .unwrap()
+        .iter()
+        .map(|m| m["idx"].as_u64().unwrap())
+        .collect();
+    assert_eq!(kept, [3, 4, 5, 6, 7]);
+    // Over HTTP: `reset`, the state, then the kept messages from `first`.
+    let mut st = open(a, "/stream?from=1", &[("last-event-id", "0")]).await;
+    let reset = st.next().await.unwrap();
+    assert_eq!(reset.event, "reset");
+    assert_eq!(
+        reset.json(),
+        json!({"epoch": s.hub().epoch(), "message_count": 8})
+    );
+    assert_eq!(st.next().await.unwrap().event, "state");
+    for i in 3..8 {
+        assert_eq!(idx_of(&st.next().await.unwrap()), i);
+    }
+    // Inside the window there is no reset.
+    let mut st = open(a, "/stream?from=3", &[]).await;
+    assert_eq!(st.next().await.unwrap().event, "state");
+    assert_eq!(idx_of(&st.next().await.unwrap()), 3);
+
+    // The follow client that had messages 0 and 1 starts over and ends with exactly 3..8.
+    use futures_util::StreamExt;
+    use sse_host::client::{Observation, Options, follow};
+    let mut o = Options::new(format!("http://{a}/stream"));
+    o.from = Some(2);
+    let mut c = follow(o).unwrap();
+    let mut got = vec![0u64, 1];
+    let mut resets = Vec::new();
+    while got.last() != Some(&7) {
+        match tokio::time::timeout(server::WAIT, c.next()).await.unwrap() {
+            Some(Observation::Reset { data }) => {
+                got.clear();
+                resets.push(data);
+            }
+            Some(Observation::Event(e)) if e.event_type == "message" => {
+                got.push(e.id.unwrap().parse().unwrap());
+            }
+            Some(_) => {}
+            None => panic!("the client stopped"),
+        }
+    }
+    assert_eq!(got, [3, 4, 5, 6, 7]);
+    assert_eq!(resets.len(), 1);
+    assert!(
+        resets[0]
+            .as_deref()
+            .unwrap()
+            .contains("\"message_count\":8")
     );
     s.shutdown().await.unwrap();
 }

@@ -40,8 +40,8 @@ fn seen(o: Output<'_>) -> Seen {
     match o {
         Output::Message { idx, .. } => Seen::Msg(idx.0),
         Output::State(_) => Seen::State,
-        Output::Heartbeat => Seen::Heartbeat,
-        Output::StartOver => Seen::StartOver,
+        Output::Heartbeat(_) => Seen::Heartbeat,
+        Output::StartOver { .. } => Seen::StartOver,
         Output::SessionEnded(_) => Seen::Ended,
         Output::Other { .. } => Seen::Other,
         Output::StatusChanged(s) => Seen::Status(s.kind, s.reason),

@@ -2,6 +2,14 @@
 //! it after a random number of server-to-client bytes (anywhere: inside the response head, inside
 //! an event, between events). After `cuts` cuts it forwards transparently, so a test can finish.
 //!
+//! Offsets are uniform in `1..=max_offset`, except that one connection in [`LONG_EVERY`] gets up
+//! to [`LONG_FACTOR`] × `max_offset`: short cuts make many cuts per second, the long ones let
+//! messages larger than `max_offset` (the demo agent's 120 KB tool output) through now and then,
+//! and cut others in their middle.
+//!
+//! The upstream can be switched ([`Chaos::set_upstream`]) to model a server restarting on a new
+//! port; while it is down, connections are accepted and closed at once.
+//!
 //! The offsets come from a seeded generator (splitmix64), so a failing seed can be replayed; which
 //! connection gets which offset still depends on scheduling.
 
@@ -38,7 +46,13 @@ impl SplitMix {
     }
 }
 
+/// One connection in this many gets a long offset.
+pub const LONG_EVERY: u64 = 16;
+/// A long offset is up to this many times `max_offset`.
+pub const LONG_FACTOR: usize = 64;
+
 struct Shared {
+    upstream: Mutex<SocketAddr>,
     rng: Mutex<SplitMix>,
     budget: usize,
     max_offset: usize,
@@ -62,6 +76,7 @@ impl Chaos {
             .expect("bind 127.0.0.1");
         let addr = listener.local_addr().expect("local addr");
         let shared = Arc::new(Shared {
+            upstream: Mutex::new(upstream),
             rng: Mutex::new(SplitMix::new(seed)),
             budget: cuts,
             max_offset,
@@ -74,10 +89,17 @@ impl Chaos {
                 sh.connections.fetch_add(1, Ordering::Relaxed);
                 // Connections that end on their own before their offset do not use up the budget.
                 let limit = if sh.cut.load(Ordering::Relaxed) < sh.budget {
-                    Some(sh.rng.lock().expect("lock").offset(sh.max_offset))
+                    let mut rng = sh.rng.lock().expect("lock");
+                    let max = if rng.next_u64().is_multiple_of(LONG_EVERY) {
+                        sh.max_offset * LONG_FACTOR
+                    } else {
+                        sh.max_offset
+                    };
+                    Some(rng.offset(max))
                 } else {
                     None
                 };
+                let upstream = *sh.upstream.lock().expect("lock");
                 tokio::spawn(pipe(client, upstream, limit, sh.clone()));
             }
         });
@@ -91,6 +113,11 @@ impl Chaos {
     /// `http://127.0.0.1:PORT` + `path`.
     pub fn url(&self, path: &str) -> String {
         format!("http://{}{}", self.addr, path)
+    }
+
+    /// Forward new connections to `upstream` from now on (a restarted server).
+    pub fn set_upstream(&self, upstream: SocketAddr) {
+        *self.shared.upstream.lock().expect("lock") = upstream;
     }
 
     /// Connections cut so far.

@@ -5,6 +5,5 @@ pub mod chaos;
 pub mod clock;
 pub mod golden;
 pub mod host_bin;
-pub mod logserver;
 pub mod scripted;
 pub mod server;

@@ -19,8 +19,8 @@ fn at(ms: u64) -> Instant {
 enum O {
     Msg(u64, String),
     State(String),
-    Heartbeat,
-    StartOver,
+    Heartbeat(String),
+    StartOver(Option<String>),
     Ended(String),
     Other(String, String, String),
     Status(StatusKind, Reason),
@@ -30,8 +30,8 @@ fn own(o: Output<'_>) -> O {
     match o {
         Output::Message { idx, data, .. } => O::Msg(idx.0, data.into()),
         Output::State(d) => O::State(d.into()),
-        Output::Heartbeat => O::Heartbeat,
-        Output::StartOver => O::StartOver,
+        Output::Heartbeat(d) => O::Heartbeat(d.into()),
+        Output::StartOver { reset } => O::StartOver(reset.map(Into::into)),
         Output::SessionEnded(d) => O::Ended(d.into()),
         Output::Other {
             event_type,
@@ -219,7 +219,7 @@ fn state_epochs_feed_the_tracker() {
         feed(&mut f, at(4), stream.as_bytes()),
         [
             O::State("{\"epoch\":\"e2\"}".into()),
-            O::StartOver,
+            O::StartOver(None),
             msg(0, "new a")
         ]
     );
@@ -248,7 +248,7 @@ fn new_epoch_then_old_numbering_reconnects_from_zero() {
     let out = feed(&mut f, at(2_001), stream.as_bytes());
     assert_eq!(
         out[..2],
-        [O::State("{\"epoch\":\"new\"}".into()), O::StartOver]
+        [O::State("{\"epoch\":\"new\"}".into()), O::StartOver(None)]
     );
     assert!(!out.iter().any(|o| matches!(o, O::Msg(..))), "{out:?}");
     assert_eq!(f.last_event_id(), None);
@@ -270,7 +270,11 @@ fn reset_starts_over_from_what_the_server_replays() {
     .concat();
     assert_eq!(
         feed(&mut f, at(2), stream.as_bytes()),
-        [O::StartOver, msg(10, "k"), msg(11, "l")]
+        [
+            O::StartOver(Some("{\"epoch\":\"e9\",\"message_count\":12}".into())),
+            msg(10, "k"),
+            msg(11, "l")
+        ]
     );
     assert_eq!(f.resume_from(), Seq(12));
     assert_eq!(f.last_event_id(), Some("11"));
@@ -304,7 +308,7 @@ fn heartbeat_silence_trips_the_watchdog() {
             at(15_000),
             b"event: heartbeat\ndata: 1700000000\n\n"
         ),
-        [O::Heartbeat]
+        [O::Heartbeat("1700000000".into())]
     );
     assert_eq!(f.poll_timeout(), Some(at(60_000)));
     f.handle_timeout(at(59_999));

@@ -290,8 +290,8 @@ fn apply<D: StatusDisplay>(view: &mut View, output: Output<'_>, display: &mut D)
             }
             Err(_) => display.note(&Note::BadState),
         },
-        Output::Heartbeat => display.note(&Note::Heartbeat),
-        Output::StartOver => {
+        Output::Heartbeat(_) => display.note(&Note::Heartbeat),
+        Output::StartOver { .. } => {
             view.oversized = 0;
             display.note(&Note::StartOver);
         }

@@ -171,14 +171,16 @@ fn observation(out: Output<'_>) -> Observation {
     match out {
         Output::Message { idx, data, .. } => event("message", data, Some(idx.0.to_string())),
         Output::State(data) => event("state", data, None),
-        Output::Heartbeat => event("heartbeat", "", None),
+        Output::Heartbeat(data) => event("heartbeat", data, None),
         Output::SessionEnded(data) => event("session_ended", data, None),
         Output::Other {
             event_type,
             data,
             id,
         } => event(event_type, data, (!id.is_empty()).then(|| id.to_owned())),
-        Output::StartOver => Observation::Reset,
+        Output::StartOver { reset } => Observation::Reset {
+            data: reset.map(str::to_owned),
+        },
         Output::StatusChanged(status) => Observation::Status(StatusChange {
             status,
             retry_at: None,

@@ -17,7 +17,7 @@
 //!     match obs {
 //!         Observation::Status(s) => println!("{}", s.status),
 //!         Observation::Event(e) => println!("{}: {}", e.event_type, e.data),
-//!         Observation::Reset => println!("server history replaced: drop what you have"),
+//!         Observation::Reset { .. } => println!("server history replaced: drop what you have"),
 //!     }
 //! }
 //! # Ok(()) }
@@ -81,7 +81,11 @@ pub enum Observation {
     Event(Event),
     /// The server's history is not the one we had (a `reset` event or a new epoch): drop every
     /// message received so far; the stream starts over from the server's first index.
-    Reset,
+    Reset {
+        /// The server's `reset` event data (`{"epoch":..,"message_count":..}`), or `None` when
+        /// a `state` with a new epoch revealed the change (the server sends no `reset` then).
+        data: Option<String>,
+    },
 }
 
 /// A status change.

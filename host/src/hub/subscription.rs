@@ -257,6 +257,14 @@ impl Subscription {
                     if records.is_empty() {
                         break;
                     }
+                    if records[0].idx != self.pos {
+                        // Retention dropped messages this subscriber has not sent: never skip
+                        // within a stream. End it; the client resumes here and gets `reset`.
+                        tracing::info!(pos = %self.pos, first = %records[0].idx,
+                            "a subscriber fell below the retention window; ending its stream");
+                        self.done = true;
+                        break;
+                    }
                     for r in records {
                         batch.push(frames::message(r.idx, &r.json));
                         self.pos = r.idx.next();

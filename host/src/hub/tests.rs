@@ -281,3 +281,40 @@ async fn invalid_input_changes_nothing() {
     assert_eq!(hub.message_count(), Seq(0));
     assert_eq!(hub.append(json!({"type": "user"})).await.unwrap(), Seq(0));
 }
+
+#[tokio::test]
+async fn a_subscriber_below_the_retention_window_is_ended_not_skipped() {
+    let config = HubConfig {
+        ring_frames: 1,
+        ..HubConfig::default()
+    };
+    let hub = Hub::new(Log::Memory(MemoryLog::with_max_messages(Some(3))), config);
+    let mut sub = hub.subscribe(from(0), EventFilter::ALL, None).unwrap();
+    assert_eq!(next(&mut sub).await, ["retry: 1000", "state"]);
+    // Messages 0..6 arrive while it is not reading: the log keeps 3..6, the ring only 5.
+    append_n(&hub, 6).await;
+    // It gets what it can without a gap (the latest state), then its stream ends: a client
+    // resuming at 0 gets `reset`.
+    let rest = tokio::time::timeout(Duration::from_secs(5), async {
+        let mut rest = Vec::new();
+        while let Some(b) = sub.next_batch().await {
+            rest.extend(events(&b));
+        }
+        rest
+    })
+    .await
+    .expect("the stream ends");
+    assert_eq!(rest, ["state"]);
+    let mut again = hub.subscribe(from(0), EventFilter::ALL, None).unwrap();
+    assert_eq!(
+        next(&mut again).await,
+        [
+            "retry: 1000",
+            "reset",
+            "state",
+            "message#3",
+            "message#4",
+            "message#5"
+        ]
+    );
+}

@@ -10,6 +10,10 @@
 //!   └──────────────┴──────────────┴───────────────────┘
 //!   ```
 //! - `state.json`: the latest state object, replaced atomically (tmp + rename).
+//! - `lock`: empty; an exclusive advisory lock on it (`flock`) is held
+//!   while the log is open, so a second process on the same directory fails at start with a
+//!   clear error instead of interleaving records (the lock goes with the process, even on a
+//!   crash).
 //!
 //! **Crash safety.** At open the log is scanned from the start; the first record that is
 //! short (a torn write), longer than [`MAX_RECORD`], or fails its CRC ends the valid log,
@@ -47,6 +51,8 @@ pub struct FileLog {
 
 #[derive(Debug)]
 struct Inner {
+    /// Holds the directory's lock for as long as the log is open.
+    _lock: File,
     dir: PathBuf,
     epoch: String,
     /// Serialises writers (the hub already does; this keeps the file consistent regardless).
@@ -82,6 +88,7 @@ impl FileLog {
     /// I/O errors, or an unreadable `meta.json`.
     pub fn open(dir: &Path) -> Result<(FileLog, OpenReport), LogError> {
         fs::create_dir_all(dir)?;
+        let lock = lock_dir(dir)?;
         let meta_path = dir.join("meta.json");
         let (epoch, created) = match fs::read(&meta_path) {
             Ok(bytes) => (parse_meta(&bytes)?, false),
@@ -131,6 +138,7 @@ impl FileLog {
         };
         let log = FileLog {
             inner: Arc::new(Inner {
+                _lock: lock,
                 dir: dir.to_owned(),
                 epoch,
                 writer: Mutex::new(writer),
@@ -320,6 +328,24 @@ fn read_full(r: &mut impl Read, buf: &mut [u8]) -> Result<bool, LogError> {
         }
     }
     Ok(true)
+}
+
+/// Takes the exclusive lock on `dir/lock`, or says who holds the directory.
+fn lock_dir(dir: &Path) -> Result<File, LogError> {
+    let path = dir.join("lock");
+    let file = OpenOptions::new()
+        .create(true)
+        .truncate(false)
+        .write(true)
+        .open(&path)?;
+    use rustix::fs::{FlockOperation, flock};
+    match flock(&file, FlockOperation::NonBlockingLockExclusive) {
+        Ok(()) => Ok(file),
+        Err(rustix::io::Errno::WOULDBLOCK) => Err(LogError::Locked {
+            dir: dir.to_owned(),
+        }),
+        Err(e) => Err(LogError::Io(e.into())),
+    }
 }
 
 fn parse_meta(bytes: &[u8]) -> Result<String, LogError> {

@@ -65,6 +65,15 @@ pub enum LogError {
     /// Stored metadata could not be read.
     #[error("log metadata: {0}")]
     Metadata(String),
+    /// Another process holds the data directory's lock (see the file log's module docs).
+    #[error(
+        "data directory {} is in use by another sse-host (lock held on its `lock` file); stop it or use another --data-dir",
+        dir.display()
+    )]
+    Locked {
+        /// The data directory.
+        dir: std::path::PathBuf,
+    },
     /// The blocking I/O task was cancelled (runtime shutting down).
     #[error("log task cancelled")]
     Cancelled,

@@ -187,3 +187,49 @@ fn unreadable_meta_is_an_error_not_a_new_epoch() {
         Err(LogError::Metadata(_))
     ));
 }
+
+#[tokio::test]
+async fn memory_retention_keeps_the_newest_and_moves_first() {
+    let log = Log::Memory(MemoryLog::with_max_messages(Some(5)));
+    fill(&log, 8).await;
+    assert_eq!(
+        log.extent(),
+        Extent {
+            first: Seq(3),
+            end: Seq(8)
+        }
+    );
+    // Reads below `first` start at `first`; indices stay the messages' own.
+    let got = log.read(Seq(1), usize::MAX, usize::MAX).await.unwrap();
+    let idx: Vec<u64> = got.iter().map(|r| r.idx.0).collect();
+    assert_eq!(idx, [3, 4, 5, 6, 7]);
+    assert_eq!(got[0].json, msg(3));
+    assert_eq!(
+        log.size_bytes(),
+        (3..8).map(|i| msg(i).len() as u64).sum::<u64>()
+    );
+    // Appends still take the next index only.
+    assert!(matches!(
+        log.append(Seq(5), msg(5)).await,
+        Err(LogError::Conflict { .. })
+    ));
+    log.append(Seq(8), msg(8)).await.unwrap();
+    assert_eq!(log.extent().first, Seq(4));
+}
+
+#[tokio::test]
+async fn a_data_dir_is_locked_while_its_log_is_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, _) = open(dir.path());
+    fill(&log, 2).await;
+    let err = FileLog::open(dir.path()).unwrap_err();
+    let text = err.to_string();
+    assert!(text.contains("in use by another sse-host"), "{text}");
+    assert!(text.contains(&dir.path().display().to_string()), "{text}");
+    // Nothing was touched, and the lock goes with the log.
+    assert_eq!(all(&log).await, [msg(0), msg(1)]);
+    drop(log);
+    let (log, report) = open(dir.path());
+    assert_eq!(report.records, 2);
+    assert_eq!(all(&log).await.len(), 2);
+}

@@ -56,6 +56,8 @@ pub struct ServerConfig {
     pub cors_origin: Option<String>,
     /// Hub tuning (heartbeat, bounds, max subscribers).
     pub hub: HubConfig,
+    /// Retention of the memory log: keep only the newest N messages (`None`: all).
+    pub max_messages: Option<usize>,
 }
 
 impl Default for ServerConfig {
@@ -68,6 +70,7 @@ impl Default for ServerConfig {
             max_body: 8 << 20,
             cors_origin: None,
             hub: HubConfig::default(),
+            max_messages: None,
         }
     }
 }
@@ -99,7 +102,7 @@ impl Server {
     /// The store cannot be opened (or is not built yet), or the address cannot be bound.
     pub async fn start(config: ServerConfig) -> anyhow::Result<Server> {
         let log = match &config.store {
-            Store::Memory => Log::Memory(MemoryLog::new()),
+            Store::Memory => Log::Memory(MemoryLog::with_max_messages(config.max_messages)),
             Store::File(dir) => {
                 let dir = dir.clone();
                 let (log, report) =
