@@ -94,7 +94,7 @@ pub enum Action {
     Close,
 }
 
-/// What the app sees. Borrowed data lives in the parser until the next call.
+/// What the app sees. Borrowed data lives in the parser (or the input) until the next call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Output<'a> {
     /// The next message, in order, exactly once.

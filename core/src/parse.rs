@@ -7,8 +7,10 @@
 //! # Bounds
 //! Every buffer is fixed at compile time, so a peer cannot make the parser grow:
 //! - `DATA` bytes hold the joined `data` of one event. `data:` values are decoded straight into
-//!   this buffer, so a long data line never needs `LINE` bytes. An event whose data does not fit
-//!   is still delivered, cut at a UTF-8 character boundary, with [`Event::truncated`] set.
+//!   this buffer, so a long data line never needs `LINE` bytes. An event whose data does not
+//!   fit is still delivered, cut at a UTF-8 character boundary, with [`Event::truncated`] set.
+//!   (A single valid data line that arrives in one push with its blank line is not copied at
+//!   all: see [`Parser::push`].)
 //! - `LINE` bytes bound each of: the event type, the last event ID (and the `id:` value being
 //!   read), and one comment. An over-long `event:` or `id:` value is a
 //!   [`ParseError::LineTooLong`]: the event is dropped and the parser skips to the next blank
@@ -118,7 +120,8 @@ pub struct Parser<const LINE: usize, const DATA: usize> {
 pub enum Step<'p> {
     /// All input was consumed without completing an item; push more bytes.
     NeedMore,
-    /// A blank line dispatched an event. It borrows the parser until the next call.
+    /// A blank line dispatched an event. It borrows the parser until the next call, and its
+    /// `data` may be borrowed from the input instead (see [`Parser::push`]).
     Event(Event<'p>),
     /// A comment line: what follows the `:`, decoded (U+FFFD for invalid UTF-8) and cut to at
     /// most `LINE` bytes at a character boundary. Servers send these as keep-alives.
@@ -292,6 +295,12 @@ impl<const LINE: usize, const DATA: usize> Parser<LINE, DATA> {
 
     /// Consumes bytes from the front of `input` (advancing the slice) until an item is ready or
     /// the input runs out ([`Step::NeedMore`]). Call again with the rest until `NeedMore`.
+    ///
+    /// Zero copy: when an event has a single `data:` line that is valid UTF-8, fits in `DATA`
+    /// bytes and lies in `input` together with the blank line that dispatches it, the event's
+    /// `data` points into `input` rather than into the parser. So a [`Step`] may borrow from
+    /// both (the input has to outlive it); what it contains never depends on how the input was
+    /// split.
     ///
     /// # Errors
     /// [`ParseError::LineTooLong`] when an `event:` or `id:` value exceeds `LINE` bytes. The
