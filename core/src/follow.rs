@@ -95,7 +95,7 @@ pub enum Action {
     Close,
 }
 
-/// What the app sees. Borrowed data lives in the parser until the next call.
+/// What the app sees. Borrowed data lives in the parser (or the input) until the next call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Output<'a> {
     /// The next message, in order, exactly once.
@@ -210,7 +210,11 @@ impl<const LINE: usize, const DATA: usize> Follow<LINE, DATA> {
     /// should see, if anything. A pending [`Follow::poll_output`] item is returned first, without
     /// consuming input. Bytes that arrive when no stream is open (after a gap, the watchdog or
     /// `session_ended` closed it) are discarded.
-    pub fn handle_bytes(&mut self, now: Instant, input: &mut &[u8]) -> Option<Output<'_>> {
+    pub fn handle_bytes<'a, 'i: 'a>(
+        &'a mut self,
+        now: Instant,
+        input: &mut &'i [u8],
+    ) -> Option<Output<'a>> {
         if let Some(pending) = self.poll_output() {
             return Some(pending);
         }

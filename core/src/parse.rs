@@ -7,8 +7,10 @@
 //! # Bounds
 //! Every buffer is fixed at compile time, so a peer cannot make the parser grow:
 //! - `DATA` bytes hold the joined `data` of one event. `data:` values are decoded straight into
-//!   this buffer, so a long data line never needs `LINE` bytes. An event whose data does not fit
-//!   is still delivered, cut at a UTF-8 character boundary, with [`Event::truncated`] set.
+//!   this buffer, so a long data line never needs `LINE` bytes. An event whose data does not
+//!   fit is still delivered, cut at a UTF-8 character boundary, with [`Event::truncated`] set.
+//!   (A single valid data line that arrives in one push with its blank line is not copied at
+//!   all: see [`Parser::push`].)
 //! - `LINE` bytes bound each of: the event type, the last event ID (and the `id:` value being
 //!   read), and one comment. An over-long `event:` or `id:` value is a
 //!   [`ParseError::LineTooLong`]: the event is dropped and the parser skips to the next blank
@@ -90,8 +92,12 @@ pub struct Parser<const LINE: usize, const DATA: usize> {
     has_data: bool,
     /// `data` did not fit in `DATA` bytes.
     truncated: bool,
-    /// The spec's event type buffer.
+    /// The spec's event type buffer, if `type_set`; empty otherwise. (Clearing it only resets
+    /// `type_set`, so an `event:` line that names the type of the previous event costs just a
+    /// comparison.)
     event_type: Text<LINE>,
+    /// `event_type` holds the event type buffer.
+    type_set: bool,
     /// The `id:` value or comment being read.
     scratch: Text<LINE>,
     /// The comment did not fit in `scratch`.
@@ -114,7 +120,8 @@ pub struct Parser<const LINE: usize, const DATA: usize> {
 pub enum Step<'p> {
     /// All input was consumed without completing an item; push more bytes.
     NeedMore,
-    /// A blank line dispatched an event. It borrows the parser until the next call.
+    /// A blank line dispatched an event. It borrows the parser until the next call, and its
+    /// `data` may be borrowed from the input instead (see [`Parser::push`]).
     Event(Event<'p>),
     /// A comment line: what follows the `:`, decoded (U+FFFD for invalid UTF-8) and cut to at
     /// most `LINE` bytes at a character boundary. Servers send these as keep-alives.
@@ -231,8 +238,9 @@ impl Field {
 }
 
 /// An item ready to hand out; [`Parser::push`] turns it into a borrowing [`Step`].
-enum Item {
-    Event,
+enum Item<'i> {
+    /// An event; its data is lent from the input (see [`Parser::lines`]) or in the data buffer.
+    Event(Option<&'i str>),
     Comment,
     Retry(Duration),
 }
@@ -274,6 +282,7 @@ impl<const LINE: usize, const DATA: usize> Parser<LINE, DATA> {
             has_data: false,
             truncated: false,
             event_type: Text::new(),
+            type_set: false,
             scratch: Text::new(),
             comment_cut: false,
             id_nul: false,
@@ -287,11 +296,17 @@ impl<const LINE: usize, const DATA: usize> Parser<LINE, DATA> {
     /// Consumes bytes from the front of `input` (advancing the slice) until an item is ready or
     /// the input runs out ([`Step::NeedMore`]). Call again with the rest until `NeedMore`.
     ///
+    /// Zero copy: when an event has a single `data:` line that is valid UTF-8, fits in `DATA`
+    /// bytes and lies in `input` together with the blank line that dispatches it, the event's
+    /// `data` points into `input` rather than into the parser. So a [`Step`] may borrow from
+    /// both (the input has to outlive it); what it contains never depends on how the input was
+    /// split.
+    ///
     /// # Errors
     /// [`ParseError::LineTooLong`] when an `event:` or `id:` value exceeds `LINE` bytes. The
     /// error is already recovered from (the event is dropped, the parser skips to the next
     /// blank line), and at least one byte was consumed: keep pushing.
-    pub fn push(&mut self, input: &mut &[u8]) -> Result<Step<'_>, ParseError> {
+    pub fn push<'p, 'i: 'p>(&'p mut self, input: &mut &'i [u8]) -> Result<Step<'p>, ParseError> {
         if self.dispatched {
             // > 7. Set the data buffer and the event type buffer to the empty string.
             // Deferred until the caller is done with the borrowed event.
@@ -300,7 +315,7 @@ impl<const LINE: usize, const DATA: usize> Parser<LINE, DATA> {
         }
         Ok(match self.advance(input)? {
             None => Step::NeedMore,
-            Some(Item::Event) => Step::Event(self.event()),
+            Some(Item::Event(lent)) => Step::Event(self.event(lent)),
             Some(Item::Comment) => Step::Comment(self.scratch.as_str().as_bytes()),
             Some(Item::Retry(d)) => Step::Retry(d),
         })
@@ -362,9 +377,15 @@ impl<const LINE: usize, const DATA: usize> Parser<LINE, DATA> {
     }
 
     /// Runs the line machine until an item is ready (`Some`) or `input` is empty (`None`).
-    fn advance(&mut self, input: &mut &[u8]) -> Result<Option<Item>, ParseError> {
+    fn advance<'i>(&mut self, input: &mut &'i [u8]) -> Result<Option<Item<'i>>, ParseError> {
         loop {
-            let bytes: &[u8] = input;
+            if self.state == State::LineStart
+                && !self.discarding
+                && let Some(item) = self.lines(input)?
+            {
+                return Ok(Some(item));
+            }
+            let bytes: &'i [u8] = input;
             let Some((&byte, rest)) = bytes.split_first() else {
                 return Ok(None);
             };
@@ -402,28 +423,12 @@ impl<const LINE: usize, const DATA: usize> Parser<LINE, DATA> {
                         }
                     } else if self.discarding {
                         self.state = State::Skip;
-                    } else if let Some((line, end, after)) = whole_line(bytes) {
-                        // The common case: the whole line is in this chunk.
-                        *input = after;
-                        self.state = line_end(end);
-                        match self.line(line) {
-                            Ok(Some(item)) => return Ok(Some(item)),
-                            Ok(None) => {}
-                            Err(Overflow) => {
-                                self.drop_event();
-                                return Err(ParseError::LineTooLong);
-                            }
-                        }
                     } else if byte == b':' {
+                        // (Whole lines were taken by `lines`: this one continues in a later push.)
                         // > If the line starts with a U+003A COLON character (:): Ignore the line.
                         *input = rest;
                         self.begin_comment();
                         self.state = State::Comment;
-                    } else if let Some((field, len)) = fast_field(bytes) {
-                        // A whole `name:` in this chunk.
-                        *input = bytes.get(len..).unwrap_or_default();
-                        self.begin_value(field);
-                        self.state = State::ValueStart(field);
                     } else {
                         self.state = State::Name {
                             name: [0; MAX_NAME],
@@ -528,28 +533,110 @@ impl<const LINE: usize, const DATA: usize> Parser<LINE, DATA> {
         }
     }
 
-    /// Processes one whole, non-empty line (the same steps as the byte-wise states, at once).
-    fn line(&mut self, line: &[u8]) -> Result<Option<Item>, Overflow> {
-        if let Some(comment) = line.strip_prefix(b":") {
-            self.begin_comment();
-            self.feed_comment(comment);
-            self.end_comment();
-            return Ok(Some(Item::Comment));
-        }
-        // Only names of up to `MAX_NAME` bytes matter, so only that far is searched for ':'.
-        let head = line.get(..=MAX_NAME).unwrap_or(line);
-        let (name, value) = match head.iter().position(|&b| b == b':') {
-            Some(colon) => {
-                let value = line.get(colon + 1..).unwrap_or_default();
-                let name = line.get(..colon).unwrap_or_default();
-                (name, value.strip_prefix(b" ").unwrap_or(value))
+    /// The common case: takes the whole lines at the front of `input` (the same steps as the
+    /// byte-wise states, a line at a time) until an item is ready or only part of a line is left.
+    /// Call only at the start of a line and when not discarding.
+    ///
+    /// Zero copy: the data of an event with a single `data:` line is lent from `input` when
+    /// that line is valid UTF-8, fits in `DATA` bytes and the blank line that dispatches the
+    /// event is in `input` too. Anything else that touches the event first moves the lent data
+    /// into the data buffer ([`Parser::spill`]), so what the caller sees never depends on
+    /// where the input was split.
+    fn lines<'i>(&mut self, input: &mut &'i [u8]) -> Result<Option<Item<'i>>, ParseError> {
+        let mut lent: Option<&'i str> = None;
+        while let Some((line, end, after)) = whole_line(input) {
+            // A CR line end takes the LF of a CRLF with it if it is here; at the end of the
+            // input the next push has to look (`AfterCr`).
+            let (after, state) = match (end, after.split_first()) {
+                (b'\r', Some((b'\n', after))) => (after, State::LineStart),
+                (b'\r', None) => (after, State::AfterCr),
+                _ => (after, State::LineStart),
+            };
+            *input = after;
+            self.state = state;
+            if line.is_empty() {
+                // > If the line is empty (a blank line): Dispatch the event.
+                if let Some(Item::Event(None)) = self.blank_line() {
+                    return Ok(Some(Item::Event(lent)));
+                }
+                // Nothing was dispatched: there was no data, so nothing was lent.
+                continue;
             }
-            None => (line, &[][..]),
+            let line = split_field(line);
+            // Lend a value that decodes to itself (valid UTF-8) and is not cut (it fits).
+            if let Line::Field(Field::Data, value) = line
+                && lent.is_none()
+                && !self.has_data
+                && value.len() <= DATA
+                && let Ok(text) = core::str::from_utf8(value)
+            {
+                self.has_data = true;
+                lent = Some(text);
+                continue;
+            }
+            if !matches!(
+                line,
+                Line::Field(Field::Event | Field::Id, _) | Line::Ignored
+            ) {
+                // The line adds to the data or hands out an item first.
+                self.spill(&mut lent);
+            }
+            match self.line(line) {
+                Ok(None) => {}
+                Ok(Some(item)) => return Ok(Some(item)),
+                Err(Overflow) => {
+                    self.drop_event();
+                    return Err(ParseError::LineTooLong);
+                }
+            }
+        }
+        self.spill(&mut lent);
+        Ok(None)
+    }
+
+    /// Moves data lent from the input into the data buffer (it fits: see [`Parser::lines`]).
+    fn spill(&mut self, lent: &mut Option<&str>) {
+        if let Some(text) = lent.take() {
+            self.data_sink().put(text);
+        }
+    }
+
+    /// Processes one whole, non-empty line (the same steps as the byte-wise states, at once).
+    fn line<'i>(&mut self, line: Line<'_>) -> Result<Option<Item<'i>>, Overflow> {
+        let (field, value) = match line {
+            Line::Comment(comment) => {
+                self.begin_comment();
+                self.feed_comment(comment);
+                self.end_comment();
+                return Ok(Some(Item::Comment));
+            }
+            Line::Field(field, value) => (field, value),
+            Line::Ignored => return Ok(None),
         };
-        // A name without ':' in `head` is longer than any we know, and is ignored.
-        let Some(field) = Field::from_name(name) else {
-            return Ok(None);
-        };
+        // Valid UTF-8 that fits decodes to itself: take it in one step. (Anything else goes
+        // through the decoder below, which does the same for each piece of a split line.)
+        if value.len() <= LINE {
+            let slot = match field {
+                // Streams tend to name the same type again and again: no need to copy it.
+                Field::Event if value == self.event_type.as_str().as_bytes() => {
+                    self.type_set = true;
+                    return Ok(None);
+                }
+                Field::Event => Some(&mut self.event_type),
+                // > If the field value does not contain U+0000 NULL, then set the last event
+                // > ID buffer to the field value. Otherwise, ignore the field.
+                Field::Id if !value.contains(&0) => Some(&mut self.id_buffer),
+                _ => None,
+            };
+            if let Some(slot) = slot
+                && let Ok(text) = core::str::from_utf8(value)
+            {
+                slot.clear();
+                slot.push(text);
+                self.type_set = self.type_set || field == Field::Event;
+                return Ok(None);
+            }
+        }
         self.begin_value(field);
         if self.feed_value(field, value)? {
             self.end_value(field)
@@ -589,7 +676,10 @@ impl<const LINE: usize, const DATA: usize> Parser<LINE, DATA> {
         self.utf8 = Utf8::new();
         match field {
             // > If the field name is "event": Set the event type buffer to field value.
-            Field::Event => self.event_type.clear(),
+            Field::Event => {
+                self.event_type.clear();
+                self.type_set = true;
+            }
             // > If the field name is "data": Append the field value to the data buffer, then
             // > append a single U+000A LINE FEED (LF) character to the data buffer.
             //
@@ -650,7 +740,7 @@ impl<const LINE: usize, const DATA: usize> Parser<LINE, DATA> {
     }
 
     /// The line holding `field` ended: "process the field".
-    fn end_value(&mut self, field: Field) -> Result<Option<Item>, Overflow> {
+    fn end_value<'i>(&mut self, field: Field) -> Result<Option<Item<'i>>, Overflow> {
         match field {
             Field::Event => {
                 if !self.utf8.finish(&mut Bounded(&mut self.event_type)) {
@@ -695,7 +785,7 @@ impl<const LINE: usize, const DATA: usize> Parser<LINE, DATA> {
     }
 
     /// A blank line: dispatch the event, or end the discarding after an error.
-    fn blank_line(&mut self) -> Option<Item> {
+    fn blank_line<'i>(&mut self) -> Option<Item<'i>> {
         if self.discarding {
             self.discarding = false;
             self.clear_event();
@@ -717,21 +807,21 @@ impl<const LINE: usize, const DATA: usize> Parser<LINE, DATA> {
         // > 7. Set the data buffer and the event type buffer to the empty string.
         // (On the next push, once the caller has seen the event.)
         self.dispatched = true;
-        Some(Item::Event)
+        Some(Item::Event(None))
     }
 
     /// > 5. Initialize event's type attribute to "message", its data attribute to data, […]
     /// > and its lastEventId attribute to the last event ID string of the event source.
     /// > 6. If the event type buffer has a value other than the empty string, change the type
     /// > of the newly created event to equal the value of the event type buffer.
-    fn event(&self) -> Event<'_> {
+    fn event<'p>(&'p self, lent: Option<&'p str>) -> Event<'p> {
         let event_type = match self.event_type.as_str() {
-            "" => DEFAULT_TYPE,
-            name => name,
+            name if self.type_set && !name.is_empty() => name,
+            _ => DEFAULT_TYPE,
         };
         Event {
             event_type,
-            data: self.data.as_str(),
+            data: lent.unwrap_or(self.data.as_str()),
             last_event_id: self.last_id.as_str(),
             truncated: self.truncated,
         }
@@ -748,7 +838,8 @@ impl<const LINE: usize, const DATA: usize> Parser<LINE, DATA> {
         self.data.clear();
         self.has_data = false;
         self.truncated = false;
-        self.event_type.clear();
+        // The bytes stay: see `type_set`.
+        self.type_set = false;
     }
 
     fn data_sink(&mut self) -> Truncating<'_, DATA> {
@@ -775,21 +866,88 @@ fn line_end(byte: u8) -> State {
 
 /// Splits `bytes` at the first CR or LF: (rest of the line, line end and after).
 fn split_line(bytes: &[u8]) -> (&[u8], &[u8]) {
-    let at = memchr2(b'\r', b'\n', bytes).unwrap_or(bytes.len());
+    let at = find_line_end(bytes).unwrap_or(bytes.len());
     bytes.split_at_checked(at).unwrap_or((bytes, &[]))
 }
 
 /// Splits off a line that ends in `bytes`: (line, line end byte, after it).
 fn whole_line(bytes: &[u8]) -> Option<(&[u8], u8, &[u8])> {
-    let (line, tail) = bytes.split_at_checked(memchr2(b'\r', b'\n', bytes)?)?;
+    let (line, tail) = bytes.split_at_checked(find_line_end(bytes)?)?;
     let (&end, after) = tail.split_first()?;
     Some((line, end, after))
 }
 
-/// Recognises a whole `name:` of a known field at the start of `line`.
-fn fast_field(line: &[u8]) -> Option<(Field, usize)> {
-    let colon = line.get(..=MAX_NAME).and_then(|head| memchr(b':', head))?;
-    Some((Field::from_name(line.get(..colon)?)?, colon + 1))
+/// The index of the first CR or LF in `bytes`.
+///
+/// Most lines are short (`id: 17`, `event: state`, the blank line), and a call to `memchr2`
+/// costs more than scanning them, so the first two words are looked at a word at a time.
+fn find_line_end(bytes: &[u8]) -> Option<usize> {
+    const WORD: usize = size_of::<usize>();
+    /// How far the word-at-a-time scan goes before handing over to `memchr2`.
+    const HEAD: usize = 2 * WORD;
+    if let Some(b'\r' | b'\n') = bytes.first() {
+        // A blank line, or the LF of a CRLF.
+        return Some(0);
+    }
+    let Some((head, rest)) = bytes.split_first_chunk::<HEAD>() else {
+        return bytes.iter().position(|&b| b == b'\r' || b == b'\n');
+    };
+    let (first, second) = head.split_at(WORD);
+    for (start, word) in [(0, first), (WORD, second)] {
+        if let Some(at) = word.try_into().ok().and_then(line_end_in) {
+            return Some(start + at);
+        }
+    }
+    Some(HEAD + memchr2(b'\r', b'\n', rest)?)
+}
+
+/// The index of the first CR or LF in `word`, found without branching per byte: a byte `b`
+/// is zero exactly when `(b - 1) & !b` has its high bit set, and bytes after the first zero
+/// byte can only be false positives, so the lowest set bit marks the first match.
+fn line_end_in(word: [u8; size_of::<usize>()]) -> Option<usize> {
+    const ONES: usize = usize::MAX / 0xFF;
+    const HIGH: usize = ONES << 7;
+    let word = usize::from_le_bytes(word);
+    let lf = word ^ (ONES * usize::from(b'\n'));
+    let cr = word ^ (ONES * usize::from(b'\r'));
+    let zero = (lf.wrapping_sub(ONES) & !lf | cr.wrapping_sub(ONES) & !cr) & HIGH;
+    (zero != 0).then(|| zero.trailing_zeros() as usize / 8)
+}
+
+/// What a whole, non-empty line is.
+enum Line<'a> {
+    /// `:` and the rest of the line.
+    Comment(&'a [u8]),
+    /// A known field and its value (one leading space removed).
+    Field(Field, &'a [u8]),
+    /// An unknown field: ignored.
+    Ignored,
+}
+
+/// > If the line starts with a U+003A COLON character (:) Ignore the line.
+/// > If the line contains a U+003A COLON character (:) Collect the characters on the line
+/// > before the first U+003A COLON character (:), and let field be that string. Collect the
+/// > characters on the line after the first U+003A COLON character (:), and let value be that
+/// > string. If value starts with a U+0020 SPACE character, remove it from value.
+/// > Otherwise, the string is not empty but does not contain a U+003A COLON character (:)
+/// > [use] the whole line as the field name, and the empty string as the field value.
+///
+/// Field names are compared literally (no case folding); one match on the first bytes.
+fn split_field(line: &[u8]) -> Line<'_> {
+    let (field, rest) = match line {
+        [b':', comment @ ..] => return Line::Comment(comment),
+        [b'd', b'a', b't', b'a', rest @ ..] => (Field::Data, rest),
+        [b'i', b'd', rest @ ..] => (Field::Id, rest),
+        [b'e', b'v', b'e', b'n', b't', rest @ ..] => (Field::Event, rest),
+        [b'r', b'e', b't', b'r', b'y', rest @ ..] => (Field::Retry, rest),
+        _ => return Line::Ignored,
+    };
+    match rest {
+        [] => Line::Field(field, rest),
+        [b':', b' ', value @ ..] | [b':', value @ ..] => Line::Field(field, value),
+        // A longer name (`datum`, `ids`).
+        _ => Line::Ignored,
+    }
 }
 
 /// `bytes` as text. Every buffer the parser hands out holds valid UTF-8 by construction; if that

@@ -10,9 +10,13 @@
 use std::hint::black_box;
 use std::time::Duration;
 
-use criterion::measurement::{Measurement, ValueFormatter, WallTime};
+use criterion::measurement::Measurement;
 use criterion::{Criterion, Throughput, criterion_group, criterion_main};
 use sse_core::event::{EventId, EventName, Frame};
+
+#[path = "support/cpu_time.rs"]
+mod cpu_time;
+use cpu_time::ThreadCpuTime;
 
 /// ~200 bytes of compact JSON, shaped like an AgentMessage summary.
 const DATA_200: &str = concat!(
@@ -43,56 +47,6 @@ fn small_event(data: &str) -> Frame<'_> {
         .event(EventName::new("message").unwrap())
         .id(EventId::new("12345").unwrap())
         .data(data)
-}
-
-/// CPU time of the calling thread, in nanoseconds.
-#[cfg(target_os = "linux")]
-fn thread_cpu_ns() -> Option<u64> {
-    let t = rustix::time::clock_gettime(rustix::time::ClockId::ThreadCPUTime);
-    let secs = u64::try_from(t.tv_sec).ok()?;
-    let nanos = u64::try_from(t.tv_nsec).ok()?;
-    Some(secs * 1_000_000_000 + nanos)
-}
-
-#[cfg(not(target_os = "linux"))]
-fn thread_cpu_ns() -> Option<u64> {
-    None
-}
-
-/// A criterion measurement of thread CPU time, falling back to wall time elsewhere.
-struct ThreadCpuTime;
-
-enum Start {
-    Cpu(u64),
-    Wall(std::time::Instant),
-}
-
-impl Measurement for ThreadCpuTime {
-    type Intermediate = Start;
-    type Value = u64;
-
-    fn start(&self) -> Start {
-        thread_cpu_ns().map_or_else(|| Start::Wall(std::time::Instant::now()), Start::Cpu)
-    }
-    fn end(&self, start: Start) -> u64 {
-        match start {
-            Start::Cpu(t0) => thread_cpu_ns().unwrap_or(t0).saturating_sub(t0),
-            Start::Wall(t0) => u64::try_from(t0.elapsed().as_nanos()).unwrap_or(u64::MAX),
-        }
-    }
-    fn add(&self, a: &u64, b: &u64) -> u64 {
-        a + b
-    }
-    fn zero(&self) -> u64 {
-        0
-    }
-    fn to_f64(&self, v: &u64) -> f64 {
-        *v as f64
-    }
-    fn formatter(&self) -> &dyn ValueFormatter {
-        static WALL: WallTime = WallTime;
-        WALL.formatter()
-    }
 }
 
 fn bench_encode_wall(c: &mut Criterion) {

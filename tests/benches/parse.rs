@@ -11,6 +11,9 @@
 //!   the slowest peer in seconds).
 //! - `linear`: one event of one data line of 16 KiB, 64 KiB or 256 KiB, 7 bytes at a time:
 //!   constant bytes/s means time linear in the line length.
+//!
+//! Time is the benchmark thread's CPU time (`support/cpu_time.rs`), the same for every
+//! contender: on a shared machine it leaves out the time the thread was descheduled.
 
 use std::hint::black_box;
 use std::pin::pin;
@@ -20,6 +23,10 @@ use std::time::Duration;
 use criterion::{BenchmarkId, Criterion, Throughput, criterion_group, criterion_main};
 use futures_util::Stream;
 use sse_core::parse::{Parser, Step};
+
+#[path = "support/cpu_time.rs"]
+mod cpu_time;
+use cpu_time::ThreadCpuTime;
 
 /// Generous limits: no input here is cut.
 type OurParser = Parser<1024, { 512 * 1024 }>;
@@ -144,7 +151,13 @@ const CONTENDERS: [Contender; 4] = [
     ("memchr-lines", memchr_lines),
 ];
 
-fn group(c: &mut Criterion, name: &str, input: &[u8], chunk: usize, contenders: &[Contender]) {
+fn group(
+    c: &mut Criterion<ThreadCpuTime>,
+    name: &str,
+    input: &[u8],
+    chunk: usize,
+    contenders: &[Contender],
+) {
     // Every parser must see the same events.
     let want = ours(input, input.len());
     for (who, f) in contenders.iter().filter(|(who, _)| *who != "memchr-lines") {
@@ -160,7 +173,7 @@ fn group(c: &mut Criterion, name: &str, input: &[u8], chunk: usize, contenders: 
     group.finish();
 }
 
-fn parse(c: &mut Criterion) {
+fn parse(c: &mut Criterion<ThreadCpuTime>) {
     let small = small_events(10_000);
     let large = large_events(1_000);
     let large_16 = large_events(16);
@@ -188,6 +201,7 @@ criterion_group! {
     name = benches;
     // The machine is shared: short, few samples.
     config = Criterion::default()
+        .with_measurement(ThreadCpuTime)
         .sample_size(10)
         .warm_up_time(Duration::from_millis(500))
         .measurement_time(Duration::from_secs(2));

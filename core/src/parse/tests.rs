@@ -147,6 +147,84 @@ fn event_types_reset_after_dispatch() {
 }
 
 #[test]
+fn a_repeated_event_type_is_set_again_after_dispatch() {
+    // The type's bytes are kept between events (only compared next time); the event in
+    // between must still be a "message", and an empty `event:` too.
+    let input = b"event: add\ndata: 1\n\ndata: 2\n\nevent: add\ndata: 3\n\nevent:\ndata: 4\n\n";
+    assert_eq!(
+        p(input),
+        [
+            ev("add", "1", ""),
+            ev("message", "2", ""),
+            ev("add", "3", ""),
+            ev("message", "4", "")
+        ]
+    );
+}
+
+/// The events of `input` pushed whole, each with whether its data lies inside `input`.
+fn lent(input: &[u8]) -> Vec<(String, bool)> {
+    let mut parser = Parser::<64, 256>::new();
+    let mut rest = input;
+    let mut out = Vec::new();
+    loop {
+        match parser.push(&mut rest) {
+            Ok(Step::NeedMore) => return out,
+            Ok(Step::Event(e)) => {
+                let inside = input.as_ptr_range().contains(&e.data.as_ptr());
+                out.push((e.data.to_string(), inside));
+            }
+            Ok(_) | Err(_) => {}
+        }
+    }
+}
+
+#[test]
+fn single_data_line_is_lent_from_the_input() {
+    let input = b"event: state\nid: 7\ndata: {\"a\":1}\n\ndata: x\r\n\r\n";
+    assert_eq!(
+        lent(input),
+        [("{\"a\":1}".to_string(), true), ("x".to_string(), true)]
+    );
+}
+
+#[test]
+fn data_is_copied_only_when_it_cannot_be_lent() {
+    let long = format!("data: {}\n\n", "y".repeat(257));
+    let cases: [(&[u8], &str, bool); 7] = [
+        // Two lines are joined in the data buffer.
+        (b"data: a\ndata: b\n\n", "a\nb", false),
+        // A comment or retry is handed out before the event: the data moves to the buffer.
+        (b"data: a\n: note\n\n", "a", false),
+        (b"data: a\nretry: 5\n\n", "a", false),
+        // Invalid UTF-8 is decoded.
+        (b"data: a\xFF\n\n", "a\u{FFFD}", false),
+        // Longer than DATA (256): cut.
+        (long.as_bytes(), &long[6..262], false),
+        // Other fields after the data leave it where it is.
+        (b"data: a\nid: 1\nevent: e\nfoo: bar\n\n", "a", true),
+        (b"data: a\n\n", "a", true),
+    ];
+    for (input, want, inside) in cases {
+        assert_eq!(lent(input), [(want.to_string(), inside)], "{input:?}");
+        // Lent or not, the event does not depend on chunking.
+        assert!(matches!(&p(input)[..], [.., Out::Event { data, .. }] if data == want));
+    }
+}
+
+#[test]
+fn data_lent_at_the_end_of_a_push_is_kept_for_the_next() {
+    let mut parser = Parser::<64, 256>::new();
+    let mut first: &[u8] = b"data: kept\n";
+    assert_eq!(parser.push(&mut first), Ok(Step::NeedMore));
+    let mut second: &[u8] = b"\n";
+    let Ok(Step::Event(e)) = parser.push(&mut second) else {
+        panic!("no event");
+    };
+    assert_eq!(e.data, "kept");
+}
+
+#[test]
 fn blank_line_without_data_dispatches_nothing_and_resets_type() {
     assert_eq!(p(b"event: a\n\ndata: x\n\n"), [ev("message", "x", "")]);
 }
