@@ -48,7 +48,7 @@ pub struct FileLog {
 #[derive(Debug)]
 struct Inner {
     dir: PathBuf,
-    epoch: String,
+    epoch: std::sync::Arc<str>,
     /// Serialises writers (the hub already does; this keeps the file consistent regardless).
     writer: Mutex<File>,
     reader: File,
@@ -132,7 +132,7 @@ impl FileLog {
         let log = FileLog {
             inner: Arc::new(Inner {
                 dir: dir.to_owned(),
-                epoch,
+                epoch: epoch.into(),
                 writer: Mutex::new(writer),
                 reader,
                 index: RwLock::new(Index { starts, end }),
@@ -142,8 +142,8 @@ impl FileLog {
         Ok((log, report))
     }
 
-    pub(super) fn epoch(&self) -> &str {
-        &self.inner.epoch
+    pub(super) fn epoch(&self) -> std::sync::Arc<str> {
+        std::sync::Arc::clone(&self.inner.epoch)
     }
 
     pub(super) fn extent(&self) -> Extent {

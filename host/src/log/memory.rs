@@ -10,7 +10,7 @@ use std::sync::{Mutex, PoisonError, RwLock};
 /// Messages in a `Vec`, state in a map.
 #[derive(Debug)]
 pub struct MemoryLog {
-    epoch: String,
+    epoch: std::sync::Arc<str>,
     messages: RwLock<Vec<Bytes>>,
     state: Mutex<Map<String, Value>>,
     bytes: std::sync::atomic::AtomicU64,
@@ -27,15 +27,15 @@ impl MemoryLog {
     #[must_use]
     pub fn new() -> Self {
         MemoryLog {
-            epoch: super::new_epoch(),
+            epoch: super::new_epoch().into(),
             messages: RwLock::new(Vec::new()),
             state: Mutex::new(Map::new()),
             bytes: 0.into(),
         }
     }
 
-    pub(super) fn epoch(&self) -> &str {
-        &self.epoch
+    pub(super) fn epoch(&self) -> std::sync::Arc<str> {
+        std::sync::Arc::clone(&self.epoch)
     }
 
     pub(super) fn extent(&self) -> Extent {
