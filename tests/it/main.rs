@@ -5,6 +5,7 @@ mod encode;
 mod follow;
 mod parse;
 mod reconnect;
+mod redis;
 mod seq;
 mod serve;
 mod session;

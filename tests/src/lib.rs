@@ -6,5 +6,6 @@ pub mod clock;
 pub mod golden;
 pub mod host_bin;
 pub mod logserver;
+pub mod redis;
 pub mod scripted;
 pub mod server;

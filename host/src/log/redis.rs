@@ -11,6 +11,8 @@
 //! - `P:state`, a stream of state changes (capped at [`STATE_STREAM_LEN`]): entry `<v>-1`
 //!   with field `s`, the state JSON of version `v`. It is the change notification: each node
 //!   reads it with the same blocking read as the log and keeps the newest version.
+//! - `P:req:<random>`, one per append for [`REQUEST_KEY_TTL_S`] seconds: the index it got,
+//!   so a retried append returns that index instead of appending again.
 //!
 //! **Invariants.**
 //! - Indices are dense and strictly increasing across every node: the append script assigns
@@ -29,6 +31,10 @@
 //!   `reset`.
 //! - "Nothing acknowledged is lost" holds as far as Redis keeps what it acknowledged: run it
 //!   with `appendonly yes` and `appendfsync always` for that guarantee.
+//!
+//! Failures: every command is retried a few times within [`OP_TIMEOUT`] (safe: appends carry
+//! a request key, so a retried append whose first reply was lost is not appended twice),
+//! then fails as [`LogError::Redis`], which the HTTP layer answers with 503.
 //!
 //! Connections: commands go through one [`ConnectionManager`] (multiplexed, reconnects by
 //! itself after Redis restarts); each follower owns one more connection for its blocking
@@ -57,6 +63,12 @@ pub const RANGE_COUNT: usize = 64;
 pub const STATE_STREAM_LEN: u64 = 16;
 /// Compare-and-set attempts of one state update before it fails as a conflict.
 pub const STATE_CAS_TRIES: usize = 16;
+/// Pauses between attempts of one command that failed (a dropped connection is re-opened by
+/// the connection manager meanwhile). Every attempt is safe to repeat: appends carry a request
+/// key, state writes are compare-and-set of an idempotent merge, reads are reads.
+const RETRY_PAUSES_MS: [u64; 4] = [0, 50, 200, 500];
+/// How long an append's request key is kept (a retry after this would append twice).
+const REQUEST_KEY_TTL_S: u64 = 60;
 
 /// Creates the log if missing (new epoch, empty streams) and returns its metadata.
 const INIT: &str = r"
@@ -67,10 +79,15 @@ end
 return redis.call('HMGET', KEYS[1], 'epoch', 'next', 'first', 'state_version', 'state')
 ";
 
-/// Assigns the next index and appends `head .. idx .. tail` as entry `<idx>-1`.
+/// Assigns the next index and appends `head .. idx .. tail` as entry `<idx>-1`. Idempotent
+/// per request key `KEYS[3]`: a retried request gets the index of its first success.
 const APPEND: &str = r"
 if redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[1] then
   return redis.error_reply('SSE_EPOCH the Redis log was lost or replaced')
+end
+local done = redis.call('GET', KEYS[3])
+if done then
+  return tonumber(done)
 end
 local idx = redis.call('HINCRBY', KEYS[1], 'next', 1) - 1
 local first = tonumber(redis.call('HGET', KEYS[1], 'first') or '0')
@@ -87,6 +104,7 @@ if cap > 0 then
 else
   redis.call('XADD', KEYS[2], id, 'm', json, 'f', f)
 end
+redis.call('SET', KEYS[3], string.format('%d', idx), 'EX', ARGV[5])
 return idx
 ";
 
@@ -170,6 +188,37 @@ pub struct Changes {
     pub state: Option<(u64, Map<String, Value>)>,
     /// The store's epoch changed (its data was lost or replaced): drop everything cached.
     pub rebased: bool,
+}
+
+/// Runs `op` until it succeeds, pausing [`RETRY_PAUSES_MS`] between attempts, all within
+/// [`OP_TIMEOUT`].
+async fn retrying<T, F, Fut>(mut op: F) -> Result<T, LogError>
+where
+    F: FnMut() -> Fut,
+    Fut: Future<Output = redis::RedisResult<T>>,
+{
+    let attempts = async {
+        let mut last = None;
+        for pause in RETRY_PAUSES_MS {
+            tokio::time::sleep(Duration::from_millis(pause)).await;
+            match op().await {
+                Ok(v) => return Ok(v),
+                Err(e) if e.code() == Some("SSE_EPOCH") => return Err(LogError::EpochChanged),
+                Err(e) => last = Some(e),
+            }
+        }
+        Err(LogError::Redis(
+            last.map_or_else(|| "no attempt".into(), |e| e.to_string()),
+        ))
+    };
+    tokio::time::timeout(OP_TIMEOUT, attempts)
+        .await
+        .unwrap_or_else(|_| {
+            Err(LogError::Redis(format!(
+                "no answer within {}",
+                humantime::format_duration(OP_TIMEOUT)
+            )))
+        })
 }
 
 fn timed<T>(
@@ -314,16 +363,20 @@ impl RedisLog {
         };
         let i = &self.inner;
         let epoch = self.epoch();
-        let idx: u64 = timed(
-            i.append
-                .key(&i.meta)
+        let request = format!("{}:req:{}", i.key, super::new_epoch());
+        let idx: u64 = retrying(|| {
+            let mut conn = i.conn.clone();
+            let mut call = i.append.prepare_invoke();
+            call.key(&i.meta)
                 .key(&i.log)
+                .key(&request)
                 .arg(&*epoch)
-                .arg(head)
+                .arg(&head)
                 .arg("}")
                 .arg(i.max_len)
-                .invoke_async(&mut i.conn.clone()),
-        )
+                .arg(REQUEST_KEY_TTL_S);
+            async move { call.invoke_async(&mut conn).await }
+        })
         .await?;
         Ok(Seq(idx))
     }
@@ -338,12 +391,12 @@ impl RedisLog {
     ) -> Result<Vec<Record>, LogError> {
         let i = &self.inner;
         let count = max_count.clamp(1, RANGE_COUNT);
-        let reply: redis::streams::StreamRangeReply = timed(i.conn.clone().xrange_count(
-            &i.log,
-            from.0.to_string(),
-            "+",
-            count,
-        ))
+        let start = from.0.to_string();
+        let reply: redis::streams::StreamRangeReply = retrying(|| {
+            let mut conn = i.conn.clone();
+            let (log, start) = (&i.log, &start);
+            async move { conn.xrange_count(log, start, "+", count).await }
+        })
         .await?;
         let mut out = Vec::new();
         let mut total = 0usize;
@@ -396,17 +449,19 @@ impl RedisLog {
                 Err(e) => return Ok(Err(e)),
             };
             let json = Value::Object(next.clone()).to_string();
-            let reply: Vec<RValue> = timed(
-                i.set_state
-                    .key(&i.meta)
+            let epoch = self.epoch();
+            let reply: Vec<RValue> = retrying(|| {
+                let mut conn = i.conn.clone();
+                let mut call = i.set_state.prepare_invoke();
+                call.key(&i.meta)
                     .key(&i.log)
                     .key(&i.states)
-                    .arg(&*self.epoch())
+                    .arg(&*epoch)
                     .arg(version)
                     .arg(&json)
-                    .arg(STATE_STREAM_LEN)
-                    .invoke_async(&mut i.conn.clone()),
-            )
+                    .arg(STATE_STREAM_LEN);
+                async move { call.invoke_async(&mut conn).await }
+            })
             .await?;
             let int = |v: Option<&RValue>| match v {
                 Some(RValue::Int(n)) => u64::try_from(*n).ok(),

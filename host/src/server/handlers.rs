@@ -126,7 +126,9 @@ pub(super) async fn download(State(app): State<Arc<App>>) -> Response {
 fn json_array_body(app: Arc<App>, start: Seq, end: Seq, prefix: Bytes, suffix: Bytes) -> Body {
     enum Step {
         Open(Bytes),
-        Rows(Seq),
+        /// Next index to read; whether an element was written (a log with retention may
+        /// start after `start`).
+        Rows(Seq, bool),
         Close(Bytes),
         Done,
     }
@@ -138,12 +140,15 @@ fn json_array_body(app: Arc<App>, start: Seq, end: Seq, prefix: Bytes, suffix: B
                 Step::Open(prefix) => {
                     let mut b = prefix.to_vec();
                     b.push(b'[');
-                    Some((Ok::<_, std::io::Error>(Bytes::from(b)), Step::Rows(start)))
+                    Some((
+                        Ok::<_, std::io::Error>(Bytes::from(b)),
+                        Step::Rows(start, false),
+                    ))
                 }
-                Step::Rows(pos) if pos >= end => {
+                Step::Rows(pos, _) if pos >= end => {
                     Some((Ok(Bytes::from_static(b"]")), Step::Close(suffix)))
                 }
-                Step::Rows(pos) => {
+                Step::Rows(pos, mut written) => {
                     let max = usize::try_from(end.0 - pos.0)
                         .unwrap_or(usize::MAX)
                         .min(READ_CHUNK);
@@ -152,13 +157,14 @@ fn json_array_body(app: Arc<App>, start: Seq, end: Seq, prefix: Bytes, suffix: B
                             let mut b = Vec::new();
                             let mut next = pos;
                             for r in records.into_iter().take_while(|r| r.idx < end) {
-                                if r.idx.0 > start.0 {
+                                if written {
                                     b.push(b',');
                                 }
+                                written = true;
                                 b.extend_from_slice(&r.json);
                                 next = r.idx.next();
                             }
-                            Some((Ok(Bytes::from(b)), Step::Rows(next)))
+                            Some((Ok(Bytes::from(b)), Step::Rows(next, written)))
                         }
                         Ok(_) => Some((Ok(Bytes::from_static(b"]")), Step::Close(suffix))),
                         Err(e) => Some((Err(std::io::Error::other(e)), Step::Done)),
