@@ -17,7 +17,7 @@
 
 mod file;
 mod memory;
-mod redis;
+pub mod redis;
 
 pub use self::redis::{Changes, Follower, OP_TIMEOUT, RedisConfig, RedisLog};
 pub use file::FileLog;

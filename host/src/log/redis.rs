@@ -68,7 +68,7 @@ pub const STATE_CAS_TRIES: usize = 16;
 /// key, state writes are compare-and-set of an idempotent merge, reads are reads.
 const RETRY_PAUSES_MS: [u64; 4] = [0, 50, 200, 500];
 /// How long an append's request key is kept (a retry after this would append twice).
-const REQUEST_KEY_TTL_S: u64 = 60;
+pub const REQUEST_KEY_TTL_S: u64 = 60;
 
 /// Creates the log if missing (new epoch, empty streams) and returns its metadata.
 const INIT: &str = r"
@@ -221,21 +221,27 @@ where
         })
 }
 
-fn timed<T>(
-    fut: impl Future<Output = redis::RedisResult<T>>,
-) -> impl Future<Output = Result<T, LogError>> {
-    async move {
-        match tokio::time::timeout(OP_TIMEOUT, fut).await {
-            Ok(Ok(v)) => Ok(v),
-            Ok(Err(e)) if e.code() == Some("SSE_EPOCH") => Err(LogError::EpochChanged),
-            Ok(Err(e)) => Err(LogError::Redis(e.to_string())),
-            Err(_) => Err(LogError::Redis(format!(
-                "no answer within {}",
-                humantime::format_duration(OP_TIMEOUT)
-            ))),
-        }
+/// One attempt of `fut`, bounded by [`OP_TIMEOUT`].
+async fn timed<T>(fut: impl Future<Output = redis::RedisResult<T>>) -> Result<T, LogError> {
+    match tokio::time::timeout(OP_TIMEOUT, fut).await {
+        Ok(Ok(v)) => Ok(v),
+        Ok(Err(e)) if e.code() == Some("SSE_EPOCH") => Err(LogError::EpochChanged),
+        Ok(Err(e)) => Err(LogError::Redis(e.to_string())),
+        Err(_) => Err(LogError::Redis(format!(
+            "no answer within {}",
+            humantime::format_duration(OP_TIMEOUT)
+        ))),
     }
 }
+
+/// `HMGET PREFIX:meta epoch next first state_version state`.
+type MetaReply = (
+    Option<String>,
+    Option<u64>,
+    Option<u64>,
+    Option<u64>,
+    Option<String>,
+);
 
 impl RedisLog {
     /// Connects, creates the log if it does not exist (a new epoch) or joins it.
@@ -285,13 +291,7 @@ impl RedisLog {
     ) -> Result<Meta, LogError> {
         let i = &self.inner;
         let new = super::new_epoch();
-        let (epoch, next, first, version, state): (
-            Option<String>,
-            Option<u64>,
-            Option<u64>,
-            Option<u64>,
-            Option<String>,
-        ) = timed(
+        let (epoch, next, first, version, state): MetaReply = timed(
             i.init
                 .key(&i.meta)
                 .key(&i.log)
