@@ -58,9 +58,30 @@ pub struct ServeArgs {
     /// A client resuming below the kept window gets `reset`, then the kept messages.
     #[arg(long, env = "SSE_MAX_MESSAGES", value_name = "N", requires = "memory")]
     pub max_messages: Option<usize>,
-    /// Shared store URL (redis://…) for several hosts.
-    #[arg(long, env = "SSE_STORE", value_name = "URL")]
+    /// Share the log with other `serve` processes through Redis Streams:
+    /// redis://HOST:PORT/DB (redis://:PASSWORD@HOST:PORT/DB with AUTH).
+    ///
+    /// Every node started with the same URL and --redis-key serves one conversation: any node
+    /// accepts a publish, every node's subscribers receive it, and a client may resume on any
+    /// node (same epoch, same indices). Redis must be reachable at start; later outages make
+    /// publishes fail with 503 while streams stay open and resume when Redis is back. For
+    /// "nothing acknowledged is lost" across Redis restarts, run Redis with
+    /// `appendonly yes` and `appendfsync always`.
+    #[arg(long, env = "SSE_STORE", value_name = "URL", value_parser = parse_redis_url)]
     pub store: Option<String>,
+    /// Key prefix of this conversation in Redis (keys PREFIX:meta, PREFIX:log, PREFIX:state).
+    #[arg(
+        long,
+        env = "SSE_REDIS_KEY",
+        default_value = "sse:default",
+        requires = "store"
+    )]
+    pub redis_key: String,
+    /// Keep at most N messages in the Redis stream (exact: older ones are trimmed as new ones
+    /// arrive, and clients resuming below the oldest kept index get `reset`). Unbounded when
+    /// not given.
+    #[arg(long, env = "SSE_REDIS_MAX_LEN", value_name = "N", requires = "store", value_parser = clap::value_parser!(u64).range(1..))]
+    pub redis_max_len: Option<u64>,
     /// Run the built-in simulated agent (answers chat with realistic turns).
     #[arg(long, conflicts_with = "exec")]
     pub demo: bool,
@@ -156,6 +177,20 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("not a size: {s:?} (e.g. 8M, 512K, 1048576)"))
 }
 
+/// Accepts `redis://` (TCP) and `redis+unix://` (socket) URLs; TLS (`rediss://`) is not built.
+///
+/// # Errors
+/// Any other scheme.
+pub fn parse_redis_url(s: &str) -> Result<String, String> {
+    if s.starts_with("redis://") || s.starts_with("redis+unix://") {
+        Ok(s.to_owned())
+    } else {
+        Err(format!(
+            "not a Redis URL: {s:?} (expected redis://HOST:PORT/DB)"
+        ))
+    }
+}
+
 impl ServeArgs {
     /// The server configuration these flags describe.
     #[must_use]
@@ -165,7 +200,11 @@ impl ServeArgs {
         let store = if self.memory {
             Store::Memory
         } else if let Some(url) = &self.store {
-            Store::Redis(url.clone())
+            Store::Redis(crate::log::RedisConfig {
+                url: url.clone(),
+                key: self.redis_key.clone(),
+                max_len: self.redis_max_len,
+            })
         } else {
             Store::File(self.data_dir.clone())
         };

@@ -8,6 +8,7 @@ mod fuzz_corpus;
 mod golden_frames;
 mod parse;
 mod reconnect;
+mod redis;
 mod roundtrip;
 mod seq;
 mod serve;

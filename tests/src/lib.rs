@@ -5,5 +5,6 @@ pub mod chaos;
 pub mod clock;
 pub mod golden;
 pub mod host_bin;
+pub mod redis;
 pub mod scripted;
 pub mod server;

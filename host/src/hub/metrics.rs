@@ -10,6 +10,7 @@ pub struct Metrics {
     pub(crate) subscribers_total: AtomicU64,
     pub(crate) subscribers_rejected: AtomicU64,
     pub(crate) messages_published: AtomicU64,
+    pub(crate) messages_followed: AtomicU64,
     pub(crate) state_updates: AtomicU64,
     pub(crate) events_delivered: AtomicU64,
     pub(crate) writes: AtomicU64,
@@ -59,6 +60,12 @@ impl Metrics {
             "counter",
             "Messages appended to the log.",
             self.messages_published.load(Relaxed),
+        );
+        put(
+            "sse_messages_followed_total",
+            "counter",
+            "Messages read from the shared (Redis) log and fanned out, every node's included.",
+            self.messages_followed.load(Relaxed),
         );
         put(
             "sse_state_updates_total",

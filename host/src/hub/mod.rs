@@ -2,7 +2,9 @@
 //!
 //! ```text
 //!  agent ──append/patch──▶ Hub::publish lock ──▶ Log (durable first)
-//!                               │
+//!                               │ local log: the publisher; Redis log: the follower task
+//!                               ▼ (XREAD BLOCK: this node's and other nodes' entries)
+//!                          "an entry appeared"
 //!                               ├─▶ Ring: recent `message` frames (Bytes, encoded once)
 //!                               └─▶ watch<Snapshot>: end index, state frame, heartbeat frame
 //!                                        │ (one wake-up per change; no per-subscriber queue)
@@ -17,6 +19,13 @@
 //!   bump the watch". Subscribers hold no queue the publisher fills; a subscriber is a position.
 //! - A message is in the log before it is in the ring, and in the ring before the snapshot's
 //!   `end` covers it, so a subscriber reading `pos..end` always finds it.
+//! - One source feeds the ring: the publisher for a local log; for the Redis log only the
+//!   follower task (`follow`), which reads every node's entries in index order, this node's
+//!   own included, so nothing is delivered twice and no index is skipped. A publish on a
+//!   Redis hub returns once the follower has seen its index (bounded wait), so a node reads
+//!   its own writes.
+//! - The snapshot carries the epoch; a subscription whose epoch is no longer the log's (the
+//!   Redis log was lost and re-created) ends, so its client reconnects and sees the change.
 //! - `state` is coalesced: a subscriber sends the snapshot's latest state frame when the
 //!   version it sent last differs; never one per message it replays.
 //! - Heartbeats come from one task for the whole hub (schedule: `sse_core::heartbeat`).
@@ -24,6 +33,7 @@
 //!   at most `batch_bytes` (or one frame if larger); a subscriber that has not taken a ready
 //!   batch for `stall_timeout` is disconnected (the *stall bound*); at most `max_subscribers`.
 
+mod follow;
 mod metrics;
 mod ring;
 mod subscription;
@@ -85,6 +95,7 @@ impl Default for HubConfig {
 /// What every subscriber sees at one moment; cloning is a handful of refcount increments.
 #[derive(Debug, Clone)]
 pub(crate) struct Snapshot {
+    pub(crate) epoch: Arc<str>,
     pub(crate) end: Seq,
     pub(crate) state_version: u64,
     pub(crate) state_frame: Bytes,
@@ -129,6 +140,8 @@ pub(crate) struct Shared {
     pub(crate) log: Log,
     pub(crate) config: HubConfig,
     publish: tokio::sync::Mutex<Publisher>,
+    /// Serialises rendering the state and sending the snapshot (publisher and follower).
+    render: Mutex<()>,
     pub(crate) ring: RwLock<Ring>,
     pub(crate) tx: watch::Sender<Snapshot>,
     pub(crate) metrics: Metrics,
@@ -140,8 +153,6 @@ pub(crate) struct Shared {
 
 #[derive(Debug)]
 struct Publisher {
-    /// The stored state object (without the log-owned fields).
-    state: Map<String, Value>,
     closed: bool,
 }
 
@@ -171,9 +182,10 @@ impl Hub {
     pub fn new(log: Log, config: HubConfig) -> Hub {
         let state = log.state();
         let end = log.extent().end;
-        let epoch = log.epoch().to_owned();
+        let epoch = log.epoch();
         let (state_json, ended) = render_state(&state, &epoch, log.extent());
         let snapshot = Snapshot {
+            epoch,
             end,
             state_version: 1,
             state_frame: frames::json_event(frames::STATE, &state_json),
@@ -189,10 +201,8 @@ impl Hub {
             retry_frame: frames::retry(config.retry),
             log,
             config,
-            publish: tokio::sync::Mutex::new(Publisher {
-                state,
-                closed: false,
-            }),
+            publish: tokio::sync::Mutex::new(Publisher { closed: false }),
+            render: Mutex::new(()),
             tx,
             metrics: Metrics::default(),
             registry: Mutex::new(Registry::default()),
@@ -200,6 +210,9 @@ impl Hub {
             stop: Notify::new(),
         });
         tokio::spawn(heartbeat_task(Arc::downgrade(&shared)));
+        if let Log::Redis(log) = &shared.log {
+            tokio::spawn(follow::follow_task(Arc::downgrade(&shared), log.follower()));
+        }
         Hub { shared }
     }
 
@@ -208,6 +221,9 @@ impl Hub {
     /// # Errors
     /// [`PublishError`]; nothing was stored then.
     pub async fn append(&self, message: Value) -> Result<Seq, PublishError> {
+        if let Log::Redis(log) = &self.shared.log {
+            return self.append_shared(log, message).await;
+        }
         let p = self.shared.publish.lock().await;
         if p.closed {
             return Err(PublishError::ShuttingDown);
@@ -223,8 +239,39 @@ impl Hub {
             .unwrap_or_else(PoisonError::into_inner)
             .push(idx, frame);
         s.metrics.messages_published.fetch_add(1, Relaxed);
-        self.publish_state(&p.state);
+        s.publish_state();
         Ok(idx)
+    }
+
+    /// [`Hub::append`] on the Redis log: Redis assigns the index; the follower puts the entry
+    /// in the ring. Publishers on one node run concurrently (no publish lock).
+    async fn append_shared(
+        &self,
+        log: &crate::log::RedisLog,
+        message: Value,
+    ) -> Result<Seq, PublishError> {
+        if self.shared.publish.lock().await.closed {
+            return Err(PublishError::ShuttingDown);
+        }
+        let map = model::prepare_message(message, 0)?;
+        let idx = log.append_message(map).await?;
+        self.shared.metrics.messages_published.fetch_add(1, Relaxed);
+        self.await_seen(idx).await;
+        Ok(idx)
+    }
+
+    /// Waits (at most [`crate::log::OP_TIMEOUT`]) until this node's follower has put message
+    /// `idx` in the ring. The message is stored either way; this only gives a publisher
+    /// read-your-writes on its own node.
+    async fn await_seen(&self, idx: Seq) {
+        let mut rx = self.shared.tx.subscribe();
+        let seen = rx.wait_for(|snap| snap.end > idx || snap.shutdown);
+        if tokio::time::timeout(crate::log::OP_TIMEOUT, seen)
+            .await
+            .is_err()
+        {
+            tracing::warn!(%idx, "stored in Redis, but this node's follower has not read it yet");
+        }
     }
 
     /// Merges `patch` (RFC 7396) into the state, stores and publishes it; returns the new
@@ -233,36 +280,25 @@ impl Hub {
     /// # Errors
     /// [`PublishError`]; the state is unchanged then.
     pub async fn patch_state(&self, patch: &Value) -> Result<Bytes, PublishError> {
-        let mut p = self.shared.publish.lock().await;
-        if p.closed {
-            return Err(PublishError::ShuttingDown);
-        }
-        let next = model::merge_state(&p.state, patch)?;
-        self.shared.log.set_state(next.clone()).await?;
-        p.state = next;
-        self.shared.metrics.state_updates.fetch_add(1, Relaxed);
-        Ok(self.publish_state(&p.state))
-    }
-
-    /// Re-renders the state (with the log-owned fields) and wakes every subscriber.
-    fn publish_state(&self, state: &Map<String, Value>) -> Bytes {
         let s = &self.shared;
-        let extent = s.log.extent();
-        let (json, ended) = render_state(state, s.log.epoch(), extent);
-        let json = Bytes::from(json);
-        let frame = frames::json_event(frames::STATE, std::str::from_utf8(&json).unwrap_or("{}"));
-        s.tx.send_modify(|snap| {
-            snap.end = extent.end;
-            snap.state_version += 1;
-            snap.state_frame = frame;
-            snap.state_json = json.clone();
-            match (&snap.ended, ended) {
-                (None, Some(m)) => snap.ended = Some(frames::session_ended(&m)),
-                (Some(_), None) => snap.ended = None,
-                _ => {}
+        if let Log::Redis(log) = &s.log {
+            if s.publish.lock().await.closed {
+                return Err(PublishError::ShuttingDown);
             }
-        });
-        json
+            // Merged here, written with compare-and-set in Redis; other nodes learn it from
+            // the state stream.
+            log.update_state(|current| model::merge_state(current, patch))
+                .await??;
+        } else {
+            let p = s.publish.lock().await;
+            if p.closed {
+                return Err(PublishError::ShuttingDown);
+            }
+            let next = model::merge_state(&s.log.state(), patch)?;
+            s.log.set_state(next).await?;
+        }
+        s.metrics.state_updates.fetch_add(1, Relaxed);
+        Ok(s.publish_state())
     }
 
     /// Opens a stream subscription resuming as `resume` asks (`sse_core` decides replay vs
@@ -297,9 +333,9 @@ impl Hub {
         s.metrics.subscribers.fetch_add(1, Relaxed);
         s.metrics.subscribers_total.fetch_add(1, Relaxed);
         let rx = s.tx.subscribe();
-        let (end, heartbeat_gen) = {
+        let (epoch, end, heartbeat_gen) = {
             let snap = rx.borrow();
-            (snap.end, snap.heartbeat_gen)
+            (Arc::clone(&snap.epoch), snap.end, snap.heartbeat_gen)
         };
         let window = Window {
             first: s.log.extent().first,
@@ -307,11 +343,12 @@ impl Hub {
         };
         let (pos, reset) = match resume.decide(window) {
             Resume::Replay { from } => (from, None),
-            Resume::Reset { from } => (from, Some(frames::reset(s.log.epoch(), end))),
+            Resume::Reset { from } => (from, Some(frames::reset(&epoch, end))),
         };
         Ok(Subscription::new(
             Arc::clone(s),
             rx,
+            epoch,
             id,
             slot,
             pos,
@@ -335,8 +372,8 @@ impl Hub {
 
     /// The log's epoch.
     #[must_use]
-    pub fn epoch(&self) -> &str {
-        self.shared.log.epoch()
+    pub fn epoch(&self) -> String {
+        self.shared.log.epoch().to_string()
     }
 
     /// Messages in the log.
@@ -391,6 +428,30 @@ impl Hub {
 }
 
 impl Shared {
+    /// Re-renders the log's state (with the log-owned fields) and wakes every subscriber;
+    /// returns the state JSON.
+    pub(crate) fn publish_state(&self) -> Bytes {
+        let _render = self.render.lock().unwrap_or_else(PoisonError::into_inner);
+        let extent = self.log.extent();
+        let epoch = self.log.epoch();
+        let (json, ended) = render_state(&self.log.state(), &epoch, extent);
+        let json = Bytes::from(json);
+        let frame = frames::json_event(frames::STATE, std::str::from_utf8(&json).unwrap_or("{}"));
+        self.tx.send_modify(|snap| {
+            snap.epoch = epoch;
+            snap.end = extent.end;
+            snap.state_version += 1;
+            snap.state_frame = frame;
+            snap.state_json = json.clone();
+            match (&snap.ended, ended) {
+                (None, Some(m)) => snap.ended = Some(frames::session_ended(&m)),
+                (Some(_), None) => snap.ended = None,
+                _ => {}
+            }
+        });
+        json
+    }
+
     pub(crate) fn now_ms(&self) -> u64 {
         u64::try_from(self.origin.elapsed().as_millis()).unwrap_or(u64::MAX)
     }

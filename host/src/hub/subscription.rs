@@ -8,6 +8,9 @@ use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{Arc, PoisonError};
 use tokio::sync::watch;
 
+/// How soon a subscriber retries a log read that failed transiently.
+const READ_RETRY: std::time::Duration = std::time::Duration::from_secs(1);
+
 /// Which event types a subscriber wants (`?events=`). `reset` and `session_ended` are
 /// control events and always sent: a client that misses them would resume wrongly or
 /// reconnect forever.
@@ -100,6 +103,8 @@ impl Batch {
 pub struct Subscription {
     shared: Arc<Shared>,
     rx: watch::Receiver<Snapshot>,
+    /// The log's epoch when this stream opened; the stream ends if it changes.
+    epoch: Arc<str>,
     id: u64,
     slot: Arc<Slot>,
     /// The next message index to send.
@@ -110,6 +115,8 @@ pub struct Subscription {
     sent_state: u64,
     sent_heartbeat: u64,
     lagging: bool,
+    /// A log read failed transiently (Redis down): retry on a timer, keep the connection.
+    read_failed: bool,
     done: bool,
 }
 
@@ -118,6 +125,7 @@ impl Subscription {
     pub(super) fn new(
         shared: Arc<Shared>,
         rx: watch::Receiver<Snapshot>,
+        epoch: Arc<str>,
         id: u64,
         slot: Arc<Slot>,
         pos: Seq,
@@ -128,6 +136,7 @@ impl Subscription {
         Subscription {
             shared,
             rx,
+            epoch,
             id,
             slot,
             pos,
@@ -138,6 +147,7 @@ impl Subscription {
             // A backlog older than the ring is read from the log without counting as lag;
             // falling out of the ring after being served from it does count.
             lagging: true,
+            read_failed: false,
             done: false,
         }
     }
@@ -162,6 +172,12 @@ impl Subscription {
             if snap.shutdown {
                 return None;
             }
+            if snap.epoch != self.epoch {
+                // The log was replaced under this stream: indices from here on belong to
+                // another history. End it; the client reconnects and sees the new epoch.
+                tracing::info!("the log's epoch changed; ending the stream");
+                return None;
+            }
             let mut batch = Batch::new(self.shared.config.batch_bytes);
             if let Some(reset) = self.opening.take() {
                 batch.push(self.shared.retry_frame.clone());
@@ -176,9 +192,17 @@ impl Subscription {
                 }
             }
             if self.filter.message {
-                if let Err(e) = self.fill_messages(&mut batch, snap.end).await {
-                    tracing::warn!(error = %e, "log read failed; ending the stream");
-                    self.done = true;
+                self.read_failed = false;
+                match self.fill_messages(&mut batch, snap.end).await {
+                    Ok(()) => {}
+                    Err(e @ crate::log::LogError::Redis(_)) => {
+                        tracing::warn!(error = %e, "log read failed; retrying");
+                        self.read_failed = true;
+                    }
+                    Err(e) => {
+                        tracing::warn!(error = %e, "log read failed; ending the stream");
+                        self.done = true;
+                    }
                 }
             } else {
                 self.pos = snap.end;
@@ -210,7 +234,13 @@ impl Subscription {
             }
             // Nothing ready: park. A parked subscriber is never "stalled".
             self.slot.parked.store(true, Relaxed);
-            let changed = self.rx.changed().await;
+            let changed = if self.read_failed {
+                tokio::time::timeout(READ_RETRY, self.rx.changed())
+                    .await
+                    .unwrap_or(Ok(()))
+            } else {
+                self.rx.changed().await
+            };
             self.slot.parked.store(false, Relaxed);
             self.slot.last_taken_ms.store(self.shared.now_ms(), Relaxed);
             if changed.is_err() {

@@ -54,7 +54,7 @@ struct Inner {
     /// Holds the directory's lock for as long as the log is open.
     _lock: File,
     dir: PathBuf,
-    epoch: String,
+    epoch: std::sync::Arc<str>,
     /// Serialises writers (the hub already does; this keeps the file consistent regardless).
     writer: Mutex<File>,
     reader: File,
@@ -140,7 +140,7 @@ impl FileLog {
             inner: Arc::new(Inner {
                 _lock: lock,
                 dir: dir.to_owned(),
-                epoch,
+                epoch: epoch.into(),
                 writer: Mutex::new(writer),
                 reader,
                 index: RwLock::new(Index { starts, end }),
@@ -150,8 +150,8 @@ impl FileLog {
         Ok((log, report))
     }
 
-    pub(super) fn epoch(&self) -> &str {
-        &self.inner.epoch
+    pub(super) fn epoch(&self) -> std::sync::Arc<str> {
+        std::sync::Arc::clone(&self.inner.epoch)
     }
 
     pub(super) fn extent(&self) -> Extent {

@@ -16,7 +16,7 @@ use std::sync::{Mutex, PoisonError, RwLock};
 /// Messages `first..first + len` in a `VecDeque`, state in a map.
 #[derive(Debug)]
 pub struct MemoryLog {
-    epoch: String,
+    epoch: std::sync::Arc<str>,
     messages: RwLock<Window>,
     /// Most messages kept (`None`: all).
     max_messages: Option<usize>,
@@ -55,7 +55,7 @@ impl MemoryLog {
     #[must_use]
     pub fn with_max_messages(max: Option<usize>) -> Self {
         MemoryLog {
-            epoch: super::new_epoch(),
+            epoch: super::new_epoch().into(),
             messages: RwLock::new(Window::default()),
             max_messages: max.map(|m| m.max(1)),
             state: Mutex::new(Map::new()),
@@ -63,8 +63,8 @@ impl MemoryLog {
         }
     }
 
-    pub(super) fn epoch(&self) -> &str {
-        &self.epoch
+    pub(super) fn epoch(&self) -> std::sync::Arc<str> {
+        std::sync::Arc::clone(&self.epoch)
     }
 
     pub(super) fn extent(&self) -> Extent {

@@ -2,25 +2,31 @@
 //!
 //! A log holds messages `first..end` (JSON objects with their `idx`, stored as sent), an
 //! `epoch` fixed when the log is created, and the latest [`State`](crate::model::State)
-//! object. Backends: [`MemoryLog`] (`--memory`: a new epoch every start) and [`FileLog`]
-//! (the default: durable, crash-safe, keeps its epoch across restarts).
+//! object. Backends: [`MemoryLog`] (`--memory`: a new epoch every start), [`FileLog`]
+//! (the default: durable, crash-safe, keeps its epoch across restarts) and [`RedisLog`]
+//! (`--store redis://…`: one log shared by several nodes).
 //!
-//! **Invariant:** appends are serialised by the caller (the hub holds one publish lock), and
-//! the caller passes the index it expects; a log refuses any other index. Readers run
-//! concurrently with the writer and only ever see committed records.
+//! **Invariant:** appends to a local log are serialised by the caller (the hub holds one
+//! publish lock), and the caller passes the index it expects; a log refuses any other index.
+//! The Redis log assigns indices itself, atomically in Redis, so nodes need no shared lock
+//! ([`RedisLog::append_message`]). Readers run concurrently with the writer and only ever see
+//! committed records.
 //!
 //! Dispatch is an enum, not a trait object: the set of backends is closed and small, calls
 //! stay static, and an async backend (Redis) can be added as one more variant.
 
 mod file;
 mod memory;
+pub mod redis;
 
+pub use self::redis::{Changes, Follower, OP_TIMEOUT, RedisConfig, RedisLog};
 pub use file::FileLog;
 pub use memory::MemoryLog;
 
 use bytes::Bytes;
 use serde_json::{Map, Value};
 use sse_core::Seq;
+use std::sync::Arc;
 
 /// One stored message: its index and its JSON (the object the agent sent, `idx` included).
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -74,6 +80,13 @@ pub enum LogError {
         /// The data directory.
         dir: std::path::PathBuf,
     },
+    /// Redis is unreachable, too slow, or answered with an error.
+    #[error("Redis: {0}")]
+    Redis(String),
+    /// The Redis log's epoch is not the one this node serves: its data was lost (a restart
+    /// without persistence, a flush) or replaced. The node adopts the new epoch shortly.
+    #[error("the Redis log was lost or replaced (new epoch); retry")]
+    EpochChanged,
     /// The blocking I/O task was cancelled (runtime shutting down).
     #[error("log task cancelled")]
     Cancelled,
@@ -90,32 +103,37 @@ pub enum Log {
     Memory(MemoryLog),
     /// Append-only file in a data directory.
     File(FileLog),
+    /// Streams in a Redis shared by several nodes.
+    Redis(RedisLog),
 }
 
 impl Log {
     /// The log's epoch: random, fixed when the log was created.
     #[must_use]
-    pub fn epoch(&self) -> &str {
+    pub fn epoch(&self) -> Arc<str> {
         match self {
             Log::Memory(l) => l.epoch(),
             Log::File(l) => l.epoch(),
+            Log::Redis(l) => l.epoch(),
         }
     }
 
-    /// Which indices the log holds now.
+    /// Which indices the log holds now (for Redis: what this node has seen).
     #[must_use]
     pub fn extent(&self) -> Extent {
         match self {
             Log::Memory(l) => l.extent(),
             Log::File(l) => l.extent(),
+            Log::Redis(l) => l.extent(),
         }
     }
 
     /// Appends `json` as message `idx`, durably for durable backends, before returning.
     ///
     /// # Errors
-    /// [`LogError::Conflict`] when `idx` is not the next index; I/O errors. On error the log
-    /// is unchanged.
+    /// [`LogError::Conflict`] when `idx` is not the next index (always, for the Redis log,
+    /// which assigns indices itself: use [`RedisLog::append_message`]); I/O errors. On error
+    /// the log is unchanged.
     pub async fn append(&self, idx: Seq, json: Bytes) -> Result<(), LogError> {
         if json.len() > MAX_RECORD {
             return Err(LogError::TooLarge {
@@ -126,6 +144,10 @@ impl Log {
         match self {
             Log::Memory(l) => l.append(idx, json),
             Log::File(l) => l.append(idx, json).await,
+            Log::Redis(l) => Err(LogError::Conflict {
+                expected: l.extent().end,
+                got: idx,
+            }),
         }
     }
 
@@ -144,6 +166,7 @@ impl Log {
         match self {
             Log::Memory(l) => Ok(l.read(from, max_count, max_bytes)),
             Log::File(l) => l.read(from, max_count, max_bytes).await,
+            Log::Redis(l) => l.read(from, max_count, max_bytes).await,
         }
     }
 
@@ -153,10 +176,12 @@ impl Log {
         match self {
             Log::Memory(l) => l.state(),
             Log::File(l) => l.state(),
+            Log::Redis(l) => l.state(),
         }
     }
 
-    /// Replaces the stored state object.
+    /// Replaces the stored state object (local logs; the Redis log merges with
+    /// [`RedisLog::update_state`] instead).
     ///
     /// # Errors
     /// I/O errors; the stored state is then unchanged.
@@ -167,6 +192,10 @@ impl Log {
                 Ok(())
             }
             Log::File(l) => l.set_state(state).await,
+            Log::Redis(l) => l
+                .update_state(|_| Ok::<_, std::convert::Infallible>(state.clone()))
+                .await
+                .map(|_| ()),
         }
     }
 
@@ -176,6 +205,7 @@ impl Log {
         match self {
             Log::Memory(l) => l.size_bytes(),
             Log::File(l) => l.size_bytes(),
+            Log::Redis(l) => l.size_bytes(),
         }
     }
 
@@ -185,7 +215,7 @@ impl Log {
     /// I/O errors.
     pub async fn flush(&self) -> Result<(), LogError> {
         match self {
-            Log::Memory(_) => Ok(()),
+            Log::Memory(_) | Log::Redis(_) => Ok(()),
             Log::File(l) => l.flush().await,
         }
     }

@@ -66,7 +66,7 @@ impl From<crate::hub::PublishError> for ApiError {
             E::ShuttingDown => ApiError::unavailable("server is shutting down", 5),
             E::Log(e) => {
                 tracing::error!(error = %e, "log write failed");
-                ApiError::unavailable("the message log is unavailable", 5)
+                ApiError::unavailable(format!("the message log is unavailable: {e}"), 1)
             }
         }
     }
@@ -75,6 +75,6 @@ impl From<crate::hub::PublishError> for ApiError {
 impl From<crate::log::LogError> for ApiError {
     fn from(e: crate::log::LogError) -> Self {
         tracing::error!(error = %e, "log read failed");
-        ApiError::unavailable("the message log is unavailable", 5)
+        ApiError::unavailable(format!("the message log is unavailable: {e}"), 1)
     }
 }

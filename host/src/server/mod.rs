@@ -20,7 +20,7 @@ pub use listener::ConnKill;
 use crate::agent::{self, Agent};
 use crate::hub::{Hub, HubConfig};
 use crate::inbox::Inbox;
-use crate::log::{FileLog, Log, MemoryLog};
+use crate::log::{FileLog, Log, MemoryLog, RedisConfig, RedisLog};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
@@ -35,8 +35,8 @@ pub enum Store {
     Memory,
     /// The durable file log in a directory (`--data-dir`).
     File(PathBuf),
-    /// A Redis URL (`--store redis://…`).
-    Redis(String),
+    /// A Redis log shared by several nodes (`--store redis://…`).
+    Redis(RedisConfig),
 }
 
 /// Everything `serve` needs.
@@ -115,10 +115,22 @@ impl Server {
                 );
                 Log::File(log)
             }
-            Store::Redis(url) => {
-                anyhow::bail!(
-                    "the Redis store ({url}) is not built yet; use --data-dir or --memory"
-                )
+            Store::Redis(redis) => {
+                let log = RedisLog::open(redis).await.map_err(|e| {
+                    anyhow::anyhow!(
+                        "cannot open the Redis log {} at {}: {e}",
+                        redis.key,
+                        redis.url
+                    )
+                })?;
+                let extent = log.extent();
+                tracing::info!(
+                    key = log.key(),
+                    first = extent.first.0,
+                    messages = extent.end.0,
+                    "joined the Redis log"
+                );
+                Log::Redis(log)
             }
         };
         let hub = Hub::new(log, config.hub.clone());
@@ -148,7 +160,7 @@ impl Server {
         let task = tokio::spawn(listener::serve(listener, router, fast, async move {
             let _ = stop_rx.wait_for(|closing| *closing).await;
         }));
-        tracing::info!(%addr, epoch = hub.epoch(), "serving");
+        tracing::info!(%addr, epoch = %hub.epoch(), "serving");
         Ok(Server {
             addr,
             hub,

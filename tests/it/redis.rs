@@ -1,0 +1,396 @@
+//! Several `sse-host serve --store redis://…` nodes sharing one log on a real `redis-server`
+//! (127.0.0.1, a free port, a temporary directory): cross-node delivery, dense indices under
+//! concurrent publishers on every node, a node killed under load, Redis restarts (with and
+//! without its data), and the retention cap.
+
+use serde_json::{Value, json};
+use sse_host::server::Server;
+use sse_tests::redis::{NodeProcess, Persistence, RedisServer, node_config};
+use sse_tests::server::{self, Ev, SseStream, WAIT, append, open, request, start};
+use std::collections::BTreeMap;
+use std::net::SocketAddr;
+use std::time::Duration;
+
+fn msg(tag: &str, i: u64) -> Value {
+    json!({"type": "agent", "content": format!("{tag}-{i}")})
+}
+
+fn idx_of(ev: &Ev) -> u64 {
+    assert_eq!(ev.event, "message", "{ev:?}");
+    let idx = ev.json()["idx"].as_u64().expect("idx");
+    assert_eq!(ev.last_event_id, idx.to_string(), "id: is the idx");
+    idx
+}
+
+async fn nodes(redis: &RedisServer, n: usize, max_len: Option<u64>) -> Vec<Server> {
+    let mut out = Vec::new();
+    for _ in 0..n {
+        out.push(start(node_config(&redis.url(), "sse:test", max_len)).await);
+    }
+    out
+}
+
+/// Opens `/stream?from=N` and checks the opening `state` event; returns it with the stream.
+async fn subscribe(addr: SocketAddr, from: u64) -> (SseStream, Value) {
+    let mut st = open(addr, &format!("/stream?from={from}"), &[]).await;
+    assert_eq!(st.status, 200);
+    let state = st.next().await.expect("state first");
+    assert_eq!(state.event, "state", "{state:?}");
+    (st, state.json())
+}
+
+/// The next `count` messages as (idx, content), skipping state and heartbeat events.
+async fn take_messages(st: &mut SseStream, count: usize) -> Vec<(u64, String)> {
+    let mut out = Vec::new();
+    while out.len() < count {
+        let ev = st.next_of("message").await.expect("stream open");
+        let content = ev.json()["content"].as_str().unwrap_or_default().to_owned();
+        out.push((idx_of(&ev), content));
+    }
+    out
+}
+
+async fn shutdown(nodes: Vec<Server>) {
+    for n in nodes {
+        n.shutdown().await.expect("clean shutdown");
+    }
+}
+
+#[tokio::test]
+async fn publish_on_a_arrives_on_b_and_c_with_one_epoch_and_state() {
+    let redis = RedisServer::start(Persistence::None);
+    let ns = nodes(&redis, 3, None).await;
+    let (a, b, c) = (ns[0].local_addr(), ns[1].local_addr(), ns[2].local_addr());
+    let epoch = ns[0].hub().epoch();
+    assert!(ns.iter().all(|n| n.hub().epoch() == epoch), "one epoch");
+    let (mut sb, state_b) = subscribe(b, 0).await;
+    let (mut sc, _) = subscribe(c, 0).await;
+    assert_eq!(state_b["epoch"], epoch);
+    for i in 0..5 {
+        assert_eq!(append(a, &msg("a", i)).await, i);
+    }
+    let want: Vec<(u64, String)> = (0..5).map(|i| (i, format!("a-{i}"))).collect();
+    assert_eq!(take_messages(&mut sb, 5).await, want);
+    assert_eq!(take_messages(&mut sc, 5).await, want);
+
+    // State merged on A reaches B and C (coalesced: the latest state wins).
+    let r = request(
+        a,
+        "PATCH",
+        "/api/state",
+        Some(r#"{"agent_state":"RunningTool","title":"t"}"#),
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    for st in [&mut sb, &mut sc] {
+        loop {
+            let s = st.next_of("state").await.expect("state").json();
+            if s["agent_state"] == "RunningTool" {
+                assert_eq!(s["message_count"], 5);
+                assert_eq!(s["title"], "t");
+                assert_eq!(s["epoch"], epoch);
+                break;
+            }
+        }
+    }
+    // A patch on C merges with A's (compare-and-set in Redis, not last-writer-wins).
+    let r = request(c, "PATCH", "/api/state", Some(r#"{"title":"u"}"#), &[]).await;
+    assert_eq!(r.json()["agent_state"], "RunningTool");
+    assert_eq!(r.json()["title"], "u");
+    // Every node serves the same history.
+    for n in [a, b, c] {
+        let m = server::get(n, "/messages?start=1&end=3").await.json();
+        assert_eq!(m[0]["content"], "a-1");
+        assert_eq!(m[1]["idx"], 2);
+    }
+    shutdown(ns).await;
+}
+
+#[tokio::test]
+async fn three_nodes_with_concurrent_publishers_give_dense_ordered_indices() {
+    const TASKS_PER_NODE: u64 = 4;
+    const PER_TASK: u64 = 40;
+    const TOTAL: u64 = 3 * TASKS_PER_NODE * PER_TASK;
+    let redis = RedisServer::start(Persistence::None);
+    let ns = nodes(&redis, 3, None).await;
+    let mut subs = Vec::new();
+    for n in &ns {
+        subs.push(subscribe(n.local_addr(), 0).await.0);
+    }
+    let mut tasks = Vec::new();
+    for (node, n) in ns.iter().enumerate() {
+        for t in 0..TASKS_PER_NODE {
+            let hub = n.hub().clone();
+            tasks.push(tokio::spawn(async move {
+                let mut got = Vec::new();
+                for i in 0..PER_TASK {
+                    let content = format!("n{node}t{t}-{i}");
+                    let idx = hub
+                        .append(json!({"type": "agent", "content": content}))
+                        .await
+                        .expect("append");
+                    got.push((idx.0, content));
+                }
+                got
+            }));
+        }
+    }
+    let mut assigned = BTreeMap::new();
+    for t in tasks {
+        let got = tokio::time::timeout(WAIT, t)
+            .await
+            .expect("publishers finish")
+            .expect("publisher task");
+        // Each publisher's own indices increase.
+        assert!(got.windows(2).all(|w| w[0].0 < w[1].0), "{got:?}");
+        for (idx, content) in got {
+            assert!(assigned.insert(idx, content).is_none(), "idx {idx} twice");
+        }
+    }
+    assert_eq!(
+        assigned.keys().copied().collect::<Vec<_>>(),
+        (0..TOTAL).collect::<Vec<_>>(),
+        "dense: every index 0..{TOTAL} exactly once"
+    );
+    let want: Vec<(u64, String)> = assigned.into_iter().collect();
+    for st in &mut subs {
+        let total = usize::try_from(TOTAL).expect("small");
+        assert_eq!(
+            take_messages(st, total).await,
+            want,
+            "same order on every node"
+        );
+    }
+    shutdown(ns).await;
+}
+
+#[tokio::test]
+async fn a_node_killed_under_load_clients_resume_on_another_exactly() {
+    const TOTAL: u64 = 400;
+    let redis = RedisServer::start(Persistence::None);
+    let mut victim = NodeProcess::start(&redis.url(), "sse:test").await;
+    let survivor = start(node_config(&redis.url(), "sse:test", None)).await;
+    let (mut st, state) = subscribe(victim.addr, 0).await;
+    let epoch = state["epoch"].as_str().expect("epoch").to_owned();
+    assert_eq!(epoch, survivor.hub().epoch());
+
+    let hub = survivor.hub().clone();
+    let publisher = tokio::spawn(async move {
+        for i in 0..TOTAL {
+            hub.append(msg("load", i)).await.expect("append");
+            if i % 8 == 0 {
+                tokio::time::sleep(Duration::from_millis(2)).await;
+            }
+        }
+    });
+    let mut received: Vec<u64> = Vec::new();
+    while received.len() < 100 {
+        let ev = st.next().await.expect("victim stream open");
+        if ev.event == "message" {
+            received.push(idx_of(&ev));
+        }
+    }
+    victim.kill();
+    // Drain what the dead connection had already delivered, until it ends.
+    while let Some(ev) = st.next().await {
+        if ev.event == "message" {
+            received.push(idx_of(&ev));
+        }
+    }
+    // Reconnect to the survivor as a client does: from = last + 1 and Last-Event-ID.
+    let last = *received.last().expect("some messages");
+    let mut st = open(
+        survivor.local_addr(),
+        &format!("/stream?from={}", last + 1),
+        &[("last-event-id", &last.to_string())],
+    )
+    .await;
+    let state = st.next().await.expect("state");
+    assert_eq!(state.event, "state");
+    assert_eq!(state.json()["epoch"], epoch, "same epoch on the other node");
+    while received.len() < usize::try_from(TOTAL).expect("small") {
+        let ev = st.next_of("message").await.expect("survivor stream open");
+        received.push(idx_of(&ev));
+    }
+    tokio::time::timeout(WAIT, publisher)
+        .await
+        .expect("publisher finishes")
+        .expect("publisher task");
+    assert_eq!(
+        received,
+        (0..TOTAL).collect::<Vec<_>>(),
+        "no loss, no duplicate"
+    );
+    survivor.shutdown().await.expect("clean shutdown");
+}
+
+#[tokio::test]
+async fn redis_restart_publishes_503_then_recover_and_subscribers_continue() {
+    let mut redis = RedisServer::start(Persistence::Aof);
+    let mut configs = Vec::new();
+    for _ in 0..2 {
+        let mut c = node_config(&redis.url(), "sse:test", None);
+        c.hub.heartbeat = Duration::from_millis(200);
+        configs.push(c);
+    }
+    let a = start(configs.remove(0)).await;
+    let b = start(configs.remove(0)).await;
+    let epoch = a.hub().epoch();
+    let (mut st, _) = subscribe(b.local_addr(), 0).await;
+    for i in 0..5 {
+        append(a.local_addr(), &msg("before", i)).await;
+    }
+    assert_eq!(take_messages(&mut st, 5).await.len(), 5);
+
+    redis.stop();
+    let r = request(
+        a.local_addr(),
+        "POST",
+        "/api/messages",
+        Some(&msg("down", 0).to_string()),
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, 503, "{}", r.body);
+    let error = r.json()["error"].as_str().expect("JSON error").to_owned();
+    assert!(error.contains("Redis"), "a clear error: {error}");
+    assert!(r.headers.contains_key("retry-after"));
+    // The subscriber's connection stays up: heartbeats keep coming while Redis is down.
+    assert_eq!(
+        st.next_of("heartbeat").await.expect("stream open").event,
+        "heartbeat"
+    );
+
+    redis.restart();
+    // Publishes succeed again within a bounded time.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let first_after = loop {
+        let r = request(
+            a.local_addr(),
+            "POST",
+            "/api/messages",
+            Some(&msg("after", 0).to_string()),
+            &[],
+        )
+        .await;
+        if r.status == 200 {
+            break r.json()["idx"].as_u64().expect("idx");
+        }
+        assert_eq!(r.status, 503, "{}", r.body);
+        assert!(tokio::time::Instant::now() < deadline, "no recovery");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(
+        first_after, 5,
+        "nothing acknowledged was lost, no index reused"
+    );
+    for i in 1..5 {
+        append(b.local_addr(), &msg("after", i)).await;
+    }
+    let got = take_messages(&mut st, 5).await;
+    let want: Vec<(u64, String)> = (0..5).map(|i| (5 + i, format!("after-{i}"))).collect();
+    assert_eq!(got, want, "the same stream continues");
+    assert_eq!(a.hub().epoch(), epoch);
+    assert_eq!(b.hub().epoch(), epoch);
+    shutdown(vec![a, b]).await;
+}
+
+#[tokio::test]
+async fn redis_that_lost_its_data_gives_a_new_epoch_never_reused_indices() {
+    let mut redis = RedisServer::start(Persistence::None);
+    let ns = nodes(&redis, 2, None).await;
+    let (a, b) = (ns[0].local_addr(), ns[1].local_addr());
+    let old = ns[0].hub().epoch();
+    let (mut st, _) = subscribe(b, 0).await;
+    for i in 0..3 {
+        append(a, &msg("old", i)).await;
+    }
+    assert_eq!(take_messages(&mut st, 3).await.len(), 3);
+    redis.restart(); // no persistence: everything is gone
+    // The open stream ends (its indices would now name other messages) ...
+    while let Some(ev) = st.next().await {
+        assert_ne!(ev.event, "message", "no message of another history: {ev:?}");
+    }
+    // ... and every node adopts one new epoch; publishing starts again at 0.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let idx = loop {
+        let r = request(
+            a,
+            "POST",
+            "/api/messages",
+            Some(&msg("new", 0).to_string()),
+            &[],
+        )
+        .await;
+        if r.status == 200 {
+            break r.json()["idx"].as_u64().expect("idx");
+        }
+        assert!(tokio::time::Instant::now() < deadline, "no recovery");
+        tokio::time::sleep(Duration::from_millis(100)).await;
+    };
+    assert_eq!(idx, 0);
+    let new = ns[0].hub().epoch();
+    assert_ne!(new, old);
+    // A client resuming at 3 on B sees the new epoch first (and resets its copy).
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while ns[1].hub().epoch() != new {
+        assert!(tokio::time::Instant::now() < deadline, "B never adopted it");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    let mut st = open(b, "/stream?from=3", &[]).await;
+    let first = st.next().await.expect("an event");
+    let state = if first.event == "reset" {
+        assert_eq!(first.json()["epoch"], new);
+        st.next().await.expect("state")
+    } else {
+        first
+    };
+    assert_eq!(state.event, "state");
+    assert_eq!(state.json()["epoch"], new);
+    shutdown(ns).await;
+}
+
+#[tokio::test]
+async fn retention_cap_keeps_the_newest_n_and_resets_clients_below_it() {
+    let redis = RedisServer::start(Persistence::None);
+    let ns = nodes(&redis, 2, Some(5)).await;
+    let (a, b) = (ns[0].local_addr(), ns[1].local_addr());
+    for i in 0..12 {
+        append(a, &msg("r", i)).await;
+    }
+    // B has followed every append, so it knows the first kept index.
+    let deadline = tokio::time::Instant::now() + WAIT;
+    while ns[1].hub().message_count().0 < 12 {
+        assert!(tokio::time::Instant::now() < deadline, "B did not follow");
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    for node in [a, b] {
+        // Below the cap: reset (current epoch and count), then the kept messages 7..12.
+        let mut st = open(node, "/stream?from=2", &[]).await;
+        let reset = st.next().await.expect("reset");
+        assert_eq!(reset.event, "reset", "{reset:?}");
+        assert_eq!(reset.json()["message_count"], 12);
+        assert_eq!(reset.json()["epoch"], ns[0].hub().epoch());
+        let state = st.next().await.expect("state").json();
+        assert_eq!(state["first_message_index"], 7);
+        let got: Vec<u64> = take_messages(&mut st, 5)
+            .await
+            .into_iter()
+            .map(|m| m.0)
+            .collect();
+        assert_eq!(got, (7..12).collect::<Vec<_>>());
+        // At the cap: a plain replay.
+        let (mut st, _) = subscribe(node, 7).await;
+        assert_eq!(take_messages(&mut st, 1).await[0].0, 7);
+    }
+    let m = server::get(b, "/messages?start=0").await.json();
+    let kept: Vec<u64> = m
+        .as_array()
+        .expect("array")
+        .iter()
+        .filter_map(|m| m["idx"].as_u64())
+        .collect();
+    assert_eq!(kept, (7..12).collect::<Vec<_>>(), "the stream holds 5");
+    shutdown(ns).await;
+}

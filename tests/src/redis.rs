@@ -1,0 +1,200 @@
+//! Helpers for the Redis tests: a real `redis-server` on 127.0.0.1 (a free port, a temporary
+//! directory, killed on drop) and `sse-host serve --store redis://…` nodes, in-process or as
+//! real processes that a test can kill.
+//!
+//! `redis-server` must be installed (`.ci/setup` installs it). Without it these helpers panic
+//! with a message saying so: a missing Redis fails the tests, it never skips them.
+
+use crate::server::{self, WAIT};
+use sse_host::log::RedisConfig;
+use sse_host::server::{ServerConfig, Store};
+use std::io::{Read, Write};
+use std::net::{SocketAddr, TcpListener, TcpStream};
+use std::path::PathBuf;
+use std::process::{Child, Command, Stdio};
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+/// Whether Redis keeps what it acknowledged across its own restarts.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Persistence {
+    /// `--save '' --appendonly no`: a restart loses everything.
+    None,
+    /// `--appendonly yes --appendfsync always`: every acknowledged write survives a restart.
+    Aof,
+}
+
+/// A `redis-server` child process. Killed (and its directory removed) on drop.
+pub struct RedisServer {
+    port: u16,
+    dir: PathBuf,
+    persistence: Persistence,
+    child: Option<Child>,
+}
+
+/// A port nobody listens on right now.
+#[must_use]
+pub fn free_port() -> u16 {
+    TcpListener::bind("127.0.0.1:0")
+        .and_then(|l| l.local_addr())
+        .map(|a| a.port())
+        .expect("a free port on 127.0.0.1")
+}
+
+fn temp_dir() -> PathBuf {
+    static N: AtomicU64 = AtomicU64::new(0);
+    let dir = std::env::temp_dir().join(format!(
+        "sse-redis-{}-{}",
+        std::process::id(),
+        N.fetch_add(1, Ordering::Relaxed)
+    ));
+    std::fs::create_dir_all(&dir).expect("create a temporary directory");
+    dir
+}
+
+impl RedisServer {
+    /// Starts `redis-server` on a free port and waits until it answers `PING`.
+    ///
+    /// # Panics
+    /// When `redis-server` is not installed or does not come up within [`WAIT`].
+    #[must_use]
+    pub fn start(persistence: Persistence) -> RedisServer {
+        let mut r = RedisServer {
+            port: free_port(),
+            dir: temp_dir(),
+            persistence,
+            child: None,
+        };
+        r.spawn();
+        r
+    }
+
+    fn spawn(&mut self) {
+        let mut cmd = Command::new("redis-server");
+        cmd.args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+            .args(["--save", ""])
+            .arg("--dir")
+            .arg(&self.dir)
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::null());
+        match self.persistence {
+            Persistence::None => cmd.args(["--appendonly", "no"]),
+            Persistence::Aof => cmd.args(["--appendonly", "yes", "--appendfsync", "always"]),
+        };
+        let child = cmd.spawn().unwrap_or_else(|e| {
+            panic!(
+                "cannot run redis-server ({e}). The Redis tests need it installed: \
+                 `bash .ci/setup` (or `apt-get install redis-server`)"
+            )
+        });
+        self.child = Some(child);
+        let deadline = Instant::now() + WAIT;
+        while !self.answers_ping() {
+            assert!(
+                Instant::now() < deadline,
+                "redis-server did not answer PING on port {} within {WAIT:?}",
+                self.port
+            );
+            std::thread::sleep(Duration::from_millis(20));
+        }
+    }
+
+    fn answers_ping(&self) -> bool {
+        let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) else {
+            return false;
+        };
+        let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
+        let mut buf = [0u8; 7];
+        s.write_all(b"PING\r\n").is_ok() && s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
+    }
+
+    /// `redis://127.0.0.1:PORT/0`.
+    #[must_use]
+    pub fn url(&self) -> String {
+        format!("redis://127.0.0.1:{}/0", self.port)
+    }
+
+    /// Kills the server (SIGKILL) and waits for it to exit.
+    pub fn stop(&mut self) {
+        if let Some(mut child) = self.child.take() {
+            let _ = child.kill();
+            let _ = child.wait();
+        }
+    }
+
+    /// Starts it again on the same port and directory (what an AOF kept comes back).
+    pub fn restart(&mut self) {
+        self.stop();
+        self.spawn();
+    }
+}
+
+impl Drop for RedisServer {
+    fn drop(&mut self) {
+        self.stop();
+        let _ = std::fs::remove_dir_all(&self.dir);
+    }
+}
+
+/// A test node config over the Redis log at `url` under `key` (port 0, no agent, heartbeat
+/// every `heartbeat`).
+#[must_use]
+pub fn node_config(url: &str, key: &str, max_len: Option<u64>) -> ServerConfig {
+    ServerConfig {
+        store: Store::Redis(RedisConfig {
+            url: url.to_owned(),
+            key: key.to_owned(),
+            max_len,
+        }),
+        ..server::config()
+    }
+}
+
+/// `sse-host serve --store URL` as a child process (so a test can SIGKILL it). Killed on drop.
+pub struct NodeProcess {
+    /// Where it listens.
+    pub addr: SocketAddr,
+    child: Child,
+}
+
+impl NodeProcess {
+    /// Starts the real binary on a free port and waits until `/state` answers.
+    ///
+    /// # Panics
+    /// When it does not come up within [`WAIT`].
+    pub async fn start(url: &str, key: &str) -> NodeProcess {
+        let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
+        let child = Command::new(crate::host_bin::path())
+            .args(["serve", "--bind", &addr.to_string(), "--store", url])
+            .args(["--redis-key", key, "--heartbeat", "1s"])
+            .env("RUST_LOG", "warn")
+            .stdin(Stdio::null())
+            .stdout(Stdio::null())
+            .stderr(Stdio::inherit())
+            .spawn()
+            .expect("spawn sse-host serve");
+        let node = NodeProcess { addr, child };
+        let deadline = tokio::time::Instant::now() + WAIT;
+        while tokio::net::TcpStream::connect(addr).await.is_err() {
+            assert!(
+                tokio::time::Instant::now() < deadline,
+                "sse-host serve did not listen on {addr} within {WAIT:?}"
+            );
+            tokio::time::sleep(Duration::from_millis(20)).await;
+        }
+        node
+    }
+
+    /// SIGKILL: no graceful shutdown, connections just break.
+    pub fn kill(&mut self) {
+        let _ = self.child.kill();
+        let _ = self.child.wait();
+    }
+}
+
+impl Drop for NodeProcess {
+    fn drop(&mut self) {
+        self.kill();
+    }
+}
