@@ -14,6 +14,14 @@
 //! - An `agent_state` this crate does not know is [`AgentState::Unknown`], not an error.
 //!
 //! Malformed JSON and wrong types (a string where a number belongs) are a [`StatusError`].
+//!
+//! # Money without floats
+//! `total_usage.total_cost_usd` is kept as whole millionths of a dollar
+//! ([`DeviceStatus::total_cost_micro_usd`]), read straight from the number's decimal digits
+//! (`12.375` is `12_375_000`; `1.5e-3` is `1_500`). Parsing it as `f32` pulled `core`'s
+//! decimal-to-float tables and algorithms into every firmware, about 15 KB of flash, and a
+//! status light never needs more than the cents. Digits past the sixth decimal round half up,
+//! a negative cost reads as 0, and one too large for `u64` saturates.
 
 use core::fmt;
 
@@ -192,8 +200,9 @@ pub struct DeviceStatus {
     pub outstanding_llm_calls: u32,
     /// Names of tools running (the first [`TOOL_CALLS`], each cut to [`TOOL_NAME_LEN`] bytes).
     pub outstanding_tool_calls: heapless::Vec<heapless::String<TOOL_NAME_LEN>, TOOL_CALLS>,
-    /// `total_usage.total_cost_usd`.
-    pub total_cost_usd: f32,
+    /// `total_usage.total_cost_usd` in millionths of a dollar (see "Money without floats" in
+    /// the module doc).
+    pub total_cost_micro_usd: u64,
     /// `total_usage.input_tokens`.
     pub input_tokens: u64,
     /// `total_usage.output_tokens`.
@@ -212,7 +221,11 @@ impl DeviceStatus {
     /// Unknown fields, over-long strings and surplus tool names are not errors (see the module
     /// doc).
     pub fn parse(json: &[u8]) -> Result<DeviceStatus, StatusError> {
-        let (Wire(status), _) = serde_json_core::from_slice::<Wire>(json)?;
+        let (wire, _) = serde_json_core::from_slice::<Wire<'_>>(json)?;
+        let mut status = wire.status;
+        if let Some(key) = wire.cost_key {
+            status.total_cost_micro_usd = cost_after_key(json, key).ok_or(StatusError::Invalid)?;
+        }
         Ok(status)
     }
 
@@ -232,8 +245,13 @@ impl DeviceStatus {
 // Deserialization. Hand-written visitors: serde's derive cannot express "truncate", "drop the
 // surplus", "null means default" or "ignore unknowns of any shape" for fixed-capacity fields.
 
-/// Newtype so the `Deserialize` impl stays private (the public type has no serde surface).
-struct Wire(DeviceStatus);
+/// What serde reads: the status, plus where the cost number is (see [`cost_after_key`]).
+/// Private so the public type has no serde surface.
+struct Wire<'de> {
+    status: DeviceStatus,
+    /// The `total_cost_usd` key of the last `total_usage`, borrowed from the input.
+    cost_key: Option<&'de str>,
+}
 
 /// Field names of State, as deserialized map keys (unknown keys are `Other`).
 enum Key {
@@ -281,16 +299,17 @@ fn opt<'de, T: Deserialize<'de>, A: MapAccess<'de>>(map: &mut A) -> Result<Optio
     map.next_value::<Option<T>>()
 }
 
-impl<'de> Deserialize<'de> for Wire {
+impl<'de> Deserialize<'de> for Wire<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl<'de> Visitor<'de> for V {
-            type Value = Wire;
+            type Value = Wire<'de>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a State object")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Wire, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Wire<'de>, A::Error> {
                 let mut s = DeviceStatus::default();
+                let mut cost_key = None;
                 while let Some(key) = map.next_key::<Key>()? {
                     match key {
                         Key::MessageCount => {
@@ -313,8 +332,8 @@ impl<'de> Deserialize<'de> for Wire {
                                 opt::<Tools, _>(&mut map)?.unwrap_or_default().0;
                         }
                         Key::TotalUsage => {
-                            let u = opt::<Usage, _>(&mut map)?.unwrap_or_default();
-                            s.total_cost_usd = u.total_cost_usd;
+                            let u = opt::<Usage<'de>, _>(&mut map)?.unwrap_or_default();
+                            cost_key = u.cost_key;
                             s.input_tokens = u.input_tokens;
                             s.output_tokens = u.output_tokens;
                         }
@@ -329,7 +348,10 @@ impl<'de> Deserialize<'de> for Wire {
                         }
                     }
                 }
-                Ok(Wire(s))
+                Ok(Wire {
+                    status: s,
+                    cost_key,
+                })
             }
         }
         d.deserialize_map(V)
@@ -338,29 +360,33 @@ impl<'de> Deserialize<'de> for Wire {
 
 /// `total_usage`: the three numbers a device shows; everything else ignored.
 #[derive(Default)]
-struct Usage {
+struct Usage<'de> {
     input_tokens: u64,
     output_tokens: u64,
-    total_cost_usd: f32,
+    /// The `total_cost_usd` key itself; its value is skipped here and read by [`cost_after_key`].
+    cost_key: Option<&'de str>,
 }
 
-impl<'de> Deserialize<'de> for Usage {
+impl<'de> Deserialize<'de> for Usage<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
         impl<'de> Visitor<'de> for V {
-            type Value = Usage;
+            type Value = Usage<'de>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a usage object")
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Usage, A::Error> {
+            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Usage<'de>, A::Error> {
                 let mut u = Usage::default();
-                while let Some(key) = map.next_key::<UsageKey>()? {
+                while let Some(key) = map.next_key::<UsageKey<'de>>()? {
                     match key {
                         UsageKey::Input => u.input_tokens = opt(&mut map)?.unwrap_or_default(),
                         UsageKey::Output => u.output_tokens = opt(&mut map)?.unwrap_or_default(),
-                        // `null` is caught by `Option` before serde-json-core's float reader
-                        // (which would turn it into NaN).
-                        UsageKey::Cost => u.total_cost_usd = opt(&mut map)?.unwrap_or_default(),
+                        UsageKey::Cost(key) => {
+                            // serde-json-core skips a number (or `null`) token here; the value
+                            // is checked and read after the whole document parsed.
+                            map.next_value::<IgnoredAny>()?;
+                            u.cost_key = Some(key);
+                        }
                         UsageKey::Other => {
                             map.next_value::<IgnoredAny>()?;
                         }
@@ -373,32 +399,144 @@ impl<'de> Deserialize<'de> for Usage {
     }
 }
 
-enum UsageKey {
+enum UsageKey<'de> {
     Input,
     Output,
-    Cost,
+    /// `total_cost_usd`, with the key as borrowed from the input: where its value starts.
+    Cost(&'de str),
     Other,
 }
 
-impl<'de> Deserialize<'de> for UsageKey {
+impl<'de> Deserialize<'de> for UsageKey<'de> {
     fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
         struct V;
-        impl Visitor<'_> for V {
-            type Value = UsageKey;
+        impl<'de> Visitor<'de> for V {
+            type Value = UsageKey<'de>;
             fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
                 f.write_str("a usage field name")
             }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<UsageKey, E> {
+            // serde-json-core without an unescape buffer (`from_slice`) hands every key out
+            // borrowed from the input.
+            fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<UsageKey<'de>, E> {
                 Ok(match s {
                     "input_tokens" => UsageKey::Input,
                     "output_tokens" => UsageKey::Output,
-                    "total_cost_usd" => UsageKey::Cost,
+                    "total_cost_usd" => UsageKey::Cost(s),
+                    _ => UsageKey::Other,
+                })
+            }
+            fn visit_str<E: de::Error>(self, s: &str) -> Result<UsageKey<'de>, E> {
+                Ok(match s {
+                    "input_tokens" => UsageKey::Input,
+                    "output_tokens" => UsageKey::Output,
+                    // Not borrowed: we cannot find its value. Does not happen with `from_slice`;
+                    // reported as invalid rather than silently read as 0.
+                    "total_cost_usd" => return Err(E::custom("unborrowed cost key")),
                     _ => UsageKey::Other,
                 })
             }
         }
         d.deserialize_identifier(V)
     }
+}
+
+/// Reads the value of `"total_cost_usd"` in micro-dollars, given that key as borrowed from
+/// `doc`: the bytes after it are `"`, `:` and the value token, which serde-json-core has already
+/// skipped (it skips numbers without reading them). `null` is 0. `None` if `key` is not a view
+/// into `doc` or the value is not a JSON number.
+fn cost_after_key(doc: &[u8], key: &str) -> Option<u64> {
+    let start = key.as_ptr().addr().checked_sub(doc.as_ptr().addr())?;
+    let end = start.checked_add(key.len())?;
+    if doc.get(start..end)? != key.as_bytes() {
+        return None;
+    }
+    let rest = doc.get(end..)?.strip_prefix(b"\"")?.trim_ascii_start();
+    let rest = rest.strip_prefix(b":")?;
+    // The token ends where serde-json-core's skipping stopped: at `,`, `}` or `]`.
+    let len = rest
+        .iter()
+        .position(|b| matches!(b, b',' | b'}' | b']'))
+        .unwrap_or(rest.len());
+    match rest[..len].trim_ascii() {
+        b"null" => Some(0),
+        token => micro_usd(token),
+    }
+}
+
+/// Appends the ASCII digits at the front of `s` to `mant` (value = `mant` × 10^(`exp` − 6)),
+/// dropping those that no longer fit; returns how many there were, `None` for none.
+fn digits(s: &[u8], frac: bool, mant: &mut u64, exp: &mut i64) -> Option<usize> {
+    /// `mant` stays below 10^19, within `u64`. A dropped integer digit still scales the value
+    /// (which then saturates anyway); a dropped fraction digit is below the rounding unit of
+    /// any value this long.
+    const KEEP: u64 = 1_000_000_000_000_000_000;
+    let n = s.iter().take_while(|b| b.is_ascii_digit()).count();
+    for &b in &s[..n] {
+        if *mant < KEEP {
+            *mant = *mant * 10 + u64::from(b - b'0');
+            *exp -= i64::from(frac);
+        } else {
+            *exp += i64::from(!frac);
+        }
+    }
+    (n > 0).then_some(n)
+}
+
+/// A JSON number (RFC 8259 §6: `-? int frac? exp?`) as millionths, from its decimal digits
+/// alone: no float arithmetic. Rounds half up past the sixth decimal, reads a negative value
+/// as 0 and saturates at `u64::MAX`. `None` if `token` is not a JSON number.
+fn micro_usd(token: &[u8]) -> Option<u64> {
+    let (negative, rest) = match token.strip_prefix(b"-") {
+        Some(rest) => (true, rest),
+        None => (false, token),
+    };
+    let (mut mant, mut exp) = (0u64, 6i64); // value = mant * 10^(exp - 6) dollars
+    let n = digits(rest, false, &mut mant, &mut exp)?;
+    let mut rest = &rest[n..];
+    if let Some(frac) = rest.strip_prefix(b".") {
+        let n = digits(frac, true, &mut mant, &mut exp)?;
+        rest = &frac[n..];
+    }
+    if let Some(e) = rest.strip_prefix(b"e").or_else(|| rest.strip_prefix(b"E")) {
+        let (sign, e) = match e {
+            [b'-', e @ ..] => (-1, e),
+            [b'+', e @ ..] => (1, e),
+            e => (1, e),
+        };
+        let n = e.iter().take_while(|b| b.is_ascii_digit()).count();
+        if n == 0 {
+            return None;
+        }
+        // Clamp: any exponent past ±10^6 saturates or vanishes the same way.
+        let value = e[..n].iter().fold(0i64, |v, b| {
+            (v * 10 + i64::from(b - b'0')).min(1_000_000)
+        });
+        exp += sign * value;
+        rest = &e[n..];
+    }
+    if !rest.is_empty() {
+        return None;
+    }
+    if negative || mant == 0 {
+        return Some(0);
+    }
+    if exp >= 0 {
+        let mut v = mant;
+        for _ in 0..exp {
+            match v.checked_mul(10) {
+                Some(next) => v = next,
+                None => return Some(u64::MAX),
+            }
+        }
+        return Some(v);
+    }
+    // mant < 10^19, and 10^19 fits u64: a shift of 20 or more leaves less than half a unit.
+    let Ok(shift @ ..=19) = u32::try_from(-exp) else {
+        return Some(0);
+    };
+    let div = 10u64.pow(shift);
+    let (q, r) = (mant / div, mant % div);
+    Some(if r >= div - r { q + 1 } else { q })
 }
 
 /// `agent_state`: any string; unknown names become [`AgentState::Unknown`].

@@ -286,7 +286,7 @@ fn apply<D: StatusDisplay>(view: &mut View, output: Output<'_>, display: &mut D)
         Output::State(json) => match DeviceStatus::parse(json.as_bytes()) {
             Ok(state) => {
                 view.activity = Some(state.activity());
-                view.cost_usd = state.total_cost_usd;
+                view.cost_micro_usd = state.total_cost_micro_usd;
             }
             Err(_) => display.note(&Note::BadState),
         },
