@@ -1,5 +1,5 @@
 //! The device status model: the fixed-capacity subset of the server's State JSON
-//! (DESIGN.md §3) that a small device needs, parsed with serde-json-core.
+//! (DESIGN.md §3) that a small device needs, read by a small JSON reader of its own.
 //!
 //! # Robustness rules
 //! A device must keep working when the server grows, so parsing is lenient where that is
@@ -15,6 +15,13 @@
 //!
 //! Malformed JSON and wrong types (a string where a number belongs) are a [`StatusError`].
 //!
+//! # Why not serde
+//! The reader here is a single pass over the bytes with no recursion: containers nested inside
+//! unknown fields are skipped with a bit stack of [`MAX_DEPTH`] levels, so hostile nesting
+//! costs neither stack nor time beyond one pass. serde-json-core (used before) recursed once
+//! per nesting level, and its generic visitor glue, string unescaping and panic paths came to
+//! about 17 KB of firmware flash, most of the SSE app's budget.
+//!
 //! # Money without floats
 //! `total_usage.total_cost_usd` is kept as whole millionths of a dollar
 //! ([`DeviceStatus::total_cost_micro_usd`]), read straight from the number's decimal digits
@@ -25,9 +32,6 @@
 
 use core::fmt;
 
-use serde::Deserialize;
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
-
 /// Capacity of [`DeviceStatus::epoch`] in bytes.
 pub const EPOCH_LEN: usize = 40;
 /// Capacity of [`DeviceStatus::title`] in bytes.
@@ -36,6 +40,9 @@ pub const TITLE_LEN: usize = 64;
 pub const TOOL_NAME_LEN: usize = 32;
 /// How many outstanding tool names are kept.
 pub const TOOL_CALLS: usize = 4;
+/// Deepest nesting of arrays and objects accepted (the State JSON nests 3 levels); deeper
+/// input is [`StatusError::Invalid`].
+pub const MAX_DEPTH: u32 = 64;
 
 /// The agent's state, as the server names it (`agent_state`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -168,20 +175,6 @@ impl fmt::Display for StatusError {
 
 impl core::error::Error for StatusError {}
 
-impl From<serde_json_core::de::Error> for StatusError {
-    fn from(e: serde_json_core::de::Error) -> Self {
-        use serde_json_core::de::Error as E;
-        match e {
-            E::EofWhileParsingList
-            | E::EofWhileParsingObject
-            | E::EofWhileParsingString
-            | E::EofWhileParsingNumber
-            | E::EofWhileParsingValue => StatusError::Truncated,
-            _ => StatusError::Invalid,
-        }
-    }
-}
-
 /// The device's view of the agent: what a status light or small display needs.
 #[derive(Debug, Clone, PartialEq, Default)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -221,12 +214,12 @@ impl DeviceStatus {
     /// Unknown fields, over-long strings and surplus tool names are not errors (see the module
     /// doc).
     pub fn parse(json: &[u8]) -> Result<DeviceStatus, StatusError> {
-        let (wire, _) = serde_json_core::from_slice::<Wire<'_>>(json)?;
-        let mut status = wire.status;
-        if let Some(key) = wire.cost_key {
-            status.total_cost_micro_usd = cost_after_key(json, key).ok_or(StatusError::Invalid)?;
+        let mut r = Reader { s: json, pos: 0 };
+        let status = r.status()?;
+        match r.peek() {
+            Err(StatusError::Truncated) => Ok(status),
+            _ => Err(StatusError::Invalid), // trailing characters
         }
-        Ok(status)
     }
 
     /// What a display should show: [`AgentState::activity`], except that an ended session is
@@ -242,225 +235,343 @@ impl DeviceStatus {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Deserialization. Hand-written visitors: serde's derive cannot express "truncate", "drop the
-// surplus", "null means default" or "ignore unknowns of any shape" for fixed-capacity fields.
+// The reader: RFC 8259 JSON, one pass, no recursion, no buffer. Strings are handed out raw
+// (escapes still in them) and decoded only into the fields that keep them.
 
-/// What serde reads: the status, plus where the cost number is (see [`cost_after_key`]).
-/// Private so the public type has no serde surface.
-struct Wire<'de> {
-    status: DeviceStatus,
-    /// The `total_cost_usd` key of the last `total_usage`, borrowed from the input.
-    cost_key: Option<&'de str>,
+type Read<T> = Result<T, StatusError>;
+
+/// A cursor over the JSON text. Running out of input is [`StatusError::Truncated`] wherever
+/// it happens; any other surprise is [`StatusError::Invalid`].
+struct Reader<'a> {
+    s: &'a [u8],
+    pos: usize,
 }
 
-/// Field names of State, as deserialized map keys (unknown keys are `Other`).
-enum Key {
-    MessageCount,
-    Epoch,
-    Title,
-    AgentState,
-    OutstandingLlmCalls,
-    OutstandingToolCalls,
-    TotalUsage,
-    SessionEnded,
-    CanSendMessages,
-    Other,
-}
-
-impl<'de> Deserialize<'de> for Key {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = Key;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a field name")
+impl<'a> Reader<'a> {
+    /// Skips whitespace and returns the next byte without taking it.
+    fn peek(&mut self) -> Read<u8> {
+        while let Some(&b) = self.s.get(self.pos) {
+            if !matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+                return Ok(b);
             }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<Key, E> {
-                Ok(match s {
-                    "message_count" => Key::MessageCount,
-                    "epoch" => Key::Epoch,
-                    "title" => Key::Title,
-                    "agent_state" => Key::AgentState,
-                    "outstanding_llm_calls" => Key::OutstandingLlmCalls,
-                    "outstanding_tool_calls" => Key::OutstandingToolCalls,
-                    "total_usage" => Key::TotalUsage,
-                    "session_ended" => Key::SessionEnded,
-                    "can_send_messages" => Key::CanSendMessages,
-                    _ => Key::Other,
-                })
+            self.pos += 1;
+        }
+        Err(StatusError::Truncated)
+    }
+
+    /// Takes `b` (after whitespace) if it is next; `Ok(false)` if another byte is.
+    fn eat(&mut self, b: u8) -> Read<bool> {
+        let found = self.peek()? == b;
+        self.pos += usize::from(found);
+        Ok(found)
+    }
+
+    /// Takes `b`, which must be next.
+    fn expect(&mut self, b: u8) -> Read<()> {
+        if self.eat(b)? {
+            Ok(())
+        } else {
+            Err(StatusError::Invalid)
+        }
+    }
+
+    /// A string; returns its raw text between the quotes, escapes not decoded.
+    fn string(&mut self) -> Read<&'a str> {
+        self.expect(b'"')?;
+        let start = self.pos;
+        loop {
+            match self.s.get(self.pos) {
+                None => return Err(StatusError::Truncated),
+                Some(b'"') => break,
+                Some(b'\\') => self.pos += 2,
+                Some(_) => self.pos += 1,
             }
         }
-        d.deserialize_identifier(V)
+        let raw = self.s.get(start..self.pos).ok_or(StatusError::Truncated)?;
+        self.pos += 1;
+        core::str::from_utf8(raw).map_err(|_| StatusError::Invalid)
     }
-}
 
-/// `Option<T>` where `null` means "leave the default".
-fn opt<'de, T: Deserialize<'de>, A: MapAccess<'de>>(map: &mut A) -> Result<Option<T>, A::Error> {
-    map.next_value::<Option<T>>()
-}
+    /// A number or `true`/`false`/`null`: the run of bytes that can make one up.
+    fn scalar(&mut self) -> Read<&'a [u8]> {
+        self.peek()?;
+        let rest = self.s.get(self.pos..).unwrap_or_default();
+        let n = rest
+            .iter()
+            .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'+' | b'.'))
+            .count();
+        self.pos += n;
+        if n == rest.len() {
+            // The token may go on in the bytes that did not arrive.
+            return Err(StatusError::Truncated);
+        }
+        match rest.get(..n).unwrap_or_default() {
+            t @ (b"true" | b"false" | b"null") => Ok(t),
+            t if micro_usd(t).is_some() => Ok(t),
+            _ => Err(StatusError::Invalid),
+        }
+    }
 
-impl<'de> Deserialize<'de> for Wire<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Wire<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a State object")
+    /// Takes `null` if it is next.
+    fn null(&mut self) -> Read<bool> {
+        if self.peek()? != b'n' {
+            return Ok(false);
+        }
+        match self.scalar()? {
+            b"null" => Ok(true),
+            _ => Err(StatusError::Invalid),
+        }
+    }
+
+    /// Between the members of an object (`close` = `}`) or the elements of an array (`]`):
+    /// `false` at the end, `true` before the next one. `first` is true right after the opener.
+    fn more(&mut self, first: &mut bool, close: u8) -> Read<bool> {
+        if self.eat(close)? {
+            return Ok(false);
+        }
+        if !core::mem::replace(first, false) {
+            self.expect(b',')?;
+        }
+        Ok(true)
+    }
+
+    /// The next key of an object opened with `{`, and its colon; `None` after the last one.
+    fn key(&mut self, first: &mut bool) -> Read<Option<&'a str>> {
+        if !self.more(first, b'}')? {
+            return Ok(None);
+        }
+        let key = self.string()?;
+        self.expect(b':')?;
+        Ok(Some(key))
+    }
+
+    /// An unsigned integer, or `null`.
+    fn u64(&mut self) -> Read<Option<u64>> {
+        match self.scalar()? {
+            b"null" => Ok(None),
+            t if !t.is_empty() && t.iter().all(u8::is_ascii_digit) => t
+                .iter()
+                .try_fold(0u64, |v, d| v.checked_mul(10)?.checked_add(u64::from(d - b'0')))
+                .map(Some)
+                .ok_or(StatusError::Invalid),
+            _ => Err(StatusError::Invalid),
+        }
+    }
+
+    /// `true`, `false`, or `null`.
+    fn bool(&mut self) -> Read<Option<bool>> {
+        match self.scalar()? {
+            b"true" => Ok(Some(true)),
+            b"false" => Ok(Some(false)),
+            b"null" => Ok(None),
+            _ => Err(StatusError::Invalid),
+        }
+    }
+
+    /// A string decoded into `out` (cut where it is full), or `null` (`out` left empty).
+    fn text(&mut self, out: &mut heapless::string::StringView) -> Read<()> {
+        out.clear();
+        if !self.null()? {
+            decode_into(self.string()?, out);
+        }
+        Ok(())
+    }
+
+    /// Any one value, checked and thrown away. Iterative: `depth` bits of `stack` say whether
+    /// each open container is an object (1) or an array (0).
+    fn skip(&mut self) -> Read<()> {
+        let mut stack: u64 = 0;
+        let mut depth: u32 = 0;
+        loop {
+            // A value starts here.
+            match self.peek()? {
+                open @ (b'{' | b'[') => {
+                    if depth == MAX_DEPTH {
+                        return Err(StatusError::Invalid);
+                    }
+                    self.pos += 1;
+                    let object = open == b'{';
+                    stack = (stack << 1) | u64::from(object);
+                    depth += 1;
+                    let close = if object { b'}' } else { b']' };
+                    if !self.eat(close)? {
+                        if object {
+                            self.string()?;
+                            self.expect(b':')?;
+                        }
+                        continue;
+                    }
+                    stack >>= 1;
+                    depth -= 1;
+                }
+                b'"' => {
+                    self.string()?;
+                }
+                _ => {
+                    self.scalar()?;
+                }
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Wire<'de>, A::Error> {
-                let mut s = DeviceStatus::default();
-                let mut cost_key = None;
-                while let Some(key) = map.next_key::<Key>()? {
-                    match key {
-                        Key::MessageCount => {
-                            s.message_count = opt(&mut map)?.unwrap_or_default();
+            // The value ended: close containers until one goes on.
+            loop {
+                if depth == 0 {
+                    return Ok(());
+                }
+                let object = stack & 1 == 1;
+                match self.peek()? {
+                    b',' => {
+                        self.pos += 1;
+                        if object {
+                            self.string()?;
+                            self.expect(b':')?;
                         }
-                        Key::Epoch => {
-                            s.epoch = opt::<Trunc<EPOCH_LEN>, _>(&mut map)?.unwrap_or_default().0;
-                        }
-                        Key::Title => {
-                            s.title = opt::<Trunc<TITLE_LEN>, _>(&mut map)?.unwrap_or_default().0;
-                        }
-                        Key::AgentState => {
-                            s.agent_state = opt::<State, _>(&mut map)?.unwrap_or_default().0;
-                        }
-                        Key::OutstandingLlmCalls => {
-                            s.outstanding_llm_calls = opt(&mut map)?.unwrap_or_default();
-                        }
-                        Key::OutstandingToolCalls => {
-                            s.outstanding_tool_calls =
-                                opt::<Tools, _>(&mut map)?.unwrap_or_default().0;
-                        }
-                        Key::TotalUsage => {
-                            let u = opt::<Usage<'de>, _>(&mut map)?.unwrap_or_default();
-                            cost_key = u.cost_key;
-                            s.input_tokens = u.input_tokens;
-                            s.output_tokens = u.output_tokens;
-                        }
-                        Key::SessionEnded => {
-                            s.session_ended = opt(&mut map)?.unwrap_or_default();
-                        }
-                        Key::CanSendMessages => {
-                            s.can_send_messages = opt(&mut map)?.unwrap_or_default();
-                        }
-                        Key::Other => {
-                            map.next_value::<IgnoredAny>()?;
-                        }
+                        break;
+                    }
+                    b'}' if object => {}
+                    b']' if !object => {}
+                    _ => return Err(StatusError::Invalid),
+                }
+                self.pos += 1;
+                stack >>= 1;
+                depth -= 1;
+            }
+        }
+    }
+
+    /// The State object.
+    fn status(&mut self) -> Read<DeviceStatus> {
+        let mut s = DeviceStatus::default();
+        self.expect(b'{')?;
+        let mut first = true;
+        while let Some(key) = self.key(&mut first)? {
+            match key {
+                "message_count" => s.message_count = self.u64()?.unwrap_or_default(),
+                "epoch" => self.text(s.epoch.as_mut_view())?,
+                "title" => self.text(s.title.as_mut_view())?,
+                "agent_state" => {
+                    let mut name = heapless::String::<32>::new();
+                    self.text(name.as_mut_view())?;
+                    s.agent_state = AgentState::from_name(&name);
+                }
+                "outstanding_llm_calls" => {
+                    let n = self.u64()?.unwrap_or_default();
+                    s.outstanding_llm_calls = u32::try_from(n).map_err(|_| StatusError::Invalid)?;
+                }
+                "outstanding_tool_calls" => self.tools(&mut s.outstanding_tool_calls)?,
+                "total_usage" => {
+                    // A later `total_usage` (or `null`) replaces all three numbers.
+                    (s.input_tokens, s.output_tokens, s.total_cost_micro_usd) = (0, 0, 0);
+                    if !self.null()? {
+                        self.usage(&mut s)?;
                     }
                 }
-                Ok(Wire {
-                    status: s,
-                    cost_key,
-                })
+                "session_ended" => s.session_ended = self.bool()?.unwrap_or_default(),
+                "can_send_messages" => s.can_send_messages = self.bool()?.unwrap_or_default(),
+                _ => self.skip()?,
             }
         }
-        d.deserialize_map(V)
+        Ok(s)
     }
-}
 
-/// `total_usage`: the three numbers a device shows; everything else ignored.
-#[derive(Default)]
-struct Usage<'de> {
-    input_tokens: u64,
-    output_tokens: u64,
-    /// The `total_cost_usd` key itself; its value is skipped here and read by [`cost_after_key`].
-    cost_key: Option<&'de str>,
-}
-
-impl<'de> Deserialize<'de> for Usage<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Usage<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a usage object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Usage<'de>, A::Error> {
-                let mut u = Usage::default();
-                while let Some(key) = map.next_key::<UsageKey<'de>>()? {
-                    match key {
-                        UsageKey::Input => u.input_tokens = opt(&mut map)?.unwrap_or_default(),
-                        UsageKey::Output => u.output_tokens = opt(&mut map)?.unwrap_or_default(),
-                        UsageKey::Cost(key) => {
-                            // serde-json-core skips a number (or `null`) token here; the value
-                            // is checked and read after the whole document parsed.
-                            map.next_value::<IgnoredAny>()?;
-                            u.cost_key = Some(key);
-                        }
-                        UsageKey::Other => {
-                            map.next_value::<IgnoredAny>()?;
-                        }
-                    }
+    /// `total_usage`: the three numbers a device shows; everything else skipped.
+    fn usage(&mut self, s: &mut DeviceStatus) -> Read<()> {
+        self.expect(b'{')?;
+        let mut first = true;
+        while let Some(key) = self.key(&mut first)? {
+            match key {
+                "input_tokens" => s.input_tokens = self.u64()?.unwrap_or_default(),
+                "output_tokens" => s.output_tokens = self.u64()?.unwrap_or_default(),
+                "total_cost_usd" => {
+                    s.total_cost_micro_usd = match self.scalar()? {
+                        b"null" => 0,
+                        t => micro_usd(t).ok_or(StatusError::Invalid)?,
+                    };
                 }
-                Ok(u)
+                _ => self.skip()?,
             }
         }
-        d.deserialize_map(V)
+        Ok(())
     }
-}
 
-enum UsageKey<'de> {
-    Input,
-    Output,
-    /// `total_cost_usd`, with the key as borrowed from the input: where its value starts.
-    Cost(&'de str),
-    Other,
-}
-
-impl<'de> Deserialize<'de> for UsageKey<'de> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = UsageKey<'de>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a usage field name")
-            }
-            // serde-json-core without an unescape buffer (`from_slice`) hands every key out
-            // borrowed from the input.
-            fn visit_borrowed_str<E: de::Error>(self, s: &'de str) -> Result<UsageKey<'de>, E> {
-                Ok(match s {
-                    "input_tokens" => UsageKey::Input,
-                    "output_tokens" => UsageKey::Output,
-                    "total_cost_usd" => UsageKey::Cost(s),
-                    _ => UsageKey::Other,
-                })
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<UsageKey<'de>, E> {
-                Ok(match s {
-                    "input_tokens" => UsageKey::Input,
-                    "output_tokens" => UsageKey::Output,
-                    // Not borrowed: we cannot find its value. Does not happen with `from_slice`;
-                    // reported as invalid rather than silently read as 0.
-                    "total_cost_usd" => return Err(E::custom("unborrowed cost key")),
-                    _ => UsageKey::Other,
-                })
+    /// `outstanding_tool_calls`: the first [`TOOL_CALLS`] names kept, the rest checked and
+    /// dropped.
+    fn tools(
+        &mut self,
+        out: &mut heapless::Vec<heapless::String<TOOL_NAME_LEN>, TOOL_CALLS>,
+    ) -> Read<()> {
+        out.clear();
+        if self.null()? {
+            return Ok(());
+        }
+        self.expect(b'[')?;
+        let mut first = true;
+        while self.more(&mut first, b']')? {
+            if out.is_full() {
+                self.skip()?;
+            } else {
+                let mut name = heapless::String::new();
+                decode_into(self.string()?, name.as_mut_view());
+                // Cannot fail: there is room.
+                let _ = out.push(name);
             }
         }
-        d.deserialize_identifier(V)
+        Ok(())
     }
 }
 
-/// Reads the value of `"total_cost_usd"` in micro-dollars, given that key as borrowed from
-/// `doc`: the bytes after it are `"`, `:` and the value token, which serde-json-core has already
-/// skipped (it skips numbers without reading them). `null` is 0. `None` if `key` is not a view
-/// into `doc` or the value is not a JSON number.
-fn cost_after_key(doc: &[u8], key: &str) -> Option<u64> {
-    let start = key.as_ptr().addr().checked_sub(doc.as_ptr().addr())?;
-    let end = start.checked_add(key.len())?;
-    if doc.get(start..end)? != key.as_bytes() {
-        return None;
+/// Decodes the raw text of a JSON string (between the quotes, escapes still in it) into `out`,
+/// stopping at the first char that does not fit whole.
+///
+/// Decoding as the string is copied means no buffer has to be sized for the longest string in
+/// the document, and skipped strings cost nothing. Invalid escapes become U+FFFD rather than
+/// failing the whole status.
+fn decode_into(raw: &str, out: &mut heapless::string::StringView) {
+    let mut chars = raw.chars();
+    while let Some(c) = chars.next() {
+        let c = if c == '\\' {
+            match chars.next() {
+                Some('n') => '\n',
+                Some('t') => '\t',
+                Some('r') => '\r',
+                Some('b') => '\u{8}',
+                Some('f') => '\u{c}',
+                Some('u') => decode_u_escape(&mut chars),
+                Some(other) => other, // `\"`, `\\`, `\/`
+                None => char::REPLACEMENT_CHARACTER,
+            }
+        } else {
+            c
+        };
+        if out.push(c).is_err() {
+            break;
+        }
     }
-    let rest = doc.get(end..)?.strip_prefix(b"\"")?.trim_ascii_start();
-    let rest = rest.strip_prefix(b":")?;
-    // The token ends where serde-json-core's skipping stopped: at `,`, `}` or `]`.
-    let len = rest
-        .iter()
-        .position(|b| matches!(b, b',' | b'}' | b']'))
-        .unwrap_or(rest.len());
-    match rest[..len].trim_ascii() {
-        b"null" => Some(0),
-        token => micro_usd(token),
+}
+
+/// Reads `XXXX` (after `\u`) and, for a high surrogate, a following `\uXXXX` low surrogate.
+fn decode_u_escape(chars: &mut core::str::Chars<'_>) -> char {
+    fn hex4(chars: &mut core::str::Chars<'_>) -> Option<u32> {
+        let mut v = 0;
+        for _ in 0..4 {
+            v = v * 16 + chars.next()?.to_digit(16)?;
+        }
+        Some(v)
     }
+    let Some(hi) = hex4(chars) else {
+        return char::REPLACEMENT_CHARACTER;
+    };
+    if (0xD800..0xDC00).contains(&hi) {
+        let mut look = chars.clone();
+        if look.next() == Some('\\')
+            && look.next() == Some('u')
+            && let Some(lo) = hex4(&mut look)
+            && (0xDC00..0xE000).contains(&lo)
+        {
+            *chars = look;
+            let c = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
+            return char::from_u32(c).unwrap_or(char::REPLACEMENT_CHARACTER);
+        }
+    }
+    char::from_u32(hi).unwrap_or(char::REPLACEMENT_CHARACTER)
 }
 
 /// Appends the ASCII digits at the front of `s` to `mant` (value = `mant` × 10^(`exp` − 6)),
@@ -537,132 +648,6 @@ fn micro_usd(token: &[u8]) -> Option<u64> {
     let div = 10u64.pow(shift);
     let (q, r) = (mant / div, mant % div);
     Some(if r >= div - r { q + 1 } else { q })
-}
-
-/// `agent_state`: any string; unknown names become [`AgentState::Unknown`].
-#[derive(Default)]
-struct State(AgentState);
-
-impl<'de> Deserialize<'de> for State {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let Trunc::<32>(name) = Trunc::deserialize(d)?;
-        Ok(State(AgentState::from_name(&name)))
-    }
-}
-
-/// A string cut to `N` bytes at a char boundary, with JSON escapes decoded.
-#[derive(Default)]
-struct Trunc<const N: usize>(heapless::String<N>);
-
-impl<const N: usize> Trunc<N> {
-    /// Appends `c` if it fits whole; returns false once the string is full.
-    fn push(&mut self, c: char) -> bool {
-        self.0.push(c).is_ok()
-    }
-
-    /// Decodes the raw text of a JSON string (between the quotes, escapes still in it).
-    ///
-    /// serde-json-core without an unescape buffer hands out the raw text; decoding here means
-    /// no buffer has to be sized for the longest string in the document, and ignored strings
-    /// cost nothing. Invalid escapes become U+FFFD rather than failing the whole status.
-    fn from_raw(raw: &str) -> Self {
-        let mut out = Trunc(heapless::String::new());
-        let mut chars = raw.chars();
-        while let Some(c) = chars.next() {
-            let c = if c == '\\' {
-                match chars.next() {
-                    Some('n') => '\n',
-                    Some('t') => '\t',
-                    Some('r') => '\r',
-                    Some('b') => '\u{8}',
-                    Some('f') => '\u{c}',
-                    Some('u') => decode_u_escape(&mut chars),
-                    Some(other) => other, // `\"`, `\\`, `\/`
-                    None => char::REPLACEMENT_CHARACTER,
-                }
-            } else {
-                c
-            };
-            if !out.push(c) {
-                break;
-            }
-        }
-        out
-    }
-}
-
-/// Reads `XXXX` (after `\u`) and, for a high surrogate, a following `\uXXXX` low surrogate.
-fn decode_u_escape(chars: &mut core::str::Chars<'_>) -> char {
-    fn hex4(chars: &mut core::str::Chars<'_>) -> Option<u32> {
-        let mut v = 0;
-        for _ in 0..4 {
-            v = v * 16 + chars.next()?.to_digit(16)?;
-        }
-        Some(v)
-    }
-    let Some(hi) = hex4(chars) else {
-        return char::REPLACEMENT_CHARACTER;
-    };
-    if (0xD800..0xDC00).contains(&hi) {
-        let mut look = chars.clone();
-        if look.next() == Some('\\')
-            && look.next() == Some('u')
-            && let Some(lo) = hex4(&mut look)
-            && (0xDC00..0xE000).contains(&lo)
-        {
-            *chars = look;
-            let c = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
-            return char::from_u32(c).unwrap_or(char::REPLACEMENT_CHARACTER);
-        }
-    }
-    char::from_u32(hi).unwrap_or(char::REPLACEMENT_CHARACTER)
-}
-
-impl<'de, const N: usize> Deserialize<'de> for Trunc<N> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<const N: usize>;
-        impl<const N: usize> Visitor<'_> for V<N> {
-            type Value = Trunc<N>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<Trunc<N>, E> {
-                Ok(Trunc::from_raw(s))
-            }
-        }
-        d.deserialize_str(V::<N>)
-    }
-}
-
-/// `outstanding_tool_calls`: the first [`TOOL_CALLS`] names kept, the rest read and dropped.
-#[derive(Default)]
-struct Tools(heapless::Vec<heapless::String<TOOL_NAME_LEN>, TOOL_CALLS>);
-
-impl<'de> Deserialize<'de> for Tools {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Tools;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an array of tool names")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Tools, A::Error> {
-                let mut tools = Tools::default();
-                while !tools.0.is_full() {
-                    match seq.next_element::<Trunc<TOOL_NAME_LEN>>()? {
-                        Some(name) => {
-                            // Cannot fail: the loop runs only while there is room.
-                            let _ = tools.0.push(name.0);
-                        }
-                        None => return Ok(tools),
-                    }
-                }
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(tools)
-            }
-        }
-        d.deserialize_seq(V)
-    }
 }
 
 #[cfg(test)]
