@@ -525,53 +525,65 @@ impl<'a> Reader<'a> {
 /// the document, and skipped strings cost nothing. Invalid escapes become U+FFFD rather than
 /// failing the whole status.
 fn decode_into(raw: &str, out: &mut heapless::string::StringView) {
-    let mut chars = raw.chars();
-    while let Some(c) = chars.next() {
-        let c = if c == '\\' {
-            match chars.next() {
-                Some('n') => '\n',
-                Some('t') => '\t',
-                Some('r') => '\r',
-                Some('b') => '\u{8}',
-                Some('f') => '\u{c}',
-                Some('u') => decode_u_escape(&mut chars),
-                Some(other) => other, // `\"`, `\\`, `\/`
-                None => char::REPLACEMENT_CHARACTER,
-            }
-        } else {
-            c
+    let mut rest = raw;
+    while !rest.is_empty() {
+        // Plain text up to the next escape: copied whole, or cut at a char boundary.
+        let plain = rest.bytes().position(|b| b == b'\\').unwrap_or(rest.len());
+        let room = out.capacity() - out.len();
+        let mut take = plain.min(room);
+        while !rest.is_char_boundary(take) {
+            take -= 1;
+        }
+        let (text, tail) = rest.split_at(take);
+        // Cannot fail: `take` fits.
+        let _ = out.push_str(text);
+        if take < plain {
+            return; // full
+        }
+        let Some(escape) = tail.strip_prefix('\\') else {
+            return; // end of the string
         };
+        let (c, len) = unescape(escape.as_bytes());
+        rest = escape.get(len..).unwrap_or_default();
         if out.push(c).is_err() {
-            break;
+            return;
         }
     }
 }
 
-/// Reads `XXXX` (after `\u`) and, for a high surrogate, a following `\uXXXX` low surrogate.
-fn decode_u_escape(chars: &mut core::str::Chars<'_>) -> char {
-    fn hex4(chars: &mut core::str::Chars<'_>) -> Option<u32> {
-        let mut v = 0;
-        for _ in 0..4 {
-            v = v * 16 + chars.next()?.to_digit(16)?;
-        }
-        Some(v)
+/// The char an escape stands for, given the bytes after its `\`, and how many of them it
+/// used. `\uD83D\uDE00` surrogate pairs are joined; a lone surrogate, bad hex or a non-ASCII
+/// escaped char is U+FFFD (any other ASCII escape, like `\"`, `\\` or `\/`, is that char).
+fn unescape(s: &[u8]) -> (char, usize) {
+    fn hex4(s: &[u8]) -> Option<u32> {
+        let digits = s.get(..4)?;
+        digits
+            .iter()
+            .try_fold(0, |v, &d| Some(v * 16 + char::from(d).to_digit(16)?))
     }
-    let Some(hi) = hex4(chars) else {
-        return char::REPLACEMENT_CHARACTER;
+    let c = match s.first() {
+        Some(b'n') => '\n',
+        Some(b't') => '\t',
+        Some(b'r') => '\r',
+        Some(b'b') => '\u{8}',
+        Some(b'f') => '\u{c}',
+        Some(b'u') => {
+            let Some(hi) = s.get(1..).and_then(hex4) else {
+                return (char::REPLACEMENT_CHARACTER, 1);
+            };
+            if (0xD800..0xDC00).contains(&hi)
+                && s.get(5..7) == Some(b"\\u")
+                && let Some(lo @ 0xDC00..0xE000) = s.get(7..).and_then(hex4)
+            {
+                let c = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
+                return (char::from_u32(c).unwrap_or(char::REPLACEMENT_CHARACTER), 11);
+            }
+            return (char::from_u32(hi).unwrap_or(char::REPLACEMENT_CHARACTER), 5);
+        }
+        Some(&b) if b.is_ascii() => char::from(b),
+        _ => return (char::REPLACEMENT_CHARACTER, 0),
     };
-    if (0xD800..0xDC00).contains(&hi) {
-        let mut look = chars.clone();
-        if look.next() == Some('\\')
-            && look.next() == Some('u')
-            && let Some(lo) = hex4(&mut look)
-            && (0xDC00..0xE000).contains(&lo)
-        {
-            *chars = look;
-            let c = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
-            return char::from_u32(c).unwrap_or(char::REPLACEMENT_CHARACTER);
-        }
-    }
-    char::from_u32(hi).unwrap_or(char::REPLACEMENT_CHARACTER)
+    (c, 1)
 }
 
 /// Appends the ASCII digits at the front of `s` to `mant` (value = `mant` × 10^(`exp` − 6)),
@@ -631,23 +643,22 @@ fn micro_usd(token: &[u8]) -> Option<u64> {
     if negative || mant == 0 {
         return Some(0);
     }
-    if exp >= 0 {
-        let mut v = mant;
-        for _ in 0..exp {
-            match v.checked_mul(10) {
-                Some(next) => v = next,
-                None => return Some(u64::MAX),
-            }
-        }
-        return Some(v);
+    while exp > 0 {
+        let Some(next) = mant.checked_mul(10) else {
+            return Some(u64::MAX);
+        };
+        mant = next;
+        exp -= 1;
     }
-    // mant < 10^19, and 10^19 fits u64: a shift of 20 or more leaves less than half a unit.
-    let Ok(shift @ ..=19) = u32::try_from(-exp) else {
-        return Some(0);
-    };
-    let div = 10u64.pow(shift);
-    let (q, r) = (mant / div, mant % div);
-    Some(if r >= div - r { q + 1 } else { q })
+    // Half up: only the most significant dropped digit decides, and it is dropped last.
+    // At most 20 rounds: `mant` is below 10^19.
+    let mut up = false;
+    while exp < 0 && mant != 0 {
+        up = mant % 10 >= 5;
+        mant /= 10;
+        exp += 1;
+    }
+    Some(if exp < 0 { 0 } else { mant + u64::from(up) })
 }
 
 #[cfg(test)]

@@ -416,3 +416,24 @@ fn mutated_states_never_panic() {
     // Most single-byte changes land in strings or ignored parts and still parse.
     assert!(ok > 1_000, "{ok}");
 }
+
+#[test]
+fn bad_escapes_become_replacement_chars() {
+    let cases: &[(&str, &str)] = &[
+        (r#"a\u00zzb"#, "a\u{FFFD}00zzb"),
+        (r#"\u12"#, "\u{FFFD}12"),
+        (r#"\udc00x"#, "\u{FFFD}x"),
+        (r#"\ud83d\u0041"#, "\u{FFFD}A"),
+        (r#"\q\/"#, "q/"),
+        ("\\\u{e9}", "\u{FFFD}\u{e9}"),
+    ];
+    for (raw, decoded) in cases {
+        let json = std::format!(r#"{{"title":"{raw}"}}"#);
+        let s = DeviceStatus::parse(json.as_bytes()).unwrap();
+        assert_eq!(s.title.as_str(), *decoded, "{raw}");
+    }
+    // An escape that decodes to a char that does not fit whole ends the string there.
+    let json = std::format!(r#"{{"title":"{}\u00e9tail"}}"#, "x".repeat(TITLE_LEN - 1));
+    let s = DeviceStatus::parse(json.as_bytes()).unwrap();
+    assert_eq!(s.title.as_str(), "x".repeat(TITLE_LEN - 1));
+}
