@@ -194,8 +194,8 @@ async fn step(
 }
 
 async fn resolve(stack: Stack<'_>, host: &str) -> Option<embassy_net::IpAddress> {
-    if let Ok(ip) = host.parse::<core::net::Ipv4Addr>() {
-        return Some(ip.into());
+    if let Some([a, b, c, d]) = crate::server::ipv4(host) {
+        return Some(embassy_net::Ipv4Address::new(a, b, c, d).into());
     }
     #[cfg(feature = "dns")]
     {

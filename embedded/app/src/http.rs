@@ -50,7 +50,11 @@ impl Request<'_> {
         let mut w = SliceWriter { buf: out, len: 0 };
         w.put(b"GET ")?;
         w.put(self.path.as_bytes())?;
-        w.put(if self.path.contains('?') { b"&" } else { b"?" })?;
+        w.put(if self.path.bytes().any(|b| b == b'?') {
+            b"&"
+        } else {
+            b"?"
+        })?;
         w.put(b"from=")?;
         w.put_u64(self.from.0)?;
         w.put(b"&events=")?;
@@ -206,7 +210,7 @@ fn parse_head(head: &[u8]) -> Result<ResponseHead, HeadError> {
         .split(|&b| b == b'\n')
         .map(|line| line.strip_suffix(b"\r").unwrap_or(line));
     let status = match lines.next().and_then(|l| l.strip_prefix(b"HTTP/1.")) {
-        Some([minor, b' ', code @ .., ]) if code.len() >= 3 && minor.is_ascii_digit() => {
+        Some([minor, b' ', code @ ..]) if code.len() >= 3 && minor.is_ascii_digit() => {
             let (digits, reason) = code.split_at(3);
             if !digits.iter().all(u8::is_ascii_digit) || !matches!(reason, [] | [b' ', ..]) {
                 return Err(HeadError::Invalid);
@@ -250,7 +254,24 @@ fn parse_head(head: &[u8]) -> Result<ResponseHead, HeadError> {
 
 /// A header name character (RFC 9110 §5.6.2 `tchar`).
 fn is_tchar(b: u8) -> bool {
-    b.is_ascii_alphanumeric() || b"!#$%&'*+-.^_`|~".contains(&b)
+    b.is_ascii_alphanumeric()
+        || matches!(
+            b,
+            b'!' | b'#'
+                | b'$'
+                | b'%'
+                | b'&'
+                | b'\''
+                | b'*'
+                | b'+'
+                | b'-'
+                | b'.'
+                | b'^'
+                | b'_'
+                | b'`'
+                | b'|'
+                | b'~'
+        )
 }
 
 /// `text/event-stream`, parameters allowed.

@@ -261,7 +261,11 @@ fn head_edge_cases() {
 #[test]
 fn request_numbers_are_decimal() {
     let mut buf = [0u8; 256];
-    for (from, text) in [(0, "from=0&"), (10, "from=10&"), (u64::MAX, "from=18446744073709551615&")] {
+    for (from, text) in [
+        (0, "from=0&"),
+        (10, "from=10&"),
+        (u64::MAX, "from=18446744073709551615&"),
+    ] {
         let req = Request {
             from: Seq(from),
             port: 65535,
