@@ -244,6 +244,14 @@ impl DeviceStatus {
 
 type Read<T> = Result<T, StatusError>;
 
+/// A checked JSON scalar.
+enum Scalar<'a> {
+    Null,
+    Bool(bool),
+    /// A valid JSON number's text.
+    Number(&'a [u8]),
+}
+
 /// A cursor over the JSON text. Running out of input is [`StatusError::Truncated`] wherever
 /// it happens; any other surprise is [`StatusError::Invalid`].
 struct Reader<'a> {
@@ -296,8 +304,8 @@ impl<'a> Reader<'a> {
         core::str::from_utf8(raw).map_err(|_| StatusError::Invalid)
     }
 
-    /// A number or `true`/`false`/`null`: the run of bytes that can make one up.
-    fn scalar(&mut self) -> Read<&'a [u8]> {
+    /// A number or `true`/`false`/`null`: the run of bytes that can make one up, checked.
+    fn scalar(&mut self) -> Read<Scalar<'a>> {
         self.peek()?;
         let rest = self.s.get(self.pos..).unwrap_or_default();
         let n = rest
@@ -310,8 +318,10 @@ impl<'a> Reader<'a> {
             return Err(StatusError::Truncated);
         }
         match rest.get(..n).unwrap_or_default() {
-            t @ (b"true" | b"false" | b"null") => Ok(t),
-            t if micro_usd(t).is_some() => Ok(t),
+            b"null" => Ok(Scalar::Null),
+            b"true" => Ok(Scalar::Bool(true)),
+            b"false" => Ok(Scalar::Bool(false)),
+            t if micro_usd(t).is_some() => Ok(Scalar::Number(t)),
             _ => Err(StatusError::Invalid),
         }
     }
@@ -322,7 +332,7 @@ impl<'a> Reader<'a> {
             return Ok(false);
         }
         match self.scalar()? {
-            b"null" => Ok(true),
+            Scalar::Null => Ok(true),
             _ => Err(StatusError::Invalid),
         }
     }
@@ -349,26 +359,27 @@ impl<'a> Reader<'a> {
         Ok(Some(key))
     }
 
-    /// An unsigned integer, or `null`.
-    fn u64(&mut self) -> Read<Option<u64>> {
+    /// An unsigned integer; `null` is 0.
+    fn u64(&mut self) -> Read<u64> {
         match self.scalar()? {
-            b"null" => Ok(None),
-            t if !t.is_empty() && t.iter().all(u8::is_ascii_digit) => t
+            Scalar::Null => Ok(0),
+            Scalar::Number(t) => t
                 .iter()
-                .try_fold(0u64, |v, d| v.checked_mul(10)?.checked_add(u64::from(d - b'0')))
-                .map(Some)
+                .try_fold(0u64, |v, d| {
+                    let d = d.checked_sub(b'0').filter(|d| *d <= 9)?;
+                    v.checked_mul(10)?.checked_add(u64::from(d))
+                })
                 .ok_or(StatusError::Invalid),
-            _ => Err(StatusError::Invalid),
+            Scalar::Bool(_) => Err(StatusError::Invalid),
         }
     }
 
-    /// `true`, `false`, or `null`.
-    fn bool(&mut self) -> Read<Option<bool>> {
+    /// `true` or `false`; `null` is `false`.
+    fn bool(&mut self) -> Read<bool> {
         match self.scalar()? {
-            b"true" => Ok(Some(true)),
-            b"false" => Ok(Some(false)),
-            b"null" => Ok(None),
-            _ => Err(StatusError::Invalid),
+            Scalar::Null => Ok(false),
+            Scalar::Bool(b) => Ok(b),
+            Scalar::Number(_) => Err(StatusError::Invalid),
         }
     }
 
@@ -448,7 +459,7 @@ impl<'a> Reader<'a> {
         let mut first = true;
         while let Some(key) = self.key(&mut first)? {
             match key_index(key, &STATE_KEYS) {
-                0 => s.message_count = self.u64()?.unwrap_or_default(),
+                0 => s.message_count = self.u64()?,
                 1 => self.text(s.epoch.as_mut_view())?,
                 2 => self.text(s.title.as_mut_view())?,
                 3 => {
@@ -457,7 +468,7 @@ impl<'a> Reader<'a> {
                     s.agent_state = AgentState::from_name(&name);
                 }
                 4 => {
-                    let n = self.u64()?.unwrap_or_default();
+                    let n = self.u64()?;
                     s.outstanding_llm_calls = u32::try_from(n).map_err(|_| StatusError::Invalid)?;
                 }
                 5 => self.tools(&mut s.outstanding_tool_calls)?,
@@ -468,8 +479,8 @@ impl<'a> Reader<'a> {
                         self.usage(&mut s)?;
                     }
                 }
-                7 => s.session_ended = self.bool()?.unwrap_or_default(),
-                8 => s.can_send_messages = self.bool()?.unwrap_or_default(),
+                7 => s.session_ended = self.bool()?,
+                8 => s.can_send_messages = self.bool()?,
                 _ => self.skip()?,
             }
         }
@@ -482,12 +493,13 @@ impl<'a> Reader<'a> {
         let mut first = true;
         while let Some(key) = self.key(&mut first)? {
             match key_index(key, &USAGE_KEYS) {
-                0 => s.input_tokens = self.u64()?.unwrap_or_default(),
-                1 => s.output_tokens = self.u64()?.unwrap_or_default(),
+                0 => s.input_tokens = self.u64()?,
+                1 => s.output_tokens = self.u64()?,
                 2 => {
                     s.total_cost_micro_usd = match self.scalar()? {
-                        b"null" => 0,
-                        t => micro_usd(t).ok_or(StatusError::Invalid)?,
+                        Scalar::Null => 0,
+                        Scalar::Number(t) => micro_usd(t).ok_or(StatusError::Invalid)?,
+                        Scalar::Bool(_) => return Err(StatusError::Invalid),
                     };
                 }
                 _ => self.skip()?,
@@ -657,9 +669,9 @@ fn micro_usd(token: &[u8]) -> Option<u64> {
             return None;
         }
         // Clamp: any exponent past ±10^6 saturates or vanishes the same way.
-        let value = e[..n].iter().fold(0i64, |v, b| {
-            (v * 10 + i64::from(b - b'0')).min(1_000_000)
-        });
+        let value = e[..n]
+            .iter()
+            .fold(0i64, |v, b| (v * 10 + i64::from(b - b'0')).min(1_000_000));
         exp += sign * value;
         rest = &e[n..];
     }

@@ -245,7 +245,10 @@ fn cost_is_read_as_exact_micro_dollars() {
         assert_eq!(s.total_cost_micro_usd, micros, "{json}");
     }
     // Every way of writing whole micro-dollars reads back exactly.
-    for m in (0..2_000_000u64).step_by(9_973).chain([u64::MAX / 1_000_000 * 1_000_000]) {
+    for m in (0..2_000_000u64)
+        .step_by(9_973)
+        .chain([u64::MAX / 1_000_000 * 1_000_000])
+    {
         for token in [
             std::format!("{}.{:06}", m / 1_000_000, m % 1_000_000),
             std::format!("{m}e-6"),
@@ -298,7 +301,10 @@ fn cost_is_found_whatever_surrounds_it() {
             r#"{"total_usage":{"total_cost_usd":1,"total_cost_usd":3}}"#,
             3_000_000,
         ),
-        (r#"{"total_usage":{"total_cost_usd":1},"total_usage":null}"#, 0),
+        (
+            r#"{"total_usage":{"total_cost_usd":1},"total_usage":null}"#,
+            0,
+        ),
     ];
     for &(json, micros) in cases {
         let s = DeviceStatus::parse(json.as_bytes()).unwrap();

@@ -60,15 +60,19 @@ impl<'a> Server<'a> {
 /// hundred bytes of flash on a device that parses one address.
 pub fn ipv4(s: &str) -> Option<[u8; 4]> {
     let mut out = [0u8; 4];
-    let mut parts = s.split('.');
-    for byte in &mut out {
-        let part = parts.next()?;
-        if part.len() > 3 {
+    let (mut filled, mut value, mut digits) = (0, 0u16, 0);
+    for b in s.bytes().chain([b'.']) {
+        if b == b'.' {
+            let slot = out.get_mut(filled).filter(|_| digits > 0)?;
+            *slot = u8::try_from(value).ok()?;
+            (filled, value, digits) = (filled + 1, 0, 0);
+        } else if b.is_ascii_digit() && digits < 3 {
+            (value, digits) = (value * 10 + u16::from(b - b'0'), digits + 1);
+        } else {
             return None;
         }
-        *byte = u8::try_from(decimal(part)?).ok()?;
     }
-    parts.next().is_none().then_some(out)
+    (filled == 4).then_some(out)
 }
 
 /// A non-empty run of ASCII digits, at most 9 of them.
@@ -122,8 +126,16 @@ mod tests {
         assert_eq!(ipv4("0.0.0.0"), Some([0, 0, 0, 0]));
         assert_eq!(ipv4("255.255.255.255"), Some([255; 4]));
         for bad in [
-            "", "1.2.3", "1.2.3.4.5", "256.1.1.1", "1..2.3", "a.b.c.d", "1.2.3.4 ", "agent.local",
-            "1.2.3.-4", "0001.2.3.4",
+            "",
+            "1.2.3",
+            "1.2.3.4.5",
+            "256.1.1.1",
+            "1..2.3",
+            "a.b.c.d",
+            "1.2.3.4 ",
+            "agent.local",
+            "1.2.3.-4",
+            "0001.2.3.4",
         ] {
             assert_eq!(ipv4(bad), None, "{bad}");
         }
