@@ -203,18 +203,36 @@ pub async fn run_status_light(spawner: Spawner, p: Peripherals, module: Module) 
     core::future::pending().await
 }
 
-/// The size baseline: the same bring-up and one TCP socket without the SSE app. GETs the stream
-/// once and logs how many bytes arrived.
+/// The size baseline: the same bring-up and one TCP socket without the SSE app. Resolves
+/// `SSE_SERVER` like the app does (an IPv4 literal, or a DNS query: embassy-net's resolver is
+/// part of the network stack, not of the SSE app), GETs the stream once and logs how many bytes
+/// arrived.
 pub async fn run_bare(spawner: Spawner, p: Peripherals, module: Module) -> ! {
     let board = bring_up(spawner, p, module, false).await;
-    let Ok(addr) = settings::SSE_SERVER.parse::<core::net::SocketAddrV4>() else {
-        warn!("bare: SSE_SERVER must be an IPv4 address:port");
+    let Some((host, port)) = settings::SSE_SERVER
+        .rsplit_once(':')
+        .and_then(|(h, p)| Some((h, p.parse::<u16>().ok()?)))
+    else {
+        warn!("bare: SSE_SERVER must be host:port");
+        core::future::pending().await
+    };
+    let addr = match host.parse::<core::net::Ipv4Addr>() {
+        Ok(ip) => Some(ip.into()),
+        Err(_) => board
+            .stack
+            .dns_query(host, embassy_net::dns::DnsQueryType::A)
+            .await
+            .ok()
+            .and_then(|found| found.first().copied()),
+    };
+    let Some(addr) = addr else {
+        warn!("bare: cannot resolve {}", host);
         core::future::pending().await
     };
     let mut rx = [0u8; 2048];
     let mut tx = [0u8; 512];
     let mut socket = embassy_net::tcp::TcpSocket::new(board.stack, &mut rx, &mut tx);
-    if socket.connect(addr).await.is_ok() {
+    if socket.connect((addr, port)).await.is_ok() {
         let request = b"GET /stream HTTP/1.1\r\nHost: sse\r\nConnection: close\r\n\r\n";
         if embedded_io_async::Write::write_all(&mut socket, request)
             .await
