@@ -1,13 +1,17 @@
 #!/usr/bin/env bash
-# End-to-end test of the status-light app on the emulated board (qemu) and/or the desktop runner.
-# Creates a network namespace with a tap (192.168.69.100 is the server side, the app is .2), runs
-# embedded/e2e/sse_e2e.py inside it (server + scenarios), and removes the namespace. Needs root.
+# End-to-end test of the status-light app on the emulated board (qemu) and/or the desktop runner,
+# against the real `sse-host serve` (built here from the workspace). Creates a network namespace
+# with a tap (192.168.69.100 is the server side, the app is .2), runs embedded/e2e/sse_e2e.py in
+# it (server, publishing, scenarios and checks), and removes the namespace. Needs root.
 # Usage: embedded/run-e2e.sh [qemu] [desktop]   (default: both). Exit 0 only if every check passed.
 set -euo pipefail
 cd "$(dirname "$0")"
 EMB=$PWD
 targets=("$@"); [ ${#targets[@]} -eq 0 ] && targets=(qemu desktop)
-status=0
+(cd .. && cargo build --release --locked -q -p sse-host)
+host_bin="$EMB/../target/release/sse-host"
+status=0 total_pass=0 total_fail=0
+summary=()
 for t in "${targets[@]}"; do
   ns="sse-e2e-$t-$$"
   case $t in
@@ -29,9 +33,21 @@ for t in "${targets[@]}"; do
   ip netns exec "$ns" ip tuntap add name "$tap" mode tap
   ip netns exec "$ns" ip link set "$tap" up
   ip netns exec "$ns" ip addr add 192.168.69.100/24 dev "$tap"
-  echo "== e2e $t"
-  ip netns exec "$ns" timeout 240 python3 -u "$EMB/e2e/sse_e2e.py" "$t" "${cmd[@]}" || status=1
+  echo "== e2e $t (sse-host serve)"
+  log=$(mktemp)
+  ip netns exec "$ns" timeout 240 python3 -u "$EMB/e2e/sse_e2e.py" "$t" "$host_bin" "${cmd[@]}" | tee "$log" || status=1
   ip netns del "$ns"
   trap - EXIT
+  if line=$(grep -E "^$t: [0-9]+ passed, [0-9]+ failed$" "$log" | tail -1); then
+    read -r p f < <(sed -E 's/.*: ([0-9]+) passed, ([0-9]+) failed/\1 \2/' <<< "$line")
+  else
+    p=0 f=1; status=1  # the scenario script died before counting
+  fi
+  rm -f "$log"
+  total_pass=$((total_pass + p)) total_fail=$((total_fail + f))
+  summary+=("$t: $p passed, $f failed")
 done
+printf '%s\n' "${summary[@]}"
+echo "e2e total: $total_pass passed, $total_fail failed"
+[ "$total_fail" -eq 0 ] || status=1
 exit $status

@@ -26,7 +26,6 @@ pub mod parse;
 mod rand;
 pub mod reconnect;
 pub mod seq;
-#[cfg(feature = "serde")]
 pub mod status;
 pub mod time;
 

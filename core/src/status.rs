@@ -1,5 +1,5 @@
 //! The device status model: the fixed-capacity subset of the server's State JSON
-//! (DESIGN.md §3) that a small device needs, parsed with serde-json-core.
+//! (DESIGN.md §3) that a small device needs, read by a small JSON reader of its own.
 //!
 //! # Robustness rules
 //! A device must keep working when the server grows, so parsing is lenient where that is
@@ -14,11 +14,23 @@
 //! - An `agent_state` this crate does not know is [`AgentState::Unknown`], not an error.
 //!
 //! Malformed JSON and wrong types (a string where a number belongs) are a [`StatusError`].
+//!
+//! # Why not serde
+//! The reader here is a single pass over the bytes with no recursion: containers nested inside
+//! unknown fields are skipped with a bit stack of [`MAX_DEPTH`] levels, so hostile nesting
+//! costs neither stack nor time beyond one pass. serde-json-core (used before) recursed once
+//! per nesting level, and its generic visitor glue, string unescaping and panic paths came to
+//! about 17 KB of firmware flash, most of the SSE app's budget.
+//!
+//! # Money without floats
+//! `total_usage.total_cost_usd` is kept as whole millionths of a dollar
+//! ([`DeviceStatus::total_cost_micro_usd`]), read straight from the number's decimal digits
+//! (`12.375` is `12_375_000`; `1.5e-3` is `1_500`). Parsing it as `f32` pulled `core`'s
+//! decimal-to-float tables and algorithms into every firmware, about 15 KB of flash, and a
+//! status light never needs more than the cents. Digits past the sixth decimal round half up,
+//! a negative cost reads as 0, and one too large for `u64` saturates.
 
 use core::fmt;
-
-use serde::Deserialize;
-use serde::de::{self, Deserializer, IgnoredAny, MapAccess, SeqAccess, Visitor};
 
 /// Capacity of [`DeviceStatus::epoch`] in bytes.
 pub const EPOCH_LEN: usize = 40;
@@ -28,6 +40,9 @@ pub const TITLE_LEN: usize = 64;
 pub const TOOL_NAME_LEN: usize = 32;
 /// How many outstanding tool names are kept.
 pub const TOOL_CALLS: usize = 4;
+/// Deepest nesting of arrays and objects accepted (the State JSON nests 3 levels); deeper
+/// input is [`StatusError::Invalid`].
+pub const MAX_DEPTH: u32 = 64;
 
 /// The agent's state, as the server names it (`agent_state`).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
@@ -99,19 +114,23 @@ impl AgentState {
     /// The state for a server name; [`AgentState::Unknown`] for any other text.
     #[must_use]
     pub fn from_name(name: &str) -> Self {
-        match name {
-            "Ready" => AgentState::Ready,
-            "WaitingForUserInput" => AgentState::WaitingForUserInput,
-            "SendingToLLM" => AgentState::SendingToLlm,
-            "ProcessingLLMResponse" => AgentState::ProcessingLlmResponse,
-            "ToolUseRequested" => AgentState::ToolUseRequested,
-            "RunningTool" => AgentState::RunningTool,
-            "EndOfTurn" => AgentState::EndOfTurn,
-            "Cancelled" => AgentState::Cancelled,
-            "BudgetExceeded" => AgentState::BudgetExceeded,
-            "Error" => AgentState::Error,
-            _ => AgentState::Unknown,
-        }
+        // A table scan rather than a `match` on strings: a third of the code on a device.
+        const KNOWN: [AgentState; 10] = [
+            AgentState::Ready,
+            AgentState::WaitingForUserInput,
+            AgentState::SendingToLlm,
+            AgentState::ProcessingLlmResponse,
+            AgentState::ToolUseRequested,
+            AgentState::RunningTool,
+            AgentState::EndOfTurn,
+            AgentState::Cancelled,
+            AgentState::BudgetExceeded,
+            AgentState::Error,
+        ];
+        KNOWN
+            .into_iter()
+            .find(|state| state.as_str() == name)
+            .unwrap_or(AgentState::Unknown)
     }
 
     /// What a display should show for this state.
@@ -160,20 +179,6 @@ impl fmt::Display for StatusError {
 
 impl core::error::Error for StatusError {}
 
-impl From<serde_json_core::de::Error> for StatusError {
-    fn from(e: serde_json_core::de::Error) -> Self {
-        use serde_json_core::de::Error as E;
-        match e {
-            E::EofWhileParsingList
-            | E::EofWhileParsingObject
-            | E::EofWhileParsingString
-            | E::EofWhileParsingNumber
-            | E::EofWhileParsingValue => StatusError::Truncated,
-            _ => StatusError::Invalid,
-        }
-    }
-}
-
 /// The device's view of the agent: what a status light or small display needs.
 #[derive(Debug, Clone, PartialEq, Default)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
@@ -192,8 +197,9 @@ pub struct DeviceStatus {
     pub outstanding_llm_calls: u32,
     /// Names of tools running (the first [`TOOL_CALLS`], each cut to [`TOOL_NAME_LEN`] bytes).
     pub outstanding_tool_calls: heapless::Vec<heapless::String<TOOL_NAME_LEN>, TOOL_CALLS>,
-    /// `total_usage.total_cost_usd`.
-    pub total_cost_usd: f32,
+    /// `total_usage.total_cost_usd` in millionths of a dollar (see "Money without floats" in
+    /// the module doc).
+    pub total_cost_micro_usd: u64,
     /// `total_usage.input_tokens`.
     pub input_tokens: u64,
     /// `total_usage.output_tokens`.
@@ -212,8 +218,12 @@ impl DeviceStatus {
     /// Unknown fields, over-long strings and surplus tool names are not errors (see the module
     /// doc).
     pub fn parse(json: &[u8]) -> Result<DeviceStatus, StatusError> {
-        let (Wire(status), _) = serde_json_core::from_slice::<Wire>(json)?;
-        Ok(status)
+        let mut r = Reader { s: json, pos: 0 };
+        let status = r.status()?;
+        match r.peek() {
+            Err(StatusError::Truncated) => Ok(status),
+            _ => Err(StatusError::Invalid), // trailing characters
+        }
     }
 
     /// What a display should show: [`AgentState::activity`], except that an ended session is
@@ -229,302 +239,464 @@ impl DeviceStatus {
 }
 
 // ---------------------------------------------------------------------------------------------
-// Deserialization. Hand-written visitors: serde's derive cannot express "truncate", "drop the
-// surplus", "null means default" or "ignore unknowns of any shape" for fixed-capacity fields.
+// The reader: RFC 8259 JSON, one pass, no recursion, no buffer. Strings are handed out raw
+// (escapes still in them) and decoded only into the fields that keep them.
 
-/// Newtype so the `Deserialize` impl stays private (the public type has no serde surface).
-struct Wire(DeviceStatus);
+type Read<T> = Result<T, StatusError>;
 
-/// Field names of State, as deserialized map keys (unknown keys are `Other`).
-enum Key {
-    MessageCount,
-    Epoch,
-    Title,
-    AgentState,
-    OutstandingLlmCalls,
-    OutstandingToolCalls,
-    TotalUsage,
-    SessionEnded,
-    CanSendMessages,
-    Other,
+/// A checked JSON scalar.
+enum Scalar<'a> {
+    Null,
+    Bool(bool),
+    /// A valid JSON number's text.
+    Number(&'a [u8]),
 }
 
-impl<'de> Deserialize<'de> for Key {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = Key;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a field name")
+/// A cursor over the JSON text. Running out of input is [`StatusError::Truncated`] wherever
+/// it happens; any other surprise is [`StatusError::Invalid`].
+struct Reader<'a> {
+    s: &'a [u8],
+    pos: usize,
+}
+
+impl<'a> Reader<'a> {
+    /// Skips whitespace and returns the next byte without taking it.
+    fn peek(&mut self) -> Read<u8> {
+        while let Some(&b) = self.s.get(self.pos) {
+            if !matches!(b, b' ' | b'\t' | b'\n' | b'\r') {
+                return Ok(b);
             }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<Key, E> {
-                Ok(match s {
-                    "message_count" => Key::MessageCount,
-                    "epoch" => Key::Epoch,
-                    "title" => Key::Title,
-                    "agent_state" => Key::AgentState,
-                    "outstanding_llm_calls" => Key::OutstandingLlmCalls,
-                    "outstanding_tool_calls" => Key::OutstandingToolCalls,
-                    "total_usage" => Key::TotalUsage,
-                    "session_ended" => Key::SessionEnded,
-                    "can_send_messages" => Key::CanSendMessages,
-                    _ => Key::Other,
-                })
+            self.pos += 1;
+        }
+        Err(StatusError::Truncated)
+    }
+
+    /// Takes `b` (after whitespace) if it is next; `Ok(false)` if another byte is.
+    fn eat(&mut self, b: u8) -> Read<bool> {
+        let found = self.peek()? == b;
+        self.pos += usize::from(found);
+        Ok(found)
+    }
+
+    /// Takes `b`, which must be next.
+    fn expect(&mut self, b: u8) -> Read<()> {
+        if self.eat(b)? {
+            Ok(())
+        } else {
+            Err(StatusError::Invalid)
+        }
+    }
+
+    /// A string; returns its raw text between the quotes, escapes not decoded.
+    fn string(&mut self) -> Read<&'a str> {
+        self.expect(b'"')?;
+        let start = self.pos;
+        loop {
+            match self.s.get(self.pos) {
+                None => return Err(StatusError::Truncated),
+                Some(b'"') => break,
+                Some(b'\\') => self.pos += 2,
+                Some(_) => self.pos += 1,
             }
         }
-        d.deserialize_identifier(V)
+        let raw = self.s.get(start..self.pos).ok_or(StatusError::Truncated)?;
+        self.pos += 1;
+        core::str::from_utf8(raw).map_err(|_| StatusError::Invalid)
     }
-}
 
-/// `Option<T>` where `null` means "leave the default".
-fn opt<'de, T: Deserialize<'de>, A: MapAccess<'de>>(map: &mut A) -> Result<Option<T>, A::Error> {
-    map.next_value::<Option<T>>()
-}
+    /// A number or `true`/`false`/`null`: the run of bytes that can make one up, checked.
+    fn scalar(&mut self) -> Read<Scalar<'a>> {
+        self.peek()?;
+        let rest = self.s.get(self.pos..).unwrap_or_default();
+        let n = rest
+            .iter()
+            .take_while(|b| b.is_ascii_alphanumeric() || matches!(b, b'-' | b'+' | b'.'))
+            .count();
+        self.pos += n;
+        if n == rest.len() {
+            // The token may go on in the bytes that did not arrive.
+            return Err(StatusError::Truncated);
+        }
+        match rest.get(..n).unwrap_or_default() {
+            b"null" => Ok(Scalar::Null),
+            b"true" => Ok(Scalar::Bool(true)),
+            b"false" => Ok(Scalar::Bool(false)),
+            t if micro_usd(t).is_some() => Ok(Scalar::Number(t)),
+            _ => Err(StatusError::Invalid),
+        }
+    }
 
-impl<'de> Deserialize<'de> for Wire {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Wire;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a State object")
+    /// Takes `null` if it is next.
+    fn null(&mut self) -> Read<bool> {
+        if self.peek()? != b'n' {
+            return Ok(false);
+        }
+        match self.scalar()? {
+            Scalar::Null => Ok(true),
+            _ => Err(StatusError::Invalid),
+        }
+    }
+
+    /// Between the members of an object (`close` = `}`) or the elements of an array (`]`):
+    /// `false` at the end, `true` before the next one. `first` is true right after the opener.
+    fn more(&mut self, first: &mut bool, close: u8) -> Read<bool> {
+        if self.eat(close)? {
+            return Ok(false);
+        }
+        if !core::mem::replace(first, false) {
+            self.expect(b',')?;
+        }
+        Ok(true)
+    }
+
+    /// The next key of an object opened with `{`, and its colon; `None` after the last one.
+    fn key(&mut self, first: &mut bool) -> Read<Option<&'a str>> {
+        if !self.more(first, b'}')? {
+            return Ok(None);
+        }
+        let key = self.string()?;
+        self.expect(b':')?;
+        Ok(Some(key))
+    }
+
+    /// An unsigned integer; `null` is 0.
+    fn u64(&mut self) -> Read<u64> {
+        match self.scalar()? {
+            Scalar::Null => Ok(0),
+            Scalar::Number(t) => t
+                .iter()
+                .try_fold(0u64, |v, d| {
+                    let d = d.checked_sub(b'0').filter(|d| *d <= 9)?;
+                    v.checked_mul(10)?.checked_add(u64::from(d))
+                })
+                .ok_or(StatusError::Invalid),
+            Scalar::Bool(_) => Err(StatusError::Invalid),
+        }
+    }
+
+    /// `true` or `false`; `null` is `false`.
+    fn bool(&mut self) -> Read<bool> {
+        match self.scalar()? {
+            Scalar::Null => Ok(false),
+            Scalar::Bool(b) => Ok(b),
+            Scalar::Number(_) => Err(StatusError::Invalid),
+        }
+    }
+
+    /// A string decoded into `out` (cut where it is full), or `null` (`out` left empty).
+    fn text(&mut self, out: &mut heapless::string::StringView) -> Read<()> {
+        out.clear();
+        if !self.null()? {
+            decode_into(self.string()?, out);
+        }
+        Ok(())
+    }
+
+    /// Any one value, checked and thrown away. Iterative: `depth` bits of `stack` say whether
+    /// each open container is an object (1) or an array (0).
+    fn skip(&mut self) -> Read<()> {
+        let mut stack: u64 = 0;
+        let mut depth: u32 = 0;
+        loop {
+            // A value starts here.
+            match self.peek()? {
+                open @ (b'{' | b'[') => {
+                    if depth == MAX_DEPTH {
+                        return Err(StatusError::Invalid);
+                    }
+                    self.pos += 1;
+                    let object = open == b'{';
+                    stack = (stack << 1) | u64::from(object);
+                    depth += 1;
+                    let close = if object { b'}' } else { b']' };
+                    if !self.eat(close)? {
+                        if object {
+                            self.string()?;
+                            self.expect(b':')?;
+                        }
+                        continue;
+                    }
+                    stack >>= 1;
+                    depth -= 1;
+                }
+                b'"' => {
+                    self.string()?;
+                }
+                _ => {
+                    self.scalar()?;
+                }
             }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Wire, A::Error> {
-                let mut s = DeviceStatus::default();
-                while let Some(key) = map.next_key::<Key>()? {
-                    match key {
-                        Key::MessageCount => {
-                            s.message_count = opt(&mut map)?.unwrap_or_default();
+            // The value ended: close containers until one goes on.
+            loop {
+                if depth == 0 {
+                    return Ok(());
+                }
+                let object = stack & 1 == 1;
+                match self.peek()? {
+                    b',' => {
+                        self.pos += 1;
+                        if object {
+                            self.string()?;
+                            self.expect(b':')?;
                         }
-                        Key::Epoch => {
-                            s.epoch = opt::<Trunc<EPOCH_LEN>, _>(&mut map)?.unwrap_or_default().0;
-                        }
-                        Key::Title => {
-                            s.title = opt::<Trunc<TITLE_LEN>, _>(&mut map)?.unwrap_or_default().0;
-                        }
-                        Key::AgentState => {
-                            s.agent_state = opt::<State, _>(&mut map)?.unwrap_or_default().0;
-                        }
-                        Key::OutstandingLlmCalls => {
-                            s.outstanding_llm_calls = opt(&mut map)?.unwrap_or_default();
-                        }
-                        Key::OutstandingToolCalls => {
-                            s.outstanding_tool_calls =
-                                opt::<Tools, _>(&mut map)?.unwrap_or_default().0;
-                        }
-                        Key::TotalUsage => {
-                            let u = opt::<Usage, _>(&mut map)?.unwrap_or_default();
-                            s.total_cost_usd = u.total_cost_usd;
-                            s.input_tokens = u.input_tokens;
-                            s.output_tokens = u.output_tokens;
-                        }
-                        Key::SessionEnded => {
-                            s.session_ended = opt(&mut map)?.unwrap_or_default();
-                        }
-                        Key::CanSendMessages => {
-                            s.can_send_messages = opt(&mut map)?.unwrap_or_default();
-                        }
-                        Key::Other => {
-                            map.next_value::<IgnoredAny>()?;
-                        }
+                        break;
+                    }
+                    b'}' if object => {}
+                    b']' if !object => {}
+                    _ => return Err(StatusError::Invalid),
+                }
+                self.pos += 1;
+                stack >>= 1;
+                depth -= 1;
+            }
+        }
+    }
+
+    /// The State object.
+    fn status(&mut self) -> Read<DeviceStatus> {
+        let mut s = DeviceStatus::default();
+        self.expect(b'{')?;
+        let mut first = true;
+        while let Some(key) = self.key(&mut first)? {
+            match key_index(key, &STATE_KEYS) {
+                0 => s.message_count = self.u64()?,
+                1 => self.text(s.epoch.as_mut_view())?,
+                2 => self.text(s.title.as_mut_view())?,
+                3 => {
+                    let mut name = heapless::String::<32>::new();
+                    self.text(name.as_mut_view())?;
+                    s.agent_state = AgentState::from_name(&name);
+                }
+                4 => {
+                    let n = self.u64()?;
+                    s.outstanding_llm_calls = u32::try_from(n).map_err(|_| StatusError::Invalid)?;
+                }
+                5 => self.tools(&mut s.outstanding_tool_calls)?,
+                6 => {
+                    // A later `total_usage` (or `null`) replaces all three numbers.
+                    (s.input_tokens, s.output_tokens, s.total_cost_micro_usd) = (0, 0, 0);
+                    if !self.null()? {
+                        self.usage(&mut s)?;
                     }
                 }
-                Ok(Wire(s))
+                7 => s.session_ended = self.bool()?,
+                8 => s.can_send_messages = self.bool()?,
+                _ => self.skip()?,
             }
         }
-        d.deserialize_map(V)
+        Ok(s)
     }
-}
 
-/// `total_usage`: the three numbers a device shows; everything else ignored.
-#[derive(Default)]
-struct Usage {
-    input_tokens: u64,
-    output_tokens: u64,
-    total_cost_usd: f32,
-}
-
-impl<'de> Deserialize<'de> for Usage {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Usage;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a usage object")
-            }
-            fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Usage, A::Error> {
-                let mut u = Usage::default();
-                while let Some(key) = map.next_key::<UsageKey>()? {
-                    match key {
-                        UsageKey::Input => u.input_tokens = opt(&mut map)?.unwrap_or_default(),
-                        UsageKey::Output => u.output_tokens = opt(&mut map)?.unwrap_or_default(),
-                        // `null` is caught by `Option` before serde-json-core's float reader
-                        // (which would turn it into NaN).
-                        UsageKey::Cost => u.total_cost_usd = opt(&mut map)?.unwrap_or_default(),
-                        UsageKey::Other => {
-                            map.next_value::<IgnoredAny>()?;
-                        }
-                    }
+    /// `total_usage`: the three numbers a device shows; everything else skipped.
+    fn usage(&mut self, s: &mut DeviceStatus) -> Read<()> {
+        self.expect(b'{')?;
+        let mut first = true;
+        while let Some(key) = self.key(&mut first)? {
+            match key_index(key, &USAGE_KEYS) {
+                0 => s.input_tokens = self.u64()?,
+                1 => s.output_tokens = self.u64()?,
+                2 => {
+                    s.total_cost_micro_usd = match self.scalar()? {
+                        Scalar::Null => 0,
+                        Scalar::Number(t) => micro_usd(t).ok_or(StatusError::Invalid)?,
+                        Scalar::Bool(_) => return Err(StatusError::Invalid),
+                    };
                 }
-                Ok(u)
+                _ => self.skip()?,
             }
         }
-        d.deserialize_map(V)
+        Ok(())
     }
-}
 
-enum UsageKey {
-    Input,
-    Output,
-    Cost,
-    Other,
-}
-
-impl<'de> Deserialize<'de> for UsageKey {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl Visitor<'_> for V {
-            type Value = UsageKey;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a usage field name")
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<UsageKey, E> {
-                Ok(match s {
-                    "input_tokens" => UsageKey::Input,
-                    "output_tokens" => UsageKey::Output,
-                    "total_cost_usd" => UsageKey::Cost,
-                    _ => UsageKey::Other,
-                })
-            }
+    /// `outstanding_tool_calls`: the first [`TOOL_CALLS`] names kept, the rest checked and
+    /// dropped.
+    fn tools(
+        &mut self,
+        out: &mut heapless::Vec<heapless::String<TOOL_NAME_LEN>, TOOL_CALLS>,
+    ) -> Read<()> {
+        out.clear();
+        if self.null()? {
+            return Ok(());
         }
-        d.deserialize_identifier(V)
-    }
-}
-
-/// `agent_state`: any string; unknown names become [`AgentState::Unknown`].
-#[derive(Default)]
-struct State(AgentState);
-
-impl<'de> Deserialize<'de> for State {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        let Trunc::<32>(name) = Trunc::deserialize(d)?;
-        Ok(State(AgentState::from_name(&name)))
-    }
-}
-
-/// A string cut to `N` bytes at a char boundary, with JSON escapes decoded.
-#[derive(Default)]
-struct Trunc<const N: usize>(heapless::String<N>);
-
-impl<const N: usize> Trunc<N> {
-    /// Appends `c` if it fits whole; returns false once the string is full.
-    fn push(&mut self, c: char) -> bool {
-        self.0.push(c).is_ok()
-    }
-
-    /// Decodes the raw text of a JSON string (between the quotes, escapes still in it).
-    ///
-    /// serde-json-core without an unescape buffer hands out the raw text; decoding here means
-    /// no buffer has to be sized for the longest string in the document, and ignored strings
-    /// cost nothing. Invalid escapes become U+FFFD rather than failing the whole status.
-    fn from_raw(raw: &str) -> Self {
-        let mut out = Trunc(heapless::String::new());
-        let mut chars = raw.chars();
-        while let Some(c) = chars.next() {
-            let c = if c == '\\' {
-                match chars.next() {
-                    Some('n') => '\n',
-                    Some('t') => '\t',
-                    Some('r') => '\r',
-                    Some('b') => '\u{8}',
-                    Some('f') => '\u{c}',
-                    Some('u') => decode_u_escape(&mut chars),
-                    Some(other) => other, // `\"`, `\\`, `\/`
-                    None => char::REPLACEMENT_CHARACTER,
-                }
+        self.expect(b'[')?;
+        let mut first = true;
+        while self.more(&mut first, b']')? {
+            if out.is_full() {
+                self.skip()?;
             } else {
-                c
+                let mut name = heapless::String::new();
+                decode_into(self.string()?, name.as_mut_view());
+                // Cannot fail: there is room.
+                let _ = out.push(name);
+            }
+        }
+        Ok(())
+    }
+}
+
+/// The State keys read, in the order [`Reader::status`] matches them by index.
+const STATE_KEYS: [&str; 9] = [
+    "message_count",
+    "epoch",
+    "title",
+    "agent_state",
+    "outstanding_llm_calls",
+    "outstanding_tool_calls",
+    "total_usage",
+    "session_ended",
+    "can_send_messages",
+];
+/// The `total_usage` keys read, in the order [`Reader::usage`] matches them by index.
+const USAGE_KEYS: [&str; 3] = ["input_tokens", "output_tokens", "total_cost_usd"];
+
+/// Where the raw `key` is in `keys` (`keys.len()` if absent). A table scan rather than a
+/// `match` on strings, which compiles to a comparison per arm; keys with escapes in them are
+/// not recognised, as before (serde-json-core compared them undecoded too).
+fn key_index(key: &str, keys: &[&str]) -> usize {
+    keys.iter().position(|k| *k == key).unwrap_or(keys.len())
+}
+
+/// Decodes the raw text of a JSON string (between the quotes, escapes still in it) into `out`,
+/// stopping at the first char that does not fit whole.
+///
+/// Decoding as the string is copied means no buffer has to be sized for the longest string in
+/// the document, and skipped strings cost nothing. Invalid escapes become U+FFFD rather than
+/// failing the whole status.
+fn decode_into(raw: &str, out: &mut heapless::string::StringView) {
+    let mut rest = raw;
+    while !rest.is_empty() {
+        // Plain text up to the next escape: copied whole, or cut at a char boundary.
+        let plain = rest.bytes().position(|b| b == b'\\').unwrap_or(rest.len());
+        let room = out.capacity() - out.len();
+        let mut take = plain.min(room);
+        while !rest.is_char_boundary(take) {
+            take -= 1;
+        }
+        let (text, tail) = rest.split_at(take);
+        // Cannot fail: `take` fits.
+        let _ = out.push_str(text);
+        if take < plain {
+            return; // full
+        }
+        let Some(escape) = tail.strip_prefix('\\') else {
+            return; // end of the string
+        };
+        let (c, len) = unescape(escape.as_bytes());
+        rest = escape.get(len..).unwrap_or_default();
+        if out.push(c).is_err() {
+            return;
+        }
+    }
+}
+
+/// The char an escape stands for, given the bytes after its `\`, and how many of them it
+/// used. `\uD83D\uDE00` surrogate pairs are joined; a lone surrogate, bad hex or a non-ASCII
+/// escaped char is U+FFFD (any other ASCII escape, like `\"`, `\\` or `\/`, is that char).
+fn unescape(s: &[u8]) -> (char, usize) {
+    fn hex4(s: &[u8]) -> Option<u32> {
+        let digits = s.get(..4)?;
+        digits
+            .iter()
+            .try_fold(0, |v, &d| Some(v * 16 + char::from(d).to_digit(16)?))
+    }
+    let c = match s.first() {
+        Some(b'n') => '\n',
+        Some(b't') => '\t',
+        Some(b'r') => '\r',
+        Some(b'b') => '\u{8}',
+        Some(b'f') => '\u{c}',
+        Some(b'u') => {
+            let Some(hi) = s.get(1..).and_then(hex4) else {
+                return (char::REPLACEMENT_CHARACTER, 1);
             };
-            if !out.push(c) {
-                break;
+            if (0xD800..0xDC00).contains(&hi)
+                && s.get(5..7) == Some(b"\\u")
+                && let Some(lo @ 0xDC00..0xE000) = s.get(7..).and_then(hex4)
+            {
+                let c = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
+                return (char::from_u32(c).unwrap_or(char::REPLACEMENT_CHARACTER), 11);
             }
+            return (char::from_u32(hi).unwrap_or(char::REPLACEMENT_CHARACTER), 5);
         }
-        out
-    }
-}
-
-/// Reads `XXXX` (after `\u`) and, for a high surrogate, a following `\uXXXX` low surrogate.
-fn decode_u_escape(chars: &mut core::str::Chars<'_>) -> char {
-    fn hex4(chars: &mut core::str::Chars<'_>) -> Option<u32> {
-        let mut v = 0;
-        for _ in 0..4 {
-            v = v * 16 + chars.next()?.to_digit(16)?;
-        }
-        Some(v)
-    }
-    let Some(hi) = hex4(chars) else {
-        return char::REPLACEMENT_CHARACTER;
+        Some(&b) if b.is_ascii() => char::from(b),
+        _ => return (char::REPLACEMENT_CHARACTER, 0),
     };
-    if (0xD800..0xDC00).contains(&hi) {
-        let mut look = chars.clone();
-        if look.next() == Some('\\')
-            && look.next() == Some('u')
-            && let Some(lo) = hex4(&mut look)
-            && (0xDC00..0xE000).contains(&lo)
-        {
-            *chars = look;
-            let c = 0x10000 + ((hi - 0xD800) << 10) + (lo - 0xDC00);
-            return char::from_u32(c).unwrap_or(char::REPLACEMENT_CHARACTER);
-        }
-    }
-    char::from_u32(hi).unwrap_or(char::REPLACEMENT_CHARACTER)
+    (c, 1)
 }
 
-impl<'de, const N: usize> Deserialize<'de> for Trunc<N> {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V<const N: usize>;
-        impl<const N: usize> Visitor<'_> for V<N> {
-            type Value = Trunc<N>;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("a string")
-            }
-            fn visit_str<E: de::Error>(self, s: &str) -> Result<Trunc<N>, E> {
-                Ok(Trunc::from_raw(s))
-            }
+/// Appends the ASCII digits at the front of `s` to `mant` (value = `mant` × 10^(`exp` − 6)),
+/// dropping those that no longer fit; returns how many there were, `None` for none.
+fn digits(s: &[u8], frac: bool, mant: &mut u64, exp: &mut i64) -> Option<usize> {
+    /// `mant` stays below 10^19, within `u64`. A dropped integer digit still scales the value
+    /// (which then saturates anyway); a dropped fraction digit is below the rounding unit of
+    /// any value this long.
+    const KEEP: u64 = 1_000_000_000_000_000_000;
+    let n = s.iter().take_while(|b| b.is_ascii_digit()).count();
+    for &b in &s[..n] {
+        if *mant < KEEP {
+            *mant = *mant * 10 + u64::from(b - b'0');
+            *exp -= i64::from(frac);
+        } else {
+            *exp += i64::from(!frac);
         }
-        d.deserialize_str(V::<N>)
     }
+    (n > 0).then_some(n)
 }
 
-/// `outstanding_tool_calls`: the first [`TOOL_CALLS`] names kept, the rest read and dropped.
-#[derive(Default)]
-struct Tools(heapless::Vec<heapless::String<TOOL_NAME_LEN>, TOOL_CALLS>);
-
-impl<'de> Deserialize<'de> for Tools {
-    fn deserialize<D: Deserializer<'de>>(d: D) -> Result<Self, D::Error> {
-        struct V;
-        impl<'de> Visitor<'de> for V {
-            type Value = Tools;
-            fn expecting(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
-                f.write_str("an array of tool names")
-            }
-            fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Tools, A::Error> {
-                let mut tools = Tools::default();
-                while !tools.0.is_full() {
-                    match seq.next_element::<Trunc<TOOL_NAME_LEN>>()? {
-                        Some(name) => {
-                            // Cannot fail: the loop runs only while there is room.
-                            let _ = tools.0.push(name.0);
-                        }
-                        None => return Ok(tools),
-                    }
-                }
-                while seq.next_element::<IgnoredAny>()?.is_some() {}
-                Ok(tools)
-            }
-        }
-        d.deserialize_seq(V)
+/// A JSON number (RFC 8259 §6: `-? int frac? exp?`) as millionths, from its decimal digits
+/// alone: no float arithmetic. Rounds half up past the sixth decimal, reads a negative value
+/// as 0 and saturates at `u64::MAX`. `None` if `token` is not a JSON number.
+fn micro_usd(token: &[u8]) -> Option<u64> {
+    let (negative, rest) = match token.strip_prefix(b"-") {
+        Some(rest) => (true, rest),
+        None => (false, token),
+    };
+    let (mut mant, mut exp) = (0u64, 6i64); // value = mant * 10^(exp - 6) dollars
+    let n = digits(rest, false, &mut mant, &mut exp)?;
+    let mut rest = &rest[n..];
+    if let Some(frac) = rest.strip_prefix(b".") {
+        let n = digits(frac, true, &mut mant, &mut exp)?;
+        rest = &frac[n..];
     }
+    if let Some(e) = rest.strip_prefix(b"e").or_else(|| rest.strip_prefix(b"E")) {
+        let (sign, e) = match e {
+            [b'-', e @ ..] => (-1, e),
+            [b'+', e @ ..] => (1, e),
+            e => (1, e),
+        };
+        let n = e.iter().take_while(|b| b.is_ascii_digit()).count();
+        if n == 0 {
+            return None;
+        }
+        // Clamp: any exponent past ±10^6 saturates or vanishes the same way.
+        let value = e[..n]
+            .iter()
+            .fold(0i64, |v, b| (v * 10 + i64::from(b - b'0')).min(1_000_000));
+        exp += sign * value;
+        rest = &e[n..];
+    }
+    if !rest.is_empty() {
+        return None;
+    }
+    if negative || mant == 0 {
+        return Some(0);
+    }
+    while exp > 0 {
+        let Some(next) = mant.checked_mul(10) else {
+            return Some(u64::MAX);
+        };
+        mant = next;
+        exp -= 1;
+    }
+    // Half up: only the most significant dropped digit decides, and it is dropped last.
+    // At most 20 rounds: `mant` is below 10^19.
+    let mut up = false;
+    while exp < 0 && mant != 0 {
+        up = mant % 10 >= 5;
+        mant /= 10;
+        exp += 1;
+    }
+    Some(if exp < 0 { 0 } else { mant + u64::from(up) })
 }
 
 #[cfg(test)]

@@ -33,7 +33,7 @@ fn full_state_parses_with_unknowns_ignored() {
     assert_eq!(s.outstanding_llm_calls, 1);
     assert_eq!(s.input_tokens, 1_523_411);
     assert_eq!(s.output_tokens, 88_210);
-    assert!((s.total_cost_usd - 12.375).abs() < 1e-6);
+    assert_eq!(s.total_cost_micro_usd, 12_375_000);
     assert!(!s.session_ended);
     assert!(s.can_send_messages);
     assert_eq!(s.activity(), Activity::RunningTool);
@@ -154,7 +154,7 @@ fn nulls_and_missing_fields_keep_defaults() {
     let json = br#"{"total_usage":{"total_cost_usd":null,"input_tokens":5}}"#;
     let s = DeviceStatus::parse(json).unwrap();
     assert_eq!(s.input_tokens, 5);
-    assert_eq!(s.total_cost_usd, 0.0);
+    assert_eq!(s.total_cost_micro_usd, 0);
 }
 
 #[test]
@@ -199,4 +199,247 @@ fn malformed_input_is_an_error_not_a_panic() {
             "prefix {end}"
         );
     }
+}
+
+#[test]
+fn cost_is_read_as_exact_micro_dollars() {
+    let cases: &[(&str, u64)] = &[
+        ("0", 0),
+        ("0.0", 0),
+        ("12.375", 12_375_000),
+        ("0.25", 250_000),
+        ("7", 7_000_000),
+        ("0.000001", 1),
+        ("1e2", 100_000_000),
+        ("1E+2", 100_000_000),
+        ("1.5e-3", 1_500),
+        ("15e-4", 1_500),
+        ("0.0015E3", 1_500_000),
+        ("123456789.123456", 123_456_789_123_456),
+        // Past the sixth decimal: half up.
+        ("0.0000005", 1),
+        ("0.00000049", 0),
+        ("0.0000015", 2),
+        ("123.4567895", 123_456_790),
+        ("5e-7", 1),
+        ("1e-7", 0),
+        ("0.00000000000000000000000000001", 0),
+        ("1e-99999999999999999999", 0),
+        // Negative costs read as 0.
+        ("-0", 0),
+        ("-0.5", 0),
+        ("-1e3", 0),
+        // Too large for u64 micro-dollars: saturates.
+        ("18446744073710", u64::MAX),
+        ("1e300", u64::MAX),
+        ("1e99999999999999999999", u64::MAX),
+        ("100000000000000000000000000000000000000", u64::MAX),
+        // Leading zeros (not strict JSON) and zeros with huge exponents are harmless.
+        ("00.5", 500_000),
+        ("0e999", 0),
+    ];
+    for &(token, micros) in cases {
+        assert_eq!(micro_usd(token.as_bytes()), Some(micros), "{token}");
+        let json = std::format!(r#"{{"total_usage":{{"total_cost_usd":{token}}}}}"#);
+        let s = DeviceStatus::parse(json.as_bytes()).unwrap();
+        assert_eq!(s.total_cost_micro_usd, micros, "{json}");
+    }
+    // Every way of writing whole micro-dollars reads back exactly.
+    for m in (0..2_000_000u64)
+        .step_by(9_973)
+        .chain([u64::MAX / 1_000_000 * 1_000_000])
+    {
+        for token in [
+            std::format!("{}.{:06}", m / 1_000_000, m % 1_000_000),
+            std::format!("{m}e-6"),
+            std::format!("{m}000E-9"),
+        ] {
+            assert_eq!(micro_usd(token.as_bytes()), Some(m), "{token}");
+        }
+    }
+}
+
+#[test]
+fn cost_that_is_not_a_number_is_an_error() {
+    for token in [
+        "", "-", ".", "1.", ".5", "1e", "1e+", "1.2.3", "1x", "--1", "+1", "0x10", "1 2", "NaN",
+        "Infinity", "1e5.5",
+    ] {
+        assert_eq!(micro_usd(token.as_bytes()), None, "{token:?}");
+    }
+    for value in [
+        r#""1.5""#, "true", "[1]", "{}", "1.5x", "1 2", "-", "NaN", "1e", "1..5",
+    ] {
+        let json = std::format!(r#"{{"total_usage":{{"total_cost_usd":{value}}}}}"#);
+        assert_eq!(
+            DeviceStatus::parse(json.as_bytes()),
+            Err(StatusError::Invalid),
+            "{json}"
+        );
+    }
+}
+
+#[test]
+fn cost_is_found_whatever_surrounds_it() {
+    let cases: &[(&str, u64)] = &[
+        (
+            r#"{"total_usage" : { "input_tokens":1 , "total_cost_usd" :	0.5 ,"x":[1]} }"#,
+            500_000,
+        ),
+        ("{\"total_usage\":{\"total_cost_usd\"\n:\n2\n}}", 2_000_000),
+        // The same key text inside a string, at the top level or in another object: ignored.
+        (
+            r#"{"title":"\"total_cost_usd\":99","total_cost_usd":98,"per_model":{"total_cost_usd":97},"total_usage":{"total_cost_usd":1}}"#,
+            1_000_000,
+        ),
+        // The last `total_usage` counts, as for every other field.
+        (
+            r#"{"total_usage":{"total_cost_usd":1},"total_usage":{"input_tokens":1}}"#,
+            0,
+        ),
+        (
+            r#"{"total_usage":{"total_cost_usd":1,"total_cost_usd":3}}"#,
+            3_000_000,
+        ),
+        (
+            r#"{"total_usage":{"total_cost_usd":1},"total_usage":null}"#,
+            0,
+        ),
+    ];
+    for &(json, micros) in cases {
+        let s = DeviceStatus::parse(json.as_bytes()).unwrap();
+        assert_eq!(s.total_cost_micro_usd, micros, "{json}");
+    }
+}
+
+#[test]
+fn skipped_values_are_checked() {
+    let ok: &[&str] = &[
+        r#"{"x":[]}"#,
+        r#"{"x":{}}"#,
+        r#"{"x":[{},[],"",0,-1.5e3,true,false,null,{"a":{"b":[]}}]}"#,
+        r#"{"x":"\\\"]}"}"#,
+        r#"{"outstanding_tool_calls":["a","b","c","d",{"e":[1]},[null],5]}"#,
+    ];
+    for json in ok {
+        assert!(DeviceStatus::parse(json.as_bytes()).is_ok(), "{json}");
+    }
+    let invalid: &[&str] = &[
+        r#"{"x":[1}"#,
+        r#"{"x":{"a":1]}"#,
+        r#"{"x":[1,]}"#,
+        r#"{"x":{"a":1,}}"#,
+        r#"{"x":{"a"}}"#,
+        r#"{"x":{1:2}}"#,
+        r#"{"x":[1 2]}"#,
+        r#"{"x":tru}"#,
+        r#"{"x":nul}"#,
+        r#"{"x":01.}"#,
+        r#"{"x":}"#,
+        r#"{"x":'a'}"#,
+        r#"{"title":nil}"#,
+        r#"{"outstanding_tool_calls":["a",5]}"#,
+        r#"{"outstanding_tool_calls":"a"}"#,
+        r#"{"outstanding_llm_calls":4294967296}"#,
+        r#"{"message_count":18446744073709551616}"#,
+        r#"{"message_count":1.5}"#,
+        r#"{"message_count":1e3}"#,
+        r#"{"session_ended":1}"#,
+        r#"{"total_usage":5}"#,
+        r#"{"a":1}}"#,
+    ];
+    for json in invalid {
+        assert_eq!(
+            DeviceStatus::parse(json.as_bytes()),
+            Err(StatusError::Invalid),
+            "{json}"
+        );
+    }
+    assert_eq!(
+        DeviceStatus::parse(b"{\"title\":\"\xff\"}"),
+        Err(StatusError::Invalid)
+    );
+    assert_eq!(
+        DeviceStatus::parse(br#"{"outstanding_llm_calls":4294967295}"#)
+            .unwrap()
+            .outstanding_llm_calls,
+        u32::MAX
+    );
+}
+
+#[test]
+fn deep_nesting_is_refused_without_recursion() {
+    let nested = |depth: usize| {
+        std::format!(
+            r#"{{"x":{}{},"title":"t"}}"#,
+            "[".repeat(depth),
+            "]".repeat(depth)
+        )
+    };
+    let s = DeviceStatus::parse(nested(MAX_DEPTH as usize).as_bytes()).unwrap();
+    assert_eq!(s.title.as_str(), "t");
+    assert_eq!(
+        DeviceStatus::parse(nested(MAX_DEPTH as usize + 1).as_bytes()),
+        Err(StatusError::Invalid)
+    );
+    // A whole buffer of openers: refused at the limit, not after a million stack frames.
+    let json = std::format!(r#"{{"x":{}"#, "[{\"a\":".repeat(500_000));
+    assert_eq!(
+        DeviceStatus::parse(json.as_bytes()),
+        Err(StatusError::Invalid)
+    );
+}
+
+#[test]
+fn mutated_states_never_panic() {
+    // Seeded xorshift: the same cases every run.
+    let mut x: u64 = 0x9e37_79b9_7f4a_7c15;
+    let mut next = move || {
+        x ^= x << 13;
+        x ^= x >> 7;
+        x ^= x << 17;
+        x
+    };
+    let alphabet = b"{}[]\":,\\ 0123456789.eE+-tfnul\xc3\xa9x";
+    let mut ok = 0;
+    for _ in 0..20_000 {
+        let mut json = FULL_STATE.as_bytes().to_vec();
+        for _ in 0..1 + next() % 4 {
+            let at = (next() % json.len() as u64) as usize;
+            let b = alphabet[(next() % alphabet.len() as u64) as usize];
+            match next() % 3 {
+                0 => json[at] = b,
+                1 => json.insert(at, b),
+                _ => {
+                    json.remove(at);
+                }
+            }
+        }
+        if DeviceStatus::parse(&json).is_ok() {
+            ok += 1;
+        }
+    }
+    // Most single-byte changes land in strings or ignored parts and still parse.
+    assert!(ok > 1_000, "{ok}");
+}
+
+#[test]
+fn bad_escapes_become_replacement_chars() {
+    let cases: &[(&str, &str)] = &[
+        (r#"a\u00zzb"#, "a\u{FFFD}00zzb"),
+        (r#"\u12"#, "\u{FFFD}12"),
+        (r#"\udc00x"#, "\u{FFFD}x"),
+        (r#"\ud83d\u0041"#, "\u{FFFD}A"),
+        (r#"\q\/"#, "q/"),
+        ("\\\u{e9}", "\u{FFFD}\u{e9}"),
+    ];
+    for (raw, decoded) in cases {
+        let json = std::format!(r#"{{"title":"{raw}"}}"#);
+        let s = DeviceStatus::parse(json.as_bytes()).unwrap();
+        assert_eq!(s.title.as_str(), *decoded, "{raw}");
+    }
+    // An escape that decodes to a char that does not fit whole ends the string there.
+    let json = std::format!(r#"{{"title":"{}\u00e9tail"}}"#, "x".repeat(TITLE_LEN - 1));
+    let s = DeviceStatus::parse(json.as_bytes()).unwrap();
+    assert_eq!(s.title.as_str(), "x".repeat(TITLE_LEN - 1));
 }

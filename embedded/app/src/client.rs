@@ -194,8 +194,8 @@ async fn step(
 }
 
 async fn resolve(stack: Stack<'_>, host: &str) -> Option<embassy_net::IpAddress> {
-    if let Ok(ip) = host.parse::<core::net::Ipv4Addr>() {
-        return Some(ip.into());
+    if let Some([a, b, c, d]) = crate::server::ipv4(host) {
+        return Some(embassy_net::Ipv4Address::new(a, b, c, d).into());
     }
     #[cfg(feature = "dns")]
     {
@@ -286,7 +286,7 @@ fn apply<D: StatusDisplay>(view: &mut View, output: Output<'_>, display: &mut D)
         Output::State(json) => match DeviceStatus::parse(json.as_bytes()) {
             Ok(state) => {
                 view.activity = Some(state.activity());
-                view.cost_usd = state.total_cost_usd;
+                view.cost_micro_usd = state.total_cost_micro_usd;
             }
             Err(_) => display.note(&Note::BadState),
         },

@@ -12,7 +12,7 @@
 //!
 //! Plus the parsed [`sse_core::status::DeviceStatus`] (about 400 bytes) and the follow session's
 //! own state. Everything lives in the `run` future, which the board's executor places in a
-//! static task pool, so `arm-none-eabi-size` counts it as `.bss`. `embedded/budget.toml` holds
+//! static task pool, so `arm-none-eabi-size` counts it as `.bss`. `embedded/size-budget.txt` holds
 //! the limits CI checks.
 
 /// smoltcp receive buffer of the one TCP socket.

@@ -40,10 +40,10 @@ impl<'a> Server<'a> {
     /// [`AddrError`] for a missing host, port or leading `/`.
     pub fn parse(addr: &'a str, path: &'a str) -> Result<Self, AddrError> {
         let (host, port) = addr.rsplit_once(':').ok_or(AddrError::BadPort)?;
-        let port: u16 = port.parse().map_err(|_| AddrError::BadPort)?;
-        if port == 0 {
-            return Err(AddrError::BadPort);
-        }
+        let port = decimal(port)
+            .and_then(|p| u16::try_from(p).ok())
+            .filter(|p| *p != 0)
+            .ok_or(AddrError::BadPort)?;
         if host.is_empty() {
             return Err(AddrError::NoHost);
         }
@@ -52,6 +52,37 @@ impl<'a> Server<'a> {
         }
         Ok(Self { host, port, path })
     }
+}
+
+/// An IPv4 address in dotted-decimal form (`a.b.c.d`, each 0..=255), as four bytes.
+///
+/// Hand-written, like [`decimal`]: `core`'s generic address and integer parsers cost several
+/// hundred bytes of flash on a device that parses one address.
+pub fn ipv4(s: &str) -> Option<[u8; 4]> {
+    let mut out = [0u8; 4];
+    let (mut filled, mut value, mut digits) = (0, 0u16, 0);
+    for b in s.bytes().chain([b'.']) {
+        if b == b'.' {
+            let slot = out.get_mut(filled).filter(|_| digits > 0)?;
+            *slot = u8::try_from(value).ok()?;
+            (filled, value, digits) = (filled + 1, 0, 0);
+        } else if b.is_ascii_digit() && digits < 3 {
+            (value, digits) = (value * 10 + u16::from(b - b'0'), digits + 1);
+        } else {
+            return None;
+        }
+    }
+    (filled == 4).then_some(out)
+}
+
+/// A non-empty run of ASCII digits, at most 9 of them.
+fn decimal(s: &str) -> Option<u32> {
+    if s.is_empty() || s.len() > 9 {
+        return None;
+    }
+    s.bytes().try_fold(0u32, |v, b| {
+        b.is_ascii_digit().then(|| v * 10 + u32::from(b - b'0'))
+    })
 }
 
 #[cfg(test)]
@@ -83,5 +114,30 @@ mod tests {
             Server::parse("host:8000", "stream"),
             Err(AddrError::BadPath)
         );
+        assert_eq!(Server::parse("host:+80", "/"), Err(AddrError::BadPort));
+        assert_eq!(Server::parse("host:", "/"), Err(AddrError::BadPort));
+        assert_eq!(Server::parse("host:65535", "/").map(|s| s.port), Ok(65535));
+        assert_eq!(Server::parse("host:65536", "/"), Err(AddrError::BadPort));
+    }
+
+    #[test]
+    fn ipv4_literals() {
+        assert_eq!(ipv4("192.168.69.100"), Some([192, 168, 69, 100]));
+        assert_eq!(ipv4("0.0.0.0"), Some([0, 0, 0, 0]));
+        assert_eq!(ipv4("255.255.255.255"), Some([255; 4]));
+        for bad in [
+            "",
+            "1.2.3",
+            "1.2.3.4.5",
+            "256.1.1.1",
+            "1..2.3",
+            "a.b.c.d",
+            "1.2.3.4 ",
+            "agent.local",
+            "1.2.3.-4",
+            "0001.2.3.4",
+        ] {
+            assert_eq!(ipv4(bad), None, "{bad}");
+        }
     }
 }

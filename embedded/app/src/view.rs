@@ -26,8 +26,8 @@ pub struct View {
     pub oversized: u64,
     /// The next message index wanted (the resume point).
     pub next: Seq,
-    /// `total_usage.total_cost_usd` from the last `state`.
-    pub cost_usd: f32,
+    /// `total_usage.total_cost_usd` from the last `state`, in millionths of a dollar.
+    pub cost_micro_usd: u64,
 }
 
 impl View {
@@ -42,7 +42,7 @@ impl View {
             messages: 0,
             oversized: 0,
             next: Seq(0),
-            cost_usd: 0.0,
+            cost_micro_usd: 0,
         }
     }
 
@@ -55,11 +55,10 @@ impl View {
         }
     }
 
-    /// The cost in dollars and ten-thousandths (rounded; negative or NaN shows as 0).
-    pub fn cost_fixed4(&self) -> (u32, u32) {
-        // `as` saturates: NaN and negatives become 0, huge values u32::MAX.
-        let units = (self.cost_usd * 10_000.0 + 0.5) as u32;
-        (units / 10_000, units % 10_000)
+    /// The cost in whole dollars and ten-thousandths (rounded half up).
+    pub const fn cost_fixed4(&self) -> (u64, u32) {
+        let units = self.cost_micro_usd / 100 + (self.cost_micro_usd % 100 >= 50) as u64;
+        (units / 10_000, (units % 10_000) as u32)
     }
 
     /// The LED pattern for this view.
@@ -100,8 +99,8 @@ pub const fn activity_name(activity: Option<Activity>) -> &'static str {
 impl fmt::Display for View {
     /// `status link=connected reason="Connected" activity=idle messages=3 oversized=0 next=3 cost=0.0120`
     ///
-    /// The cost is printed in fixed point from integer tenths of a cent: `core`'s float
-    /// formatting would add about 8 KB of flash to the firmware.
+    /// The cost is printed in fixed point from integer micro-dollars: `core`'s float formatting
+    /// would add about 8 KB of flash to the firmware.
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         let (dollars, frac) = self.cost_fixed4();
         write!(

@@ -190,3 +190,90 @@ fn length_and_close_framing() {
         (b"abcdef".to_vec(), false)
     );
 }
+
+#[test]
+fn head_edge_cases() {
+    let parse = |bytes: &[u8]| HeadReader::<512>::new().push(&mut &bytes[..]);
+    let ok = |status, event_stream, framing| {
+        Ok(Some(ResponseHead {
+            status,
+            event_stream,
+            framing,
+        }))
+    };
+    // No reason phrase; odd spacing around values; the first of a repeated header counts.
+    assert_eq!(
+        parse(b"HTTP/1.1 204\r\ncontent-type:text/event-stream\r\nContent-Type: text/html\r\n\r\n"),
+        ok(204, true, Framing::UntilClose)
+    );
+    assert_eq!(
+        parse(b"HTTP/1.1 200 OK\r\nContent-Length:  7 \r\nX-Empty:\r\n\r\n"),
+        ok(200, false, Framing::Length(7))
+    );
+    // Transfer-Encoding wins over Content-Length (RFC 9112 6.3).
+    assert_eq!(
+        parse(b"HTTP/1.1 200 OK\r\nContent-Length: 7\r\nTransfer-Encoding: Chunked\r\n\r\n"),
+        ok(200, false, Framing::Chunked)
+    );
+    let mut many = b"HTTP/1.1 200 OK\r\n".to_vec();
+    for _ in 0..MAX_HEADERS {
+        many.extend_from_slice(b"X: y\r\n");
+    }
+    let mut too_many = many.clone();
+    many.extend_from_slice(b"\r\n");
+    assert_eq!(parse(&many), ok(200, false, Framing::UntilClose));
+    too_many.extend_from_slice(b"X: y\r\n\r\n");
+    assert_eq!(parse(&too_many), Err(HeadError::Invalid));
+    for bad in [
+        &b"HTTP/2 200 OK\r\n\r\n"[..],
+        b"HTTP/1.1 20 OK\r\n\r\n",
+        b"HTTP/1.1 2000 OK\r\n\r\n",
+        b"HTTP/1.1 2x0 OK\r\n\r\n",
+        b"HTTP/1.x 200 OK\r\n\r\n",
+        b"\r\nHTTP/1.1 200 OK\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nNo colon\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nBad name: x\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\n: x\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nX: y\r\n folded\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: 99999999999999999999\r\n\r\n",
+        b"HTTP/1.1 200 OK\r\nContent-Length: \r\n\r\n",
+    ] {
+        assert_eq!(
+            parse(bad),
+            Err(HeadError::Invalid),
+            "{:?}",
+            std::str::from_utf8(bad)
+        );
+    }
+    // Nothing is taken past the head, and an incomplete head takes everything.
+    let mut input = &b"HTTP/1.1 200 OK\n\nrest"[..];
+    assert!(HeadReader::<64>::new().push(&mut input).unwrap().is_some());
+    assert_eq!(input, b"rest");
+    let mut reader = HeadReader::<64>::new();
+    let mut input = &b"HTTP/1.1 200 OK\r\n\r"[..];
+    assert_eq!(reader.push(&mut input), Ok(None));
+    assert!(input.is_empty());
+    let mut input = &b"\nX"[..];
+    assert_eq!(reader.push(&mut input), ok(200, false, Framing::UntilClose));
+    assert_eq!(input, b"X");
+}
+
+#[test]
+fn request_numbers_are_decimal() {
+    let mut buf = [0u8; 256];
+    for (from, text) in [
+        (0, "from=0&"),
+        (10, "from=10&"),
+        (u64::MAX, "from=18446744073709551615&"),
+    ] {
+        let req = Request {
+            from: Seq(from),
+            port: 65535,
+            ..request(None)
+        };
+        let n = req.write(&mut buf).unwrap();
+        let s = core::str::from_utf8(&buf[..n]).unwrap();
+        assert!(s.contains(text), "{s}");
+        assert!(s.contains("Host: 192.168.69.100:65535\r\n"), "{s}");
+    }
+}

@@ -57,15 +57,22 @@ fn status_line_is_stable_and_cost_is_fixed_point() {
     );
     v.messages = 3;
     v.next = Seq(3);
-    v.cost_usd = 0.25;
+    v.cost_micro_usd = 250_000;
     assert_eq!(
         v.to_string(),
         "status link=connected reason=\"Connected\" activity=running_tool messages=3 oversized=0 next=3 cost=0.2500"
     );
-    v.cost_usd = f32::NAN;
-    assert_eq!(v.cost_fixed4(), (0, 0));
-    v.cost_usd = -1.0;
-    assert_eq!(v.cost_fixed4(), (0, 0));
+    for (micros, shown) in [
+        (0, (0, 0)),
+        (49, (0, 0)),
+        (50, (0, 1)),
+        (12_375_000, (12, 3750)),
+        (999_950, (1, 0)),
+        (u64::MAX, (u64::MAX / 1_000_000, 5516)),
+    ] {
+        v.cost_micro_usd = micros;
+        assert_eq!(v.cost_fixed4(), shown, "{micros}");
+    }
 }
 
 #[test]

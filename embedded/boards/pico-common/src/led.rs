@@ -1,8 +1,11 @@
-//! The on-board LED (a CYW43 GPIO, not an RP GPIO) plays the app's blink pattern; the display
-//! hands patterns over through a signal, so a change shows at once.
+//! The on-board LED (a CYW43 GPIO, not an RP GPIO). The CYW43 control handle is owned by one
+//! task, which keeps Wi-Fi joined and plays the blink patterns: "connecting" while it joins or
+//! re-joins, otherwise the app's latest pattern. The display hands patterns over through a
+//! signal, so a change shows at once.
 
 use defmt::{info, warn};
 use embassy_futures::select::{Either, select};
+use embassy_net::Stack;
 use embassy_sync::blocking_mutex::raw::CriticalSectionRawMutex;
 use embassy_sync::signal::Signal;
 use embassy_time::Timer;
@@ -11,29 +14,36 @@ use sse_embedded_app::{Note, StatusDisplay, View, activity_name};
 
 static PATTERN: Signal<CriticalSectionRawMutex, Pattern> = Signal::new();
 
-/// Plays the latest pattern forever.
-#[embassy_executor::task]
-pub async fn led_task(mut control: cyw43::Control<'static>) -> ! {
-    let mut pattern = Pattern::Connecting;
+/// Plays `pattern` in a loop, forever (callers cut it short with `select` or a timeout).
+pub async fn play(control: &mut cyw43::Control<'static>, pattern: Pattern) -> ! {
+    let timings = pattern.timings();
     loop {
-        let timings = pattern.timings();
-        if let [steady] = timings {
-            control.gpio_set(0, *steady != 0).await;
-            pattern = PATTERN.wait().await;
-            continue;
-        }
-        'play: loop {
-            for (i, ms) in timings.iter().enumerate() {
-                control.gpio_set(0, i % 2 == 0).await;
-                if let Either::Second(next) =
-                    select(Timer::after_millis(u64::from(*ms)), PATTERN.wait()).await
-                {
-                    pattern = next;
-                    break 'play;
-                }
+        for (i, ms) in timings.iter().enumerate() {
+            control.gpio_set(0, i % 2 == 0 && *ms != 0).await;
+            if timings.len() == 1 {
+                core::future::pending::<()>().await; // steady
             }
+            Timer::after_millis(u64::from(*ms)).await;
         }
     }
+}
+
+/// Wi-Fi and the status light: joins (LED "connecting"), then plays the app's patterns until
+/// the link drops, then joins again. The last pattern survives a re-join.
+#[embassy_executor::task]
+pub async fn wifi_led_task(mut control: cyw43::Control<'static>, stack: Stack<'static>) -> ! {
+    let mut current = Pattern::Connecting;
+    crate::keep_joined(
+        &mut control,
+        stack,
+        async |control: &mut cyw43::Control<'static>| {
+            loop {
+                let Either::Second(next) = select(play(control, current), PATTERN.wait()).await;
+                current = next;
+            }
+        },
+    )
+    .await
 }
 
 /// Shows the status on the LED and in the defmt log.

@@ -1,5 +1,5 @@
 //! What the Pico W (RP2040) and Pico 2 W (RP2350) firmwares share: bringing up the CYW43439 over
-//! PIO SPI, joining Wi-Fi with retry, DHCP, the LED task, and the two `main`s (the SSE status
+//! PIO SPI, joining Wi-Fi with retry and re-joining after a loss, DHCP, the LED task, and the two `main`s (the SSE status
 //! light and the bare-stack size baseline). The chip is chosen by the board workspace
 //! (`embassy-rp/rp2040` or `embassy-rp/rp235xa`); pins are the same on both boards.
 #![no_std]
@@ -11,13 +11,15 @@ use cyw43::{A4, Aligned, JoinOptions};
 use cyw43_pio::PioSpi;
 use defmt::{info, unwrap, warn};
 use embassy_executor::Spawner;
+use embassy_futures::select::select;
 use embassy_net::{Stack, StackResources};
 use embassy_rp::clocks::RoscRng;
 use embassy_rp::gpio::{Level, Output};
 use embassy_rp::peripherals::{DMA_CH0, PIO0};
 use embassy_rp::pio::Pio;
 use embassy_rp::{Peripherals, bind_interrupts, dma, pio};
-use embassy_time::{Duration, Timer};
+use embassy_time::{Duration, with_timeout};
+use sse_embedded_app::led::Pattern;
 use static_cell::StaticCell;
 use {defmt_rtt as _, panic_probe as _};
 
@@ -61,18 +63,17 @@ async fn net_task(mut runner: embassy_net::Runner<'static, cyw43::NetDriver<'sta
     runner.run().await
 }
 
-/// A joined board with an IPv4 address.
+/// A board whose Wi-Fi task is running and that has an IPv4 address.
 pub struct Board {
     /// The network stack, configured by DHCP.
     pub stack: Stack<'static>,
-    /// The CYW43 control handle (owns the LED).
-    pub control: cyw43::Control<'static>,
     /// Hardware randomness for the reconnect jitter.
     pub seed: u64,
 }
 
-/// Powers the CYW43439, joins `settings::WIFI_SSID` (retrying forever) and waits for DHCP.
-pub async fn bring_up(spawner: Spawner, p: Peripherals, module: Module) -> Board {
+/// Powers the CYW43439, starts the network stack and the Wi-Fi task (`led` picks the one that
+/// also plays the status light), and waits for the first join and DHCP.
+async fn bring_up(spawner: Spawner, p: Peripherals, module: Module, led: bool) -> Board {
     let pwr = Output::new(p.PIN_23, Level::Low);
     let cs = Output::new(p.PIN_25, Level::High);
     let mut pio = Pio::new(p.PIO0, Irqs);
@@ -106,7 +107,23 @@ pub async fn bring_up(spawner: Spawner, p: Peripherals, module: Module) -> Board
     let (stack, runner) =
         embassy_net::new(device, config, RESOURCES.init(StackResources::new()), seed);
     spawner.spawn(unwrap!(net_task(runner)));
+    if led {
+        spawner.spawn(unwrap!(led::wifi_led_task(control, stack)));
+    } else {
+        spawner.spawn(unwrap!(wifi_task(control, stack)));
+    }
 
+    stack.wait_config_up().await;
+    if let Some(cfg) = stack.config_v4() {
+        info!("wifi: address {}", cfg.address);
+    }
+    Board { stack, seed }
+}
+
+/// Joins `settings::WIFI_SSID`, retrying every [`JOIN_RETRY`] until it works. The LED blinks
+/// the "connecting" pattern while waiting between attempts; during an attempt the CYW43 is busy
+/// and the LED holds its level.
+async fn join(control: &mut cyw43::Control<'static>) {
     let mut attempt: u32 = 0;
     loop {
         attempt = attempt.saturating_add(1);
@@ -115,8 +132,12 @@ pub async fn bring_up(spawner: Spawner, p: Peripherals, module: Module) -> Board
         } else {
             JoinOptions::new(settings::WIFI_PASSWORD.as_bytes())
         };
+        control.gpio_set(0, true).await;
         match control.join(settings::WIFI_SSID, options).await {
-            Ok(()) => break,
+            Ok(()) => {
+                info!("wifi: joined {}", settings::WIFI_SSID);
+                return;
+            }
             Err(e) => {
                 warn!(
                     "wifi: join {} failed (attempt {}): {}",
@@ -124,30 +145,42 @@ pub async fn bring_up(spawner: Spawner, p: Peripherals, module: Module) -> Board
                     attempt,
                     e
                 );
-                // Blink once per failed attempt so a board without a probe shows it is trying.
-                control.gpio_set(0, true).await;
-                Timer::after_millis(100).await;
-                control.gpio_set(0, false).await;
-                Timer::after(JOIN_RETRY).await;
+                let _ = with_timeout(JOIN_RETRY, led::play(control, Pattern::Connecting)).await;
             }
         }
     }
-    info!("wifi: joined {}, waiting for DHCP", settings::WIFI_SSID);
-    stack.wait_config_up().await;
-    if let Some(cfg) = stack.config_v4() {
-        info!("wifi: address {}", cfg.address);
+}
+
+/// Keeps Wi-Fi joined: joins, waits for the link to drop (the CYW43 reports deauthentication,
+/// disassociation and link loss), leaves and joins again with the same retry policy.
+async fn keep_joined(
+    control: &mut cyw43::Control<'static>,
+    stack: Stack<'static>,
+    while_up: impl AsyncFnMut(&mut cyw43::Control<'static>),
+) -> ! {
+    let mut while_up = while_up;
+    loop {
+        join(control).await;
+        select(stack.wait_link_down(), while_up(control)).await;
+        warn!("wifi: link lost, joining again");
+        control.leave().await;
     }
-    Board {
+}
+
+/// The Wi-Fi task of the size baseline: joins and re-joins, no status light.
+#[embassy_executor::task]
+async fn wifi_task(mut control: cyw43::Control<'static>, stack: Stack<'static>) -> ! {
+    keep_joined(
+        &mut control,
         stack,
-        control,
-        seed,
-    }
+        async |_: &mut cyw43::Control<'static>| core::future::pending::<()>().await,
+    )
+    .await
 }
 
 /// The status light: follow the server and show its state on the LED until the session ends.
 pub async fn run_status_light(spawner: Spawner, p: Peripherals, module: Module) -> ! {
-    let board = bring_up(spawner, p, module).await;
-    spawner.spawn(unwrap!(led::led_task(board.control)));
+    let board = bring_up(spawner, p, module, true).await;
     let mut display = led::LedDisplay;
     match sse_embedded_app::Server::parse(settings::SSE_SERVER, settings::SSE_PATH) {
         Ok(server) => {
@@ -170,18 +203,36 @@ pub async fn run_status_light(spawner: Spawner, p: Peripherals, module: Module) 
     core::future::pending().await
 }
 
-/// The size baseline: the same bring-up and one TCP socket without the SSE app. GETs the stream
-/// once and logs how many bytes arrived.
+/// The size baseline: the same bring-up and one TCP socket without the SSE app. Resolves
+/// `SSE_SERVER` like the app does (an IPv4 literal, or a DNS query: embassy-net's resolver is
+/// part of the network stack, not of the SSE app), GETs the stream once and logs how many bytes
+/// arrived.
 pub async fn run_bare(spawner: Spawner, p: Peripherals, module: Module) -> ! {
-    let board = bring_up(spawner, p, module).await;
-    let Ok(addr) = settings::SSE_SERVER.parse::<core::net::SocketAddrV4>() else {
-        warn!("bare: SSE_SERVER must be an IPv4 address:port");
+    let board = bring_up(spawner, p, module, false).await;
+    let Some((host, port)) = settings::SSE_SERVER
+        .rsplit_once(':')
+        .and_then(|(h, p)| Some((h, p.parse::<u16>().ok()?)))
+    else {
+        warn!("bare: SSE_SERVER must be host:port");
+        core::future::pending().await
+    };
+    let addr = match host.parse::<core::net::Ipv4Addr>() {
+        Ok(ip) => Some(ip.into()),
+        Err(_) => board
+            .stack
+            .dns_query(host, embassy_net::dns::DnsQueryType::A)
+            .await
+            .ok()
+            .and_then(|found| found.first().copied()),
+    };
+    let Some(addr) = addr else {
+        warn!("bare: cannot resolve {}", host);
         core::future::pending().await
     };
     let mut rx = [0u8; 2048];
     let mut tx = [0u8; 512];
     let mut socket = embassy_net::tcp::TcpSocket::new(board.stack, &mut rx, &mut tx);
-    if socket.connect(addr).await.is_ok() {
+    if socket.connect((addr, port)).await.is_ok() {
         let request = b"GET /stream HTTP/1.1\r\nHost: sse\r\nConnection: close\r\n\r\n";
         if embedded_io_async::Write::write_all(&mut socket, request)
             .await
