@@ -24,7 +24,7 @@ pub enum Command {
     /// Follow a live event stream, reconnecting and resuming as needed.
     ///
     /// Works against any SSE server; against `sse-host serve` it also resumes by message index,
-    /// drops duplicates, fills gaps and starts over when the server's log was replaced. On a
+    /// drops duplicates, recovers a gap by resuming at the first missing index, and starts over when the server's log was replaced. On a
     /// terminal, line 1 is a live status line (connection status with its reason and reconnect
     /// countdown, the agent's state, tokens and cost) above the scrolling messages; when stdout is
     /// not a terminal it prints plain lines instead. Exit status: 0 after --max-events or
