@@ -74,6 +74,7 @@
 use crate::parse::{Event, Parser, Step};
 use crate::reconnect::{self, Disconnect, Policy, Reconnect, Status, StatusKind};
 use crate::seq::{Arrival, EpochChange, Seq, Tracker, parse_index};
+use crate::status::top_level_str;
 use crate::time::Instant;
 
 #[cfg(test)]
@@ -417,92 +418,5 @@ fn other(ev: Event<'_>) -> Output<'_> {
         event_type: ev.event_type,
         data: ev.data,
         id: ev.last_event_id,
-    }
-}
-
-/// The raw (still escaped) value of string member `key` of the top-level JSON object in
-/// `json`, or `None` if there is none or the JSON is malformed or truncated. Enough to read
-/// `"epoch"` out of State without a JSON dependency; runs in one pass, never panics.
-fn top_level_str<'a>(json: &'a str, key: &str) -> Option<&'a str> {
-    let b = json.as_bytes();
-    let mut i = skip_ws(b, 0);
-    if b.get(i) != Some(&b'{') {
-        return None;
-    }
-    i += 1;
-    loop {
-        i = skip_ws(b, i);
-        if b.get(i) != Some(&b'"') {
-            return None; // `}` (no such key) or malformed
-        }
-        let (ks, ke) = string_span(b, i)?;
-        i = skip_ws(b, ke + 1);
-        if b.get(i) != Some(&b':') {
-            return None;
-        }
-        i = skip_ws(b, i + 1);
-        if b.get(ks..ke) == Some(key.as_bytes()) && b.get(i) == Some(&b'"') {
-            let (vs, ve) = string_span(b, i)?;
-            return json.get(vs..ve);
-        }
-        i = skip_ws(b, skip_value(b, i)?);
-        match b.get(i)? {
-            b',' => i += 1,
-            _ => return None,
-        }
-    }
-}
-
-fn skip_ws(b: &[u8], mut i: usize) -> usize {
-    while matches!(b.get(i), Some(b' ' | b'\t' | b'\n' | b'\r')) {
-        i += 1;
-    }
-    i
-}
-
-/// `b[open]` is `"`: the span of the string's contents, ending at the closing quote.
-fn string_span(b: &[u8], open: usize) -> Option<(usize, usize)> {
-    let mut j = open + 1;
-    loop {
-        match b.get(j)? {
-            b'\\' => j += 2,
-            b'"' => return Some((open + 1, j)),
-            _ => j += 1,
-        }
-    }
-}
-
-/// The index just past the JSON value starting at `b[i]`.
-fn skip_value(b: &[u8], i: usize) -> Option<usize> {
-    match b.get(i)? {
-        b'"' => string_span(b, i).map(|(_, end)| end + 1),
-        b'{' | b'[' => {
-            let mut depth = 0usize;
-            let mut j = i;
-            loop {
-                match b.get(j)? {
-                    b'"' => j = string_span(b, j)?.1,
-                    b'{' | b'[' => depth += 1,
-                    b'}' | b']' => {
-                        depth -= 1;
-                        if depth == 0 {
-                            return Some(j + 1);
-                        }
-                    }
-                    _ => {}
-                }
-                j += 1;
-            }
-        }
-        _ => {
-            let mut j = i;
-            while !matches!(
-                b.get(j),
-                None | Some(b',' | b'}' | b']' | b' ' | b'\t' | b'\n' | b'\r')
-            ) {
-                j += 1;
-            }
-            (j > i).then_some(j)
-        }
     }
 }

@@ -568,7 +568,7 @@ impl<const LINE: usize, const DATA: usize> Parser<LINE, DATA> {
                 && lent.is_none()
                 && !self.has_data
                 && value.len() <= DATA
-                && let Ok(text) = core::str::from_utf8(value)
+                && let Ok(text) = utf8(value)
             {
                 self.has_data = true;
                 lent = Some(text);
@@ -629,7 +629,7 @@ impl<const LINE: usize, const DATA: usize> Parser<LINE, DATA> {
                 _ => None,
             };
             if let Some(slot) = slot
-                && let Ok(text) = core::str::from_utf8(value)
+                && let Ok(text) = utf8(value)
             {
                 slot.clear();
                 slot.push(text);
@@ -880,27 +880,35 @@ fn whole_line(bytes: &[u8]) -> Option<(&[u8], u8, &[u8])> {
 /// The index of the first CR or LF in `bytes`.
 ///
 /// Most lines are short (`id: 17`, `event: state`, the blank line), and a call to `memchr2`
-/// costs more than scanning them, so the first two words are looked at a word at a time.
+/// costs more than scanning them, so host builds (`std`) look at the first two words a word at
+/// a time first. Devices skip that pre-scan: it is a few hundred bytes of flash for a speed-up
+/// they do not need, and the answer is the same.
 fn find_line_end(bytes: &[u8]) -> Option<usize> {
-    const WORD: usize = size_of::<usize>();
-    /// How far the word-at-a-time scan goes before handing over to `memchr2`.
-    const HEAD: usize = 2 * WORD;
     if let Some(b'\r' | b'\n') = bytes.first() {
         // A blank line, or the LF of a CRLF.
         return Some(0);
     }
-    let Some((head, rest)) = bytes.split_first_chunk::<HEAD>() else {
-        return bytes.iter().position(|&b| b == b'\r' || b == b'\n');
-    };
-    let (first, second) = head.split_at(WORD);
-    for (start, word) in [(0, first), (WORD, second)] {
-        if let Some(at) = word.try_into().ok().and_then(line_end_in) {
-            return Some(start + at);
+    #[cfg(feature = "std")]
+    {
+        const WORD: usize = size_of::<usize>();
+        /// How far the word-at-a-time scan goes before handing over to `memchr2`.
+        const HEAD: usize = 2 * WORD;
+        let Some((head, rest)) = bytes.split_first_chunk::<HEAD>() else {
+            return bytes.iter().position(|&b| b == b'\r' || b == b'\n');
+        };
+        let (first, second) = head.split_at(WORD);
+        for (start, word) in [(0, first), (WORD, second)] {
+            if let Some(at) = word.try_into().ok().and_then(line_end_in) {
+                return Some(start + at);
+            }
         }
+        Some(HEAD + memchr2(b'\r', b'\n', rest)?)
     }
-    Some(HEAD + memchr2(b'\r', b'\n', rest)?)
+    #[cfg(not(feature = "std"))]
+    memchr2(b'\r', b'\n', bytes)
 }
 
+#[cfg(feature = "std")]
 /// The index of the first CR or LF in `word`, found without branching per byte: a byte `b`
 /// is zero exactly when `(b - 1) & !b` has its high bit set, and bytes after the first zero
 /// byte can only be false positives, so the lowest set bit marks the first match.
@@ -950,14 +958,27 @@ fn split_field(line: &[u8]) -> Line<'_> {
     }
 }
 
+/// UTF-8 validation, the parser's hottest loop. With the `std` feature (host builds) the check
+/// runs on SIMD through `simdutf8` (runtime CPU detection); without it (devices) core's
+/// word-at-a-time validator does. Only speed differs: valid input gives the same `&str`, and
+/// invalid input always gets core's error (with `valid_up_to`), so decoding never changes.
+#[inline]
+fn utf8(bytes: &[u8]) -> Result<&str, core::str::Utf8Error> {
+    #[cfg(feature = "std")]
+    if let Ok(text) = simdutf8::basic::from_utf8(bytes) {
+        return Ok(text);
+    }
+    core::str::from_utf8(bytes)
+}
+
 /// `bytes` as text. Every buffer the parser hands out holds valid UTF-8 by construction; if that
 /// were ever broken, the valid prefix is returned rather than a panic.
 fn text(bytes: &[u8]) -> &str {
-    match core::str::from_utf8(bytes) {
+    match utf8(bytes) {
         Ok(s) => s,
         Err(e) => bytes
             .get(..e.valid_up_to())
-            .and_then(|valid| core::str::from_utf8(valid).ok())
+            .and_then(|valid| utf8(valid).ok())
             .unwrap_or_default(),
     }
 }
@@ -1074,7 +1095,7 @@ impl Utf8 {
         }
         // Fast path: valid text (the usual case) is checked by the word-at-a-time validator;
         // `utf8_chunks` goes byte by byte.
-        let valid_up_to = match core::str::from_utf8(bytes) {
+        let valid_up_to = match utf8(bytes) {
             Ok(text) => return sink.put(text),
             Err(e) => e.valid_up_to(),
         };

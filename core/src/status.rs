@@ -238,6 +238,26 @@ impl DeviceStatus {
     }
 }
 
+/// The raw text (escapes not decoded) of the string member `key` of a top-level JSON object;
+/// `None` if there is no such member, it is not a string, or the JSON is malformed before it.
+/// The follow session reads the `epoch` of `state` and `reset` events with it, so a device has
+/// one JSON reader, not two.
+pub(crate) fn top_level_str<'a>(json: &'a str, key: &str) -> Option<&'a str> {
+    let mut r = Reader {
+        s: json.as_bytes(),
+        pos: 0,
+    };
+    r.expect(b'{').ok()?;
+    let mut first = true;
+    while let Some(k) = r.key(&mut first).ok()? {
+        if k == key && r.peek().ok()? == b'"' {
+            return r.string().ok();
+        }
+        r.skip().ok()?;
+    }
+    None
+}
+
 // ---------------------------------------------------------------------------------------------
 // The reader: RFC 8259 JSON, one pass, no recursion, no buffer. Strings are handed out raw
 // (escapes still in them) and decoded only into the fields that keep them.
