@@ -57,80 +57,52 @@ const fn check(s: &str, nul_allowed: bool) -> Result<(), InvalidField> {
     Ok(())
 }
 
-/// An event type (`event:` field): no CR, LF or NUL.
-///
-/// An empty name is allowed; parsers then dispatch the event as `message`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct EventName<'a>(&'a str);
+/// Defines one validated field newtype: the text is checked once by `new` and never again.
+macro_rules! field {
+    ($(#[$doc:meta])* $name:ident, $what:literal, nul_allowed: $nul:literal, refuses: $refuses:literal) => {
+        $(#[$doc])*
+        #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+        #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+        pub struct $name<'a>(&'a str);
 
-impl<'a> EventName<'a> {
-    /// Validates `s` as an event type.
-    ///
-    /// # Errors
-    /// [`InvalidField`] if `s` contains CR, LF or NUL.
-    pub const fn new(s: &'a str) -> Result<Self, InvalidField> {
-        match check(s, false) {
-            Ok(()) => Ok(EventName(s)),
-            Err(e) => Err(e),
+        impl<'a> $name<'a> {
+            #[doc = concat!("Validates `s` as ", $what, ".")]
+            ///
+            /// # Errors
+            #[doc = concat!("[`InvalidField`] if `s` contains ", $refuses, ".")]
+            pub const fn new(s: &'a str) -> Result<Self, InvalidField> {
+                match check(s, $nul) {
+                    Ok(()) => Ok($name(s)),
+                    Err(e) => Err(e),
+                }
+            }
+
+            /// The validated text.
+            #[must_use]
+            pub const fn as_str(&self) -> &'a str {
+                self.0
+            }
         }
-    }
-
-    /// The validated text.
-    #[must_use]
-    pub const fn as_str(&self) -> &'a str {
-        self.0
-    }
+    };
 }
 
-/// An event id (`id:` field): no CR, LF or NUL.
-///
-/// An empty id is allowed: it resets the client's last event id.
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct EventId<'a>(&'a str);
-
-impl<'a> EventId<'a> {
-    /// Validates `s` as an event id.
+field! {
+    /// An event type (`event:` field): no CR, LF or NUL.
     ///
-    /// # Errors
-    /// [`InvalidField`] if `s` contains CR, LF or NUL.
-    pub const fn new(s: &'a str) -> Result<Self, InvalidField> {
-        match check(s, false) {
-            Ok(()) => Ok(EventId(s)),
-            Err(e) => Err(e),
-        }
-    }
-
-    /// The validated text.
-    #[must_use]
-    pub const fn as_str(&self) -> &'a str {
-        self.0
-    }
+    /// An empty name is allowed; parsers then dispatch the event as `message`.
+    EventName, "an event type", nul_allowed: false, refuses: "CR, LF or NUL"
 }
 
-/// A comment line (`: text`): no CR or LF. NUL is allowed (parsers ignore comments).
-#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
-#[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct Comment<'a>(&'a str);
-
-impl<'a> Comment<'a> {
-    /// Validates `s` as a comment.
+field! {
+    /// An event id (`id:` field): no CR, LF or NUL.
     ///
-    /// # Errors
-    /// [`InvalidField`] if `s` contains CR or LF.
-    pub const fn new(s: &'a str) -> Result<Self, InvalidField> {
-        match check(s, true) {
-            Ok(()) => Ok(Comment(s)),
-            Err(e) => Err(e),
-        }
-    }
+    /// An empty id is allowed: it resets the client's last event id.
+    EventId, "an event id", nul_allowed: false, refuses: "CR, LF or NUL"
+}
 
-    /// The validated text.
-    #[must_use]
-    pub const fn as_str(&self) -> &'a str {
-        self.0
-    }
+field! {
+    /// A comment line (`: text`): no CR or LF. NUL is allowed (parsers ignore comments).
+    Comment, "a comment", nul_allowed: true, refuses: "CR or LF"
 }
 
 /// One event (or comment, or `retry:` hint) to put on the wire. All fields are optional.
