@@ -15,7 +15,8 @@
 #   MAX_FDS     server fd limit for the "max subscribers" point  (default: hard limit - 3000)
 #   THREADS     load generator subscriber threads                (default 1)
 #   OUT         results directory                                (default target/load)
-#   KINDS       servers for the idle and load points  (default "ours baseline ours-hyper")
+#   KINDS       servers for the idle and load points  (default "ours baseline ours-hyper floor";
+#               "floor" is sse-floor: one write per event per socket and nothing else)
 #   SSE_HOST    sse-host binary to measure (default: the one built here)
 #
 # Every point starts a fresh server (clean RSS, empty log) and stops it afterwards. Every wait
@@ -28,7 +29,7 @@ RATE=${RATE:-10}
 DURATION=${DURATION:-20}
 PAD=${PAD:-200}
 THREADS=${THREADS:-1}
-KINDS=${KINDS:-"ours baseline ours-hyper"}
+KINDS=${KINDS:-"ours baseline ours-hyper floor"}
 OUT=${OUT:-target/load}
 BIN=target/release
 SSE_HOST=${SSE_HOST:-$BIN/sse-host}
@@ -37,7 +38,7 @@ mkdir -p "$OUT"
 RESULTS="$OUT/results-$(date +%Y%m%d-%H%M%S).jsonl"
 
 echo "== building (release)" >&2
-cargo build --release --quiet -p sse-host -p sse-tests --bin sse-host --bin sse-loadgen --bin sse-baseline
+cargo build --release --quiet -p sse-host -p sse-tests --bin sse-host --bin sse-loadgen --bin sse-baseline --bin sse-floor
 
 # File descriptors: as many as we may have (root can raise the hard limit; a container
 # without CAP_SYS_RESOURCE cannot, and keeps its hard limit).
@@ -79,6 +80,8 @@ try_start() {
         (ulimit -n "$fds"; [ "$kind" = ours-hyper ] && export SSE_STREAM_VIA_HYPER=1
          exec "$SSE_HOST" serve --memory --bind "127.0.0.1:$port" \
             --max-subscribers 1000000) >"$OUT/$kind.log" 2>&1 &
+    elif [ "$kind" = floor ]; then
+        (ulimit -n "$fds"; exec "$BIN/sse-floor" --bind "127.0.0.1:$port") >"$OUT/$kind.log" 2>&1 &
     else
         (ulimit -n "$fds"; exec "$BIN/sse-baseline" --bind "127.0.0.1:$port") >"$OUT/$kind.log" 2>&1 &
     fi
