@@ -106,10 +106,15 @@ pub struct Parser<const LINE: usize, const DATA: usize> {
     id_nul: bool,
     /// The `retry:` value being read, once it has a digit.
     retry_value: Option<u64>,
-    /// The spec's last event ID buffer: set by `id` fields, copied on dispatch.
-    id_buffer: Text<LINE>,
-    /// The event source's last event ID string: what a reconnect sends as `Last-Event-ID`.
-    last_id: Text<LINE>,
+    /// The spec's last event ID buffer (`ids[buf]`) and the event source's last event ID
+    /// string (`ids[last]`: what a reconnect sends as `Last-Event-ID`). Dispatch makes the
+    /// string equal to the buffer; while they are equal they share a slot, so that costs an
+    /// index store instead of a copy, and an `id` field writes into the other slot.
+    ids: [Text<LINE>; 2],
+    /// Index of the last event ID buffer in `ids`.
+    buf: u8,
+    /// Index of the last event ID string in `ids`.
+    last: u8,
     /// The reconnection time set by the stream.
     retry: Option<Duration>,
 }
@@ -287,8 +292,9 @@ impl<const LINE: usize, const DATA: usize> Parser<LINE, DATA> {
             comment_cut: false,
             id_nul: false,
             retry_value: None,
-            id_buffer: Text::new(),
-            last_id: Text::new(),
+            ids: [Text::new(), Text::new()],
+            buf: 0,
+            last: 0,
             retry: None,
         }
     }
@@ -336,13 +342,13 @@ impl<const LINE: usize, const DATA: usize> Parser<LINE, DATA> {
         self.discarding = false;
         self.dispatched = false;
         self.clear_event();
-        self.id_buffer.copy_from(&self.last_id);
+        self.buf = self.last;
     }
 
     /// The last event ID: what to send as `Last-Event-ID` after a reconnect; empty if none.
     #[must_use]
     pub fn last_event_id(&self) -> &str {
-        self.last_id.as_str()
+        self.id_slot(self.last).as_str()
     }
 
     /// Seeds the last event ID, as after a reconnect that sent `Last-Event-ID: id`.
@@ -364,9 +370,10 @@ impl<const LINE: usize, const DATA: usize> Parser<LINE, DATA> {
         if id.len() > LINE {
             return Err(SeedError::TooLong);
         }
-        self.last_id.clear();
-        self.last_id.push(id);
-        self.id_buffer.copy_from(&self.last_id);
+        let last = self.id_slot_mut(self.last);
+        last.clear();
+        last.push(id);
+        self.buf = self.last;
         Ok(())
     }
 
@@ -544,7 +551,18 @@ impl<const LINE: usize, const DATA: usize> Parser<LINE, DATA> {
     /// where the input was split.
     fn lines<'i>(&mut self, input: &mut &'i [u8]) -> Result<Option<Item<'i>>, ParseError> {
         let mut lent: Option<&'i str> = None;
-        while let Some((line, end, after)) = whole_line(input) {
+        // At most one try per event, so no line is looked at more than twice.
+        let mut try_whole = true;
+        loop {
+            if try_whole && lent.is_none() && !self.has_data {
+                try_whole = false;
+                if let Some(item) = self.whole_event(input) {
+                    return Ok(Some(item));
+                }
+            }
+            let Some((line, end, after)) = whole_line(input) else {
+                break;
+            };
             // A CR line end takes the LF of a CRLF with it if it is here; at the end of the
             // input the next push has to look (`AfterCr`).
             let (after, state) = match (end, after.split_first()) {
@@ -560,6 +578,7 @@ impl<const LINE: usize, const DATA: usize> Parser<LINE, DATA> {
                     return Ok(Some(Item::Event(lent)));
                 }
                 // Nothing was dispatched: there was no data, so nothing was lent.
+                try_whole = true;
                 continue;
             }
             let line = split_field(line);
@@ -594,6 +613,85 @@ impl<const LINE: usize, const DATA: usize> Parser<LINE, DATA> {
         Ok(None)
     }
 
+    /// The common case in one step: a whole event of `event`, `id` and one `data` line (plus
+    /// ignored fields), all valid UTF-8 that fits, and its blank line are in `input`. The lines
+    /// are only looked at until the blank line; nothing changes unless the whole event
+    /// qualifies, so on `None` the line-by-line path in [`Parser::lines`] starts from the same
+    /// place and does the same thing slower. (Called only at a line start, outside error
+    /// recovery, with no data in the event yet.) Host builds only: it is speed, not behaviour,
+    /// and costs flash.
+    #[cfg(feature = "std")]
+    fn whole_event<'i>(&mut self, input: &mut &'i [u8]) -> Option<Item<'i>> {
+        let mut rest: &'i [u8] = input;
+        // `Some(None)`: the type the buffer already holds.
+        let mut event_type: Option<Option<&'i str>> = None;
+        let mut id: Option<&'i str> = None;
+        let mut data: Option<&'i str> = None;
+        loop {
+            let (line, end, after) = whole_line(rest)?;
+            rest = match (end, after.split_first()) {
+                (b'\r', Some((b'\n', after))) => after,
+                // Whether an LF follows is for the next push to see.
+                (b'\r', None) => return None,
+                _ => after,
+            };
+            if line.is_empty() {
+                break;
+            }
+            match split_field(line) {
+                Line::Field(Field::Data, value) if data.is_none() && value.len() <= DATA => {
+                    data = Some(utf8(value).ok()?);
+                }
+                // Every value is checked where it stands, even one a later line replaces:
+                // invalid UTF-8 decodes longer (U+FFFD) and may not fit, which is an error.
+                Line::Field(Field::Event, value) if value.len() <= LINE => {
+                    event_type = Some(if same_bytes(value, self.event_type.as_str().as_bytes()) {
+                        None
+                    } else {
+                        Some(utf8(value).ok()?)
+                    });
+                }
+                // > If the field value does not contain U+0000 NULL, then set the last event
+                // > ID buffer to the field value. Otherwise, ignore the field.
+                Line::Field(Field::Id, value) if value.len() <= LINE => {
+                    let text = utf8(value).ok()?;
+                    if !value.contains(&0) {
+                        id = Some(text);
+                    }
+                }
+                Line::Ignored => {}
+                // Comments and `retry` hand out items of their own, a second `data` line is
+                // joined, and what does not fit is an error or cut: all for the slow path.
+                _ => return None,
+            }
+        }
+        let data = data?;
+        if let Some(new) = event_type {
+            if let Some(text) = new {
+                self.event_type.clear();
+                self.event_type.push(text);
+            }
+            self.type_set = true;
+        }
+        if let Some(text) = id {
+            let slot = self.id_buffer_mut();
+            slot.clear();
+            slot.push(text);
+        }
+        *input = rest;
+        self.state = State::LineStart;
+        self.has_data = true;
+        // The blank line: `blank_line`'s steps for an event with data.
+        self.last = self.buf;
+        self.dispatched = true;
+        Some(Item::Event(Some(data)))
+    }
+
+    #[cfg(not(feature = "std"))]
+    fn whole_event<'i>(&mut self, _input: &mut &'i [u8]) -> Option<Item<'i>> {
+        None
+    }
+
     /// Moves data lent from the input into the data buffer (it fits: see [`Parser::lines`]).
     fn spill(&mut self, lent: &mut Option<&str>) {
         if let Some(text) = lent.take() {
@@ -615,25 +713,24 @@ impl<const LINE: usize, const DATA: usize> Parser<LINE, DATA> {
         };
         // Valid UTF-8 that fits decodes to itself: take it in one step. (Anything else goes
         // through the decoder below, which does the same for each piece of a split line.)
-        if value.len() <= LINE {
-            let slot = match field {
+        if value.len() <= LINE && matches!(field, Field::Event | Field::Id) {
+            if field == Field::Event && same_bytes(value, self.event_type.as_str().as_bytes()) {
                 // Streams tend to name the same type again and again: no need to copy it.
-                Field::Event if value == self.event_type.as_str().as_bytes() => {
+                self.type_set = true;
+                return Ok(None);
+            }
+            // > If the field value does not contain U+0000 NULL, then set the last event ID
+            // > buffer to the field value. Otherwise, ignore the field.
+            let takes = field == Field::Event || !value.contains(&0);
+            if takes && let Ok(text) = utf8(value) {
+                let slot = if field == Field::Event {
                     self.type_set = true;
-                    return Ok(None);
-                }
-                Field::Event => Some(&mut self.event_type),
-                // > If the field value does not contain U+0000 NULL, then set the last event
-                // > ID buffer to the field value. Otherwise, ignore the field.
-                Field::Id if !value.contains(&0) => Some(&mut self.id_buffer),
-                _ => None,
-            };
-            if let Some(slot) = slot
-                && let Ok(text) = utf8(value)
-            {
+                    &mut self.event_type
+                } else {
+                    self.id_buffer_mut()
+                };
                 slot.clear();
                 slot.push(text);
-                self.type_set = self.type_set || field == Field::Event;
                 return Ok(None);
             }
         }
@@ -764,7 +861,10 @@ impl<const LINE: usize, const DATA: usize> Parser<LINE, DATA> {
                 // > NULL, then set the last event ID buffer to the field value. Otherwise,
                 // > ignore the field.
                 if !self.id_nul {
-                    self.id_buffer.copy_from(&self.scratch);
+                    let slot = usize::from(self.writable_id_slot());
+                    if let Some(id) = self.ids.get_mut(slot) {
+                        id.copy_from(&self.scratch);
+                    }
                 }
             }
             Field::Retry => {
@@ -794,7 +894,7 @@ impl<const LINE: usize, const DATA: usize> Parser<LINE, DATA> {
         // > 1. Set the last event ID string of the event source to the value of the last event
         // > ID buffer. The buffer does not get reset, so the last event ID string of the event
         // > source remains set to this value until the next time it is set by the server.
-        self.last_id.copy_from(&self.id_buffer);
+        self.last = self.buf;
         // > 2. If the data buffer is an empty string, set the data buffer and the event type
         // > buffer to the empty string and return.
         if !self.has_data {
@@ -822,7 +922,7 @@ impl<const LINE: usize, const DATA: usize> Parser<LINE, DATA> {
         Event {
             event_type,
             data: lent.unwrap_or(self.data.as_str()),
-            last_event_id: self.last_id.as_str(),
+            last_event_id: self.id_slot(self.last).as_str(),
             truncated: self.truncated,
         }
     }
@@ -840,6 +940,31 @@ impl<const LINE: usize, const DATA: usize> Parser<LINE, DATA> {
         self.truncated = false;
         // The bytes stay: see `type_set`.
         self.type_set = false;
+    }
+
+    fn id_slot(&self, slot: u8) -> &Text<LINE> {
+        let [a, b] = &self.ids;
+        if slot == 0 { a } else { b }
+    }
+
+    fn id_slot_mut(&mut self, slot: u8) -> &mut Text<LINE> {
+        let [a, b] = &mut self.ids;
+        if slot == 0 { a } else { b }
+    }
+
+    /// The slot of the last event ID buffer, moved off the last event ID string's slot first
+    /// if they share one (the string must keep its value until the next dispatch).
+    fn writable_id_slot(&mut self) -> u8 {
+        if self.buf == self.last {
+            self.buf = self.last ^ 1;
+        }
+        self.buf
+    }
+
+    /// The last event ID buffer, ready to be overwritten (see [`Parser::writable_id_slot`]).
+    fn id_buffer_mut(&mut self) -> &mut Text<LINE> {
+        let slot = self.writable_id_slot();
+        self.id_slot_mut(slot)
     }
 
     fn data_sink(&mut self) -> Truncating<'_, DATA> {
@@ -871,6 +996,9 @@ fn split_line(bytes: &[u8]) -> (&[u8], &[u8]) {
 }
 
 /// Splits off a line that ends in `bytes`: (line, line end byte, after it).
+///
+/// Inlined: returned through memory, its result cost more to read back than to compute.
+#[cfg_attr(feature = "std", inline(always))]
 fn whole_line(bytes: &[u8]) -> Option<(&[u8], u8, &[u8])> {
     let (line, tail) = bytes.split_at_checked(find_line_end(bytes)?)?;
     let (&end, after) = tail.split_first()?;
@@ -883,6 +1011,7 @@ fn whole_line(bytes: &[u8]) -> Option<(&[u8], u8, &[u8])> {
 /// costs more than scanning them, so host builds (`std`) look at the first two words a word at
 /// a time first. Devices skip that pre-scan: it is a few hundred bytes of flash for a speed-up
 /// they do not need, and the answer is the same.
+#[cfg_attr(feature = "std", inline(always))]
 fn find_line_end(bytes: &[u8]) -> Option<usize> {
     if let Some(b'\r' | b'\n') = bytes.first() {
         // A blank line, or the LF of a CRLF.
@@ -941,6 +1070,8 @@ enum Line<'a> {
 /// > [use] the whole line as the field name, and the empty string as the field value.
 ///
 /// Field names are compared literally (no case folding); one match on the first bytes.
+/// Inlined for the same reason as [`whole_line`].
+#[cfg_attr(feature = "std", inline(always))]
 fn split_field(line: &[u8]) -> Line<'_> {
     let (field, rest) = match line {
         [b':', comment @ ..] => return Line::Comment(comment),
@@ -958,14 +1089,45 @@ fn split_field(line: &[u8]) -> Line<'_> {
     }
 }
 
+/// `a == b` for the short values it is used on (event types) without a call to `memcmp`:
+/// compares the first and last 4 or 8 bytes (overlapping) for lengths 4 to 16.
+#[cfg(feature = "std")]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    if a.len() != b.len() {
+        return false;
+    }
+    match a.len() {
+        4..=8 => {
+            a.first_chunk::<4>() == b.first_chunk::<4>()
+                && a.last_chunk::<4>() == b.last_chunk::<4>()
+        }
+        9..=16 => {
+            a.first_chunk::<8>() == b.first_chunk::<8>()
+                && a.last_chunk::<8>() == b.last_chunk::<8>()
+        }
+        _ => a == b,
+    }
+}
+
+/// Devices compare with `==` (less flash).
+#[cfg(not(feature = "std"))]
+fn same_bytes(a: &[u8], b: &[u8]) -> bool {
+    a == b
+}
+
 /// UTF-8 validation, the parser's hottest loop. With the `std` feature (host builds) the check
 /// runs on SIMD through `simdutf8` (runtime CPU detection); without it (devices) core's
 /// word-at-a-time validator does. Only speed differs: valid input gives the same `&str`, and
 /// invalid input always gets core's error (with `valid_up_to`), so decoding never changes.
 #[inline]
 fn utf8(bytes: &[u8]) -> Result<&str, core::str::Utf8Error> {
+    /// Below this, core's validator is done before SIMD has set up (`id: 17`).
     #[cfg(feature = "std")]
-    if let Ok(text) = simdutf8::basic::from_utf8(bytes) {
+    const SHORT: usize = 32;
+    #[cfg(feature = "std")]
+    if bytes.len() >= SHORT
+        && let Ok(text) = simdutf8::basic::from_utf8(bytes)
+    {
         return Ok(text);
     }
     core::str::from_utf8(bytes)

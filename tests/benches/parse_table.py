@@ -6,7 +6,7 @@ import json, os, sys
 root = sys.argv[1] if len(sys.argv) > 1 else "target/criterion"
 groups = [("small", [1, 7, 4096, 65536]), ("large16", [1, 7]), ("large", [4096, 65536]),
           ("linear-16k", [7]), ("linear-64k", [7]), ("linear-256k", [7])]
-who = ["sse-core", "sse-stream", "eventsource-stream", "memchr-lines"]
+who = ["sse-core", "sse-stream", "eventsource-stream", "memchr-lines", "least-work", "scan-join"]
 
 def gib_s(group, name, chunk):
     base = os.path.join(root, group, name, str(chunk), "new")
@@ -18,8 +18,8 @@ def gib_s(group, name, chunk):
     nbytes = bench["throughput"]["Bytes"]
     return nbytes / (est["median"]["point_estimate"] / 1e9) / 2**30
 
-print("| input | chunk | sse-core ÷ best peer | sse-core ÷ memchr bound | sse-core | sse-stream | eventsource-stream | memchr-lines |")
-print("|---|---|---|---|---|---|---|---|")
+print("| input | chunk | sse-core ÷ best peer | sse-core ÷ memchr bound | sse-core | sse-stream | eventsource-stream | memchr-lines | least-work | scan-join |")
+print("|---|---|---|---|---|---|---|---|---|---|")
 for group, chunks in groups:
     for chunk in chunks:
         v = {w: gib_s(group, w, chunk) for w in who}
