@@ -9,32 +9,19 @@
 //! 2 event, 3 id, 4 data), `ctrl[1..9]` is the little-endian `retry` value (missing bytes are
 //! zero). Text is decoded lossily.
 
-use sse_core::Duration;
-use sse_core::event::{Comment, EventId, EventName, Frame, InvalidField};
-use sse_core::parse::{Parser, Step};
+use sse_core::event::{Comment, EventId, EventName, InvalidField};
 
 #[path = "common.rs"]
 pub mod common;
+/// What frames mean, written once from the spec and shared with the property tests.
+#[path = "../../tests/src/frame_model.rs"]
+pub mod frame_model;
+
+use frame_model::{Parts, encode_all, meaning, normalise, parse_chunks};
 
 /// Bounds for the exact check; fields that would not fit are left out of the frame.
 const LINE: usize = 256;
 const DATA: usize = 2048;
-
-#[derive(Debug, PartialEq, Eq)]
-enum Out {
-    Event(String, String, String),
-    Comment(String),
-    Retry(u64),
-}
-
-#[derive(Debug, Default)]
-struct Parts {
-    comment: Option<String>,
-    retry: Option<u64>,
-    event: Option<String>,
-    id: Option<String>,
-    data: Option<String>,
-}
 
 /// The error a field constructor must give for `s`, if any (first offender wins).
 fn expected_error(s: &str, nul_allowed: bool) -> Result<(), InvalidField> {
@@ -63,10 +50,6 @@ fn field(
     let got = ok(&s);
     assert_eq!(got, expected_error(&s, nul_allowed), "{s:?}");
     got.ok().map(|()| s)
-}
-
-fn normalise(data: &str) -> String {
-    data.replace("\r\n", "\n").replace('\r', "\n")
 }
 
 fn decode(data: &[u8]) -> (Vec<u8>, Vec<Parts>) {
@@ -103,86 +86,16 @@ fn decode(data: &[u8]) -> (Vec<u8>, Vec<Parts>) {
     (header, frames)
 }
 
-/// What the frames mean, written from the spec: see `tests/it/roundtrip.rs`.
-fn meaning(frames: &[Parts]) -> (Vec<Out>, String) {
-    let mut out = Vec::new();
-    let mut last_id = String::new();
-    for p in frames {
-        if let Some(c) = &p.comment {
-            out.push(Out::Comment(format!(" {c}")));
-        }
-        if let Some(r) = p.retry {
-            out.push(Out::Retry(r));
-        }
-        if let Some(id) = &p.id {
-            last_id.clone_from(id);
-        }
-        if let Some(d) = &p.data {
-            let ty = match p.event.as_deref() {
-                None | Some("") => "message",
-                Some(e) => e,
-            };
-            out.push(Out::Event(ty.into(), normalise(d), last_id.clone()));
-        }
-    }
-    (out, last_id)
-}
-
-fn parse(chunks: &[&[u8]]) -> (Vec<Out>, String) {
-    let mut parser = Parser::<LINE, DATA>::new();
-    let mut out = Vec::new();
-    for chunk in chunks {
-        let mut rest: &[u8] = chunk;
-        loop {
-            match parser.push(&mut rest) {
-                Ok(Step::NeedMore) => break,
-                Ok(Step::Event(e)) => {
-                    assert!(!e.truncated);
-                    out.push(Out::Event(
-                        e.event_type.into(),
-                        e.data.into(),
-                        e.last_event_id.into(),
-                    ));
-                }
-                Ok(Step::Comment(c)) => {
-                    out.push(Out::Comment(String::from_utf8(c.to_vec()).expect("UTF-8")))
-                }
-                Ok(Step::Retry(d)) => out.push(Out::Retry(d.as_millis())),
-                Err(e) => panic!("encoder output failed to parse: {e:?}"),
-            }
-        }
-    }
-    parser.finish();
-    (out, parser.last_event_id().into())
-}
-
 /// Runs the round trip for one input.
 pub fn check(data: &[u8]) {
     let (header, frames) = decode(data);
-    let mut bytes = Vec::new();
-    for p in &frames {
-        let frame = Frame {
-            comment: p
-                .comment
-                .as_deref()
-                .map(|c| Comment::new(c).expect("checked")),
-            retry: p.retry.map(Duration::from_millis),
-            event: p
-                .event
-                .as_deref()
-                .map(|e| EventName::new(e).expect("checked")),
-            id: p.id.as_deref().map(|i| EventId::new(i).expect("checked")),
-            data: p.data.as_deref(),
-        };
-        let len = frame.encoded_len();
-        let start = bytes.len();
-        bytes.resize(start + len, 0);
-        assert_eq!(frame.encode(&mut bytes[start..]), Ok(len));
-        assert_eq!(frame.encode(&mut []).map_err(|e| e.needed), Err(len));
-    }
-    let expected = meaning(&frames);
-    assert_eq!(parse(&[&bytes]), expected);
-    assert_eq!(parse(&common::split(&bytes, &header)), expected);
+    let bytes = encode_all(&frames);
+    let expected = meaning(&frames, String::new());
+    assert_eq!(parse_chunks::<LINE, DATA>(&[&bytes]), expected);
+    assert_eq!(
+        parse_chunks::<LINE, DATA>(&common::split(&bytes, &header)),
+        expected
+    );
     // Tiny bounds: never a panic, every output within them.
     common::run(&mut common::Small::new(), &[&bytes]);
 }

@@ -2,127 +2,16 @@
 //! exactly what the frames mean under WHATWG "interpret an event stream", for any chunking of
 //! the bytes and for long concatenated streams.
 //!
-//! What a frame means ([`meaning`]): its comment comes out as [`Step::Comment`] (the bytes after
-//! the `:`, so with the encoder's one space), its `retry` as [`Step::Retry`], and its `data`, if
-//! any, as one event whose type is the frame's `event` (or `message` when absent or empty), whose
-//! data is the frame's data with CRLF and CR turned into LF, and whose last event ID is the
-//! frame's `id` if it has one, else the previous one. A frame without data dispatches nothing,
-//! but its `id` still becomes the last event ID.
+//! What a frame means is written down once, from the spec, in `sse_tests::frame_model`
+//! (shared with the `encode_roundtrip` fuzz target).
 
 use proptest::option;
 use proptest::prelude::*;
-use sse_core::Duration;
-use sse_core::event::{Comment, EventId, EventName, Frame};
-use sse_core::parse::{Parser, Step};
+pub(crate) use sse_tests::frame_model::{Out, Parts, encode_all, meaning};
 
 /// Bounds well above anything the strategies generate, so nothing is cut.
-type Big = Parser<1024, 8192>;
-
-/// What the parser reports, owned.
-#[derive(Debug, Clone, PartialEq, Eq)]
-pub(crate) enum Out {
-    Event {
-        event_type: String,
-        data: String,
-        last_event_id: String,
-    },
-    Comment(String),
-    Retry(u64),
-}
-
-/// The owned parts of a frame (a [`Frame`] borrows them).
-#[derive(Debug, Clone, Default)]
-pub(crate) struct Parts {
-    pub(crate) comment: Option<String>,
-    pub(crate) retry: Option<u64>,
-    pub(crate) event: Option<String>,
-    pub(crate) id: Option<String>,
-    pub(crate) data: Option<String>,
-}
-
-impl Parts {
-    /// The frame; panics (test code) on a field the strategies should not have made.
-    pub(crate) fn frame(&self) -> Frame<'_> {
-        Frame {
-            comment: self.comment.as_deref().map(|c| Comment::new(c).unwrap()),
-            retry: self.retry.map(Duration::from_millis),
-            event: self.event.as_deref().map(|e| EventName::new(e).unwrap()),
-            id: self.id.as_deref().map(|i| EventId::new(i).unwrap()),
-            data: self.data.as_deref(),
-        }
-    }
-}
-
-/// What `frames`, sent in order after `last_event_id`, mean to a WHATWG parser; and the last
-/// event ID afterwards. Written from the spec, not from the parser.
-pub(crate) fn meaning(frames: &[Parts], mut last_event_id: String) -> (Vec<Out>, String) {
-    let mut out = Vec::new();
-    for p in frames {
-        if let Some(c) = &p.comment {
-            out.push(Out::Comment(format!(" {c}")));
-        }
-        if let Some(r) = p.retry {
-            out.push(Out::Retry(r));
-        }
-        if let Some(id) = &p.id {
-            last_event_id.clone_from(id);
-        }
-        if let Some(data) = &p.data {
-            let event_type = match p.event.as_deref() {
-                None | Some("") => "message",
-                Some(name) => name,
-            };
-            out.push(Out::Event {
-                event_type: event_type.to_owned(),
-                data: data.replace("\r\n", "\n").replace('\r', "\n"),
-                last_event_id: last_event_id.clone(),
-            });
-        }
-    }
-    (out, last_event_id)
-}
-
-/// The encoder's bytes for `frames`, concatenated.
-pub(crate) fn encode_all(frames: &[Parts]) -> Vec<u8> {
-    let mut bytes = Vec::new();
-    for p in frames {
-        let frame = p.frame();
-        let start = bytes.len();
-        bytes.resize(start + frame.encoded_len(), 0);
-        let n = frame.encode(&mut bytes[start..]).unwrap();
-        assert_eq!(start + n, bytes.len());
-    }
-    bytes
-}
-
-/// Feeds `chunks` to a fresh parser, ends the stream, and returns everything it said and the
-/// last event ID. Any parse error fails the test: encoder output is always well formed.
 pub(crate) fn parse_chunks(chunks: &[&[u8]]) -> (Vec<Out>, String) {
-    let mut parser = Big::new();
-    let mut out = Vec::new();
-    for chunk in chunks {
-        let mut rest: &[u8] = chunk;
-        loop {
-            match parser.push(&mut rest) {
-                Ok(Step::NeedMore) => break,
-                Ok(Step::Event(e)) => {
-                    assert!(!e.truncated, "nothing is cut at these bounds");
-                    out.push(Out::Event {
-                        event_type: e.event_type.into(),
-                        data: e.data.into(),
-                        last_event_id: e.last_event_id.into(),
-                    });
-                }
-                Ok(Step::Comment(c)) => {
-                    out.push(Out::Comment(String::from_utf8(c.to_vec()).unwrap()));
-                }
-                Ok(Step::Retry(d)) => out.push(Out::Retry(d.as_millis())),
-                Err(e) => panic!("encoder output failed to parse: {e:?}"),
-            }
-        }
-    }
-    parser.finish();
-    (out, parser.last_event_id().into())
+    sse_tests::frame_model::parse_chunks::<1024, 8192>(chunks)
 }
 
 /// Splits `input` at `points` (taken modulo its length + 1, sorted).

@@ -3,6 +3,7 @@
 
 pub mod chaos;
 pub mod clock;
+pub mod frame_model;
 pub mod golden;
 pub mod host_bin;
 pub mod redis;
