@@ -127,6 +127,11 @@ test('a chat message streams a whole turn into the timeline', async () => {
     assert.match(await long.locator('.fold-toggle').textContent(), /^Show all/);
     await page.setViewportSize({ width: 1100, height: 1040 });
     await page.evaluate(() => window.scrollTo(0, document.body.scrollHeight));
+    // The sticky bars cover the scrolled timeline: they must be opaque, or it shows through.
+    for (const bar of ['.topbar', '.composer']) {
+      const bg = await page.evaluate((sel) => getComputedStyle(document.querySelector(sel)).backgroundColor, bar);
+      assert.match(bg, /^rgb\(/, `${bar} background ${bg} is not opaque`);
+    }
     assert.deepEqual(page.errors, []);
     await screenshot(page, 'conversation');
   });
