@@ -59,7 +59,8 @@ pub struct ServeArgs {
     #[arg(long, env = "SSE_MAX_MESSAGES", value_name = "N", requires = "memory")]
     pub max_messages: Option<usize>,
     /// Share the log with other `serve` processes through Redis Streams:
-    /// redis://HOST:PORT/DB (redis://:PASSWORD@HOST:PORT/DB with AUTH).
+    /// redis://HOST:PORT/DB (redis://:PASSWORD@HOST:PORT/DB with AUTH; rediss://… for TLS,
+    /// checked against the system's trust store or --redis-ca).
     ///
     /// Every node started with the same URL and --redis-key serves one conversation: any node
     /// accepts a publish, every node's subscribers receive it, and a client may resume on any
@@ -77,6 +78,11 @@ pub struct ServeArgs {
         requires = "store"
     )]
     pub redis_key: String,
+    /// With a rediss:// --store: PEM file of the CA certificate(s) that signed the Redis
+    /// server's certificate (a private CA, a self-signed server), used instead of the system's
+    /// trust store.
+    #[arg(long, env = "SSE_REDIS_CA", value_name = "FILE", requires = "store")]
+    pub redis_ca: Option<PathBuf>,
     /// Keep at most N messages in the Redis stream (exact: older ones are trimmed as new ones
     /// arrive, and clients resuming below the oldest kept index get `reset`). Unbounded when
     /// not given.
@@ -182,11 +188,11 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
 /// # Errors
 /// Any other scheme.
 pub fn parse_redis_url(s: &str) -> Result<String, String> {
-    if s.starts_with("redis://") || s.starts_with("redis+unix://") {
+    if s.starts_with("redis://") || s.starts_with("rediss://") || s.starts_with("redis+unix://") {
         Ok(s.to_owned())
     } else {
         Err(format!(
-            "not a Redis URL: {s:?} (expected redis://HOST:PORT/DB)"
+            "not a Redis URL: {s:?} (expected redis://HOST:PORT/DB, or rediss:// for TLS)"
         ))
     }
 }
@@ -202,6 +208,7 @@ impl ServeArgs {
         } else if let Some(url) = &self.store {
             Store::Redis(crate::log::RedisConfig {
                 url: url.clone(),
+                ca: self.redis_ca.clone(),
                 key: self.redis_key.clone(),
                 max_len: self.redis_max_len,
             })
@@ -235,5 +242,37 @@ impl ServeArgs {
                 ..crate::hub::HubConfig::default()
             },
         }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::{Cli, Command};
+    use crate::server::Store;
+    use clap::Parser;
+
+    fn store(args: &[&str]) -> Result<Store, clap::Error> {
+        let cli = Cli::try_parse_from([&["sse-host", "serve"], args].concat())?;
+        let Command::Serve(serve) = cli.command else {
+            unreachable!("parsed `serve`")
+        };
+        Ok(serve.to_config().store)
+    }
+
+    #[test]
+    fn store_urls_plain_tls_and_the_ca() {
+        let Ok(Store::Redis(r)) = store(&["--store", "redis://127.0.0.1:6379/0"]) else {
+            panic!("redis:// is a Redis store")
+        };
+        assert_eq!((r.url.as_str(), r.ca), ("redis://127.0.0.1:6379/0", None));
+        let tls = ["--store", "rediss://h:6380/0", "--redis-ca", "ca.pem"];
+        let Ok(Store::Redis(r)) = store(&tls) else {
+            panic!("rediss:// is a Redis store")
+        };
+        assert_eq!(r.ca.as_deref(), Some(std::path::Path::new("ca.pem")));
+        let err = store(&["--store", "http://h:6379"]).expect_err("not Redis");
+        assert!(err.to_string().contains("rediss://"), "{err}");
+        // The CA only means something with a Redis store.
+        assert!(store(&["--redis-ca", "ca.pem"]).is_err());
     }
 }

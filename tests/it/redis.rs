@@ -394,3 +394,74 @@ async fn retention_cap_keeps_the_newest_n_and_resets_clients_below_it() {
     assert_eq!(kept, (7..12).collect::<Vec<_>>(), "the stream holds 5");
     shutdown(ns).await;
 }
+
+/// A TLS-only Redis with a certificate from a private CA: with `--redis-ca` two nodes share
+/// the log over TLS (appends, the follower's `XREAD`, state) exactly as over plain TCP.
+#[tokio::test]
+async fn rediss_with_a_private_ca_shares_the_log_between_nodes() {
+    let redis = RedisServer::start_tls();
+    let ca = redis.tls().expect("TLS server").ca.clone();
+    let config = || {
+        let mut config = node_config(&redis.url(), "sse:tls", None);
+        if let sse_host::server::Store::Redis(r) = &mut config.store {
+            r.ca = Some(ca.clone());
+        }
+        config
+    };
+    let (a, b) = (start(config()).await, start(config()).await);
+    assert_eq!(a.hub().epoch(), b.hub().epoch(), "one log");
+    let (mut sb, _) = subscribe(b.local_addr(), 0).await;
+    for i in 0..3 {
+        assert_eq!(append(a.local_addr(), &msg("tls", i)).await, i);
+    }
+    let want: Vec<(u64, String)> = (0..3).map(|i| (i, format!("tls-{i}"))).collect();
+    assert_eq!(take_messages(&mut sb, 3).await, want);
+    drop(sb);
+    shutdown(vec![a, b]).await;
+}
+
+/// Without the CA, the system's trust store does not know the private CA: opening the log
+/// fails with the TLS error (promptly, no panic), so `serve` refuses to start.
+#[tokio::test]
+async fn rediss_with_an_unknown_issuer_is_refused_with_a_certificate_error() {
+    let redis = RedisServer::start_tls();
+    let config = sse_host::log::RedisConfig {
+        url: redis.url(),
+        ca: None,
+        key: "sse:tls".into(),
+        max_len: None,
+    };
+    let opened = tokio::time::timeout(WAIT, sse_host::log::RedisLog::open(&config))
+        .await
+        .expect("fails within the wait, not a hang");
+    let err = opened
+        .expect_err("an untrusted certificate must be refused")
+        .to_string();
+    assert!(err.to_lowercase().contains("certificate"), "{err}");
+}
+
+/// `--redis-ca` with a plain `redis://` URL, or a CA file that is not there: a clear error
+/// naming the problem, before anything connects.
+#[tokio::test]
+async fn redis_ca_misuse_is_a_clear_error() {
+    let redis = RedisServer::start(Persistence::None);
+    let plain = sse_host::log::RedisConfig {
+        url: redis.url(),
+        ca: Some("ca.pem".into()),
+        key: "sse:tls".into(),
+        max_len: None,
+    };
+    let err = sse_host::log::RedisLog::open(&plain)
+        .await
+        .expect_err("plain URL");
+    assert!(err.to_string().contains("rediss://"), "{err}");
+    let missing = sse_host::log::RedisConfig {
+        url: "rediss://127.0.0.1:1/0".into(),
+        ca: Some("/nonexistent/ca.pem".into()),
+        ..plain
+    };
+    let err = sse_host::log::RedisLog::open(&missing)
+        .await
+        .expect_err("no file");
+    assert!(err.to_string().contains("/nonexistent/ca.pem"), "{err}");
+}

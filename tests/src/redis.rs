@@ -10,7 +10,7 @@ use sse_host::log::RedisConfig;
 use sse_host::server::{ServerConfig, Store};
 use std::io::{Read, Write};
 use std::net::{SocketAddr, TcpListener, TcpStream};
-use std::path::PathBuf;
+use std::path::{Path, PathBuf};
 use std::process::{Child, Command, Stdio};
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant};
@@ -29,7 +29,51 @@ pub struct RedisServer {
     port: u16,
     dir: PathBuf,
     persistence: Persistence,
+    /// Serving TLS only (`rediss://`), with these files.
+    tls: Option<TlsFiles>,
     child: Option<Child>,
+}
+
+/// PEM files for a TLS Redis: a private CA, and a certificate for 127.0.0.1 it signed.
+#[derive(Debug, Clone)]
+pub struct TlsFiles {
+    /// The CA certificate: what `--redis-ca` points clients at.
+    pub ca: PathBuf,
+    /// The server's certificate and key.
+    pub cert: PathBuf,
+    pub key: PathBuf,
+}
+
+impl TlsFiles {
+    /// Makes a fresh CA and a server certificate for `127.0.0.1` and `localhost` in `dir`.
+    ///
+    /// # Panics
+    /// When key generation or writing the files fails (test set-up).
+    #[must_use]
+    pub fn create(dir: &Path) -> TlsFiles {
+        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+        let ca_key = KeyPair::generate().expect("CA key");
+        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
+        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
+        ca_params
+            .distinguished_name
+            .push(DnType::CommonName, "sse-tests private CA");
+        let ca_cert = ca_params.self_signed(&ca_key).expect("CA certificate");
+        let issuer = Issuer::new(ca_params, ca_key);
+        let key = KeyPair::generate().expect("server key");
+        let params = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
+            .expect("server params");
+        let cert = params.signed_by(&key, &issuer).expect("server certificate");
+        let files = TlsFiles {
+            ca: dir.join("ca.pem"),
+            cert: dir.join("server.pem"),
+            key: dir.join("server.key"),
+        };
+        std::fs::write(&files.ca, ca_cert.pem()).expect("write ca.pem");
+        std::fs::write(&files.cert, cert.pem()).expect("write server.pem");
+        std::fs::write(&files.key, key.serialize_pem()).expect("write server.key");
+        files
+    }
 }
 
 /// A port nobody listens on right now.
@@ -63,15 +107,60 @@ impl RedisServer {
             port: free_port(),
             dir: temp_dir(),
             persistence,
+            tls: None,
             child: None,
         };
         r.spawn();
         r
     }
 
+    /// Starts `redis-server` serving TLS only (no plain port), with a certificate from a
+    /// private CA ([`TlsFiles`]), and waits until it accepts connections.
+    ///
+    /// # Panics
+    /// As [`RedisServer::start`].
+    #[must_use]
+    pub fn start_tls() -> RedisServer {
+        let dir = temp_dir();
+        let mut r = RedisServer {
+            port: free_port(),
+            tls: Some(TlsFiles::create(&dir)),
+            dir,
+            persistence: Persistence::None,
+            child: None,
+        };
+        r.spawn();
+        r
+    }
+
+    /// The TLS files, for a server from [`RedisServer::start_tls`].
+    #[must_use]
+    pub fn tls(&self) -> Option<&TlsFiles> {
+        self.tls.as_ref()
+    }
+
     fn spawn(&mut self) {
         let mut cmd = Command::new("redis-server");
-        cmd.args(["--port", &self.port.to_string(), "--bind", "127.0.0.1"])
+        let port = self.port.to_string();
+        match &self.tls {
+            None => cmd.args(["--port", &port]),
+            Some(tls) => cmd
+                .args([
+                    "--port",
+                    "0",
+                    "--tls-port",
+                    &port,
+                    "--tls-auth-clients",
+                    "no",
+                ])
+                .arg("--tls-cert-file")
+                .arg(&tls.cert)
+                .arg("--tls-key-file")
+                .arg(&tls.key)
+                .arg("--tls-ca-cert-file")
+                .arg(&tls.ca),
+        };
+        cmd.args(["--bind", "127.0.0.1"])
             .args(["--save", ""])
             .arg("--dir")
             .arg(&self.dir)
@@ -100,19 +189,28 @@ impl RedisServer {
         }
     }
 
+    /// Answers `PING` (plain), or accepts connections (TLS: the handshake is the client's).
     fn answers_ping(&self) -> bool {
         let Ok(mut s) = TcpStream::connect(("127.0.0.1", self.port)) else {
             return false;
         };
+        if self.tls.is_some() {
+            return true;
+        }
         let _ = s.set_read_timeout(Some(Duration::from_secs(1)));
         let mut buf = [0u8; 7];
         s.write_all(b"PING\r\n").is_ok() && s.read_exact(&mut buf).is_ok() && &buf == b"+PONG\r\n"
     }
 
-    /// `redis://127.0.0.1:PORT/0`.
+    /// `redis://127.0.0.1:PORT/0`, or `rediss://…` for a TLS server.
     #[must_use]
     pub fn url(&self) -> String {
-        format!("redis://127.0.0.1:{}/0", self.port)
+        let scheme = if self.tls.is_some() {
+            "rediss"
+        } else {
+            "redis"
+        };
+        format!("{scheme}://127.0.0.1:{}/0", self.port)
     }
 
     /// Kills the server (SIGKILL) and waits for it to exit.
@@ -144,6 +242,7 @@ pub fn node_config(url: &str, key: &str, max_len: Option<u64>) -> ServerConfig {
     ServerConfig {
         store: Store::Redis(RedisConfig {
             url: url.to_owned(),
+            ca: None,
             key: key.to_owned(),
             max_len,
         }),

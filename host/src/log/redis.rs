@@ -127,8 +127,11 @@ return {1, v}
 /// Where a Redis log lives and how long it may grow.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct RedisConfig {
-    /// `redis://HOST:PORT/DB`.
+    /// `redis://HOST:PORT/DB`, or `rediss://…` for TLS.
     pub url: String,
+    /// With `rediss://`: a PEM file of the CA certificate(s) the server's certificate must
+    /// chain to, instead of the system's trust store.
+    pub ca: Option<std::path::PathBuf>,
     /// Key prefix of this conversation (`P` above).
     pub key: String,
     /// Messages kept in the stream; `None` keeps all.
@@ -243,14 +246,37 @@ type MetaReply = (
     Option<String>,
 );
 
+/// A client for `config`: plain or TLS as the URL says, trusting `config.ca` if given.
+fn client(config: &RedisConfig) -> Result<redis::Client, LogError> {
+    let bad = |e: redis::RedisError| LogError::Redis(e.to_string());
+    let Some(ca) = &config.ca else {
+        return redis::Client::open(config.url.as_str()).map_err(bad);
+    };
+    if !config.url.starts_with("rediss://") {
+        return Err(LogError::Redis(format!(
+            "a CA file ({}) only applies to TLS: use a rediss:// URL",
+            ca.display()
+        )));
+    }
+    let pem = std::fs::read(ca)
+        .map_err(|e| LogError::Redis(format!("reading the CA file {}: {e}", ca.display())))?;
+    redis::Client::build_with_tls(
+        config.url.as_str(),
+        redis::TlsCertificates {
+            client_tls: None,
+            root_cert: Some(pem),
+        },
+    )
+    .map_err(bad)
+}
+
 impl RedisLog {
     /// Connects, creates the log if it does not exist (a new epoch) or joins it.
     ///
     /// # Errors
     /// A bad URL, or Redis unreachable.
     pub async fn open(config: &RedisConfig) -> Result<RedisLog, LogError> {
-        let client =
-            redis::Client::open(config.url.as_str()).map_err(|e| LogError::Redis(e.to_string()))?;
+        let client = client(config)?;
         let manager = ConnectionManagerConfig::new()
             .set_connection_timeout(Some(Duration::from_secs(1)))
             .set_response_timeout(Some(OP_TIMEOUT))
