@@ -48,6 +48,10 @@ pub struct FollowArgs {
     /// An extra request header, 'Name: value' (repeatable).
     #[arg(long = "header", short = 'H', value_name = "'K: V'")]
     pub headers: Vec<String>,
+    /// Also trust the PEM certificate(s) in FILE for https (a private CA, or a self-signed
+    /// server's own certificate), besides the bundled web roots.
+    #[arg(long, value_name = "FILE")]
+    pub cacert: Option<std::path::PathBuf>,
 }
 
 /// Run `follow` to completion on its own runtime.
@@ -81,6 +85,18 @@ async fn follow(args: FollowArgs) -> ExitCode {
             Ok(kv) => options.headers.push(kv),
             Err(e) => {
                 eprintln!("sse-host follow: {e}");
+                return ExitCode::from(2);
+            }
+        }
+    }
+    if let Some(path) = &args.cacert {
+        match std::fs::read(path) {
+            Ok(pem) => options.ca_pem = Some(pem),
+            Err(e) => {
+                eprintln!(
+                    "sse-host follow: cannot read --cacert {}: {e}",
+                    path.display()
+                );
                 return ExitCode::from(2);
             }
         }

@@ -669,3 +669,41 @@ async fn chaos_across_a_memory_log_restart_resets_then_is_exact() {
         "every client started over: {resets:?}"
     );
 }
+
+/// `https` with a private CA: trusted through `ca_pem`, the stream is read as over `http`;
+/// without it the bundled web roots do not know the CA and the client never connects.
+#[tokio::test]
+async fn https_with_a_private_ca_is_followed_only_when_trusted() {
+    let (addr, issued) =
+        sse_tests::tls::sse_server(b"event: message\nid: 0\ndata: over tls\n\n").await;
+    let url = format!("https://{addr}/stream");
+
+    let mut o = Options::new(url.clone());
+    o.policy = test_policy();
+    o.ca_pem = Some(issued.ca_pem.clone().into_bytes());
+    let mut trusted = follow(o).expect("valid options");
+    let seen = observe(&mut trusted, Duration::from_secs(10), |o| {
+        !datas(o).is_empty()
+    })
+    .await;
+    assert_eq!(datas(&seen), ["over tls"], "{seen:?}");
+
+    let mut untrusted = client(&url, test_policy());
+    let seen = observe(&mut untrusted, Duration::from_millis(1_500), |_| false).await;
+    assert!(datas(&seen).is_empty(), "{seen:?}");
+    assert!(
+        !statuses(&seen)
+            .iter()
+            .any(|s| s.kind == StatusKind::Connected),
+        "an untrusted certificate must not connect: {seen:?}"
+    );
+}
+
+/// A CA that is not PEM is refused when the client is built, not at the first connect.
+#[test]
+fn ca_pem_without_a_certificate_is_an_error() {
+    let mut o = Options::new("https://127.0.0.1:1/stream");
+    o.ca_pem = Some(b"not a certificate".to_vec());
+    let err = follow(o).expect_err("no certificate in it");
+    assert!(err.to_string().contains("CA certificate"), "{err}");
+}

@@ -8,7 +8,7 @@ use std::time::Duration;
 use serde_json::{Value, json};
 use sse_tests::scripted::{Reply, Scripted};
 use sse_tests::{host_bin, server as srv};
-use tokio::io::{AsyncBufReadExt, BufReader, Lines};
+use tokio::io::{AsyncBufReadExt, AsyncReadExt, BufReader, Lines};
 use tokio::process::{Child, ChildStdout, Command};
 
 const LINE_WAIT: Duration = Duration::from_secs(10);
@@ -205,4 +205,59 @@ async fn plain_mode_prints_status_state_and_messages_as_lines() {
         "{:#?}",
         cli.seen
     );
+}
+
+#[tokio::test]
+async fn cacert_lets_follow_read_an_https_server_with_a_private_ca() {
+    let (addr, issued) =
+        sse_tests::tls::sse_server(b"event: message\nid: 0\ndata: hello\n\n").await;
+    let dir = std::env::temp_dir().join(format!("sse-cacert-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let ca = dir.join("ca.pem");
+    std::fs::write(&ca, &issued.ca_pem).unwrap();
+    let url = format!("https://{addr}/stream");
+    let mut cli = FollowCli::spawn(&[
+        &url,
+        "--json",
+        "--cacert",
+        ca.to_str().unwrap(),
+        "--max-events",
+        "1",
+        "--timeout",
+        "30s",
+    ]);
+    let lines = parse(&cli.rest().await);
+    let ev = events(&lines);
+    assert_eq!(ev.len(), 1, "{lines:?}");
+    assert_eq!(ev[0]["data"], "hello");
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
+async fn cacert_that_cannot_be_read_exits_2() {
+    let mut child = Command::new(host_bin::path())
+        .args([
+            "follow",
+            "https://127.0.0.1:1/stream",
+            "--cacert",
+            "/nonexistent/ca.pem",
+        ])
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn sse-host follow");
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .expect("piped stderr")
+        .read_to_string(&mut stderr)
+        .await
+        .unwrap();
+    let status = tokio::time::timeout(Duration::from_secs(10), child.wait())
+        .await
+        .expect("exits at once")
+        .unwrap();
+    assert_eq!(status.code(), Some(2), "{stderr}");
+    assert!(stderr.contains("/nonexistent/ca.pem"), "{stderr}");
 }

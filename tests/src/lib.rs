@@ -9,3 +9,4 @@ pub mod host_bin;
 pub mod redis;
 pub mod scripted;
 pub mod server;
+pub mod tls;

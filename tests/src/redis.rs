@@ -51,27 +51,15 @@ impl TlsFiles {
     /// When key generation or writing the files fails (test set-up).
     #[must_use]
     pub fn create(dir: &Path) -> TlsFiles {
-        use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
-        let ca_key = KeyPair::generate().expect("CA key");
-        let mut ca_params = CertificateParams::new(Vec::<String>::new()).expect("CA params");
-        ca_params.is_ca = IsCa::Ca(BasicConstraints::Unconstrained);
-        ca_params
-            .distinguished_name
-            .push(DnType::CommonName, "sse-tests private CA");
-        let ca_cert = ca_params.self_signed(&ca_key).expect("CA certificate");
-        let issuer = Issuer::new(ca_params, ca_key);
-        let key = KeyPair::generate().expect("server key");
-        let params = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
-            .expect("server params");
-        let cert = params.signed_by(&key, &issuer).expect("server certificate");
+        let issued = crate::tls::issue_for_localhost();
         let files = TlsFiles {
             ca: dir.join("ca.pem"),
             cert: dir.join("server.pem"),
             key: dir.join("server.key"),
         };
-        std::fs::write(&files.ca, ca_cert.pem()).expect("write ca.pem");
-        std::fs::write(&files.cert, cert.pem()).expect("write server.pem");
-        std::fs::write(&files.key, key.serialize_pem()).expect("write server.key");
+        std::fs::write(&files.ca, &issued.ca_pem).expect("write ca.pem");
+        std::fs::write(&files.cert, &issued.cert_pem).expect("write server.pem");
+        std::fs::write(&files.key, &issued.key_pem).expect("write server.key");
         files
     }
 }

@@ -206,6 +206,7 @@ impl Follow {
             &options.events,
             &options.headers,
             options.max_redirects,
+            options.ca_pem.as_deref(),
         )?;
         let from = options.from.map(sse_core::Seq);
         let session = boxed_session(options.policy, options.seed, from)?;

@@ -51,6 +51,9 @@ pub struct Options {
     pub seed: u64,
     /// Redirects followed per attempt.
     pub max_redirects: usize,
+    /// PEM certificate(s) to trust for `https` besides the bundled web roots: a private CA or
+    /// a self-signed server.
+    pub ca_pem: Option<Vec<u8>>,
 }
 
 impl Options {
@@ -68,6 +71,7 @@ impl Options {
             policy: Policy::default(),
             seed,
             max_redirects: MAX_REDIRECTS,
+            ca_pem: None,
         }
     }
 }
@@ -118,6 +122,8 @@ pub enum ClientError {
     Header(String),
     /// The HTTP client could not be built (TLS roots, …).
     Http(String),
+    /// `ca_pem` holds no usable PEM certificate.
+    Ca(String),
 }
 
 impl fmt::Display for ClientError {
@@ -126,6 +132,7 @@ impl fmt::Display for ClientError {
             ClientError::Url(e) => write!(f, "bad URL: {e}"),
             ClientError::Header(h) => write!(f, "bad header `{h}`"),
             ClientError::Http(e) => write!(f, "cannot build HTTP client: {e}"),
+            ClientError::Ca(e) => write!(f, "bad CA certificate: {e}"),
         }
     }
 }

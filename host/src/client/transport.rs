@@ -31,12 +31,14 @@ pub(crate) struct Transport {
 }
 
 impl Transport {
-    /// A transport for `url` with extra request `headers` (`("K", "V")`).
+    /// A transport for `url` with extra request `headers` (`("K", "V")`), trusting the
+    /// certificates in `ca_pem` besides the bundled web roots.
     pub(crate) fn new(
         url: &str,
         events: &[String],
         headers: &[(String, String)],
         max_redirects: usize,
+        ca_pem: Option<&[u8]>,
     ) -> Result<Self, ClientError> {
         let url = Url::parse(url).map_err(|e| ClientError::Url(e.to_string()))?;
         if !matches!(url.scheme(), "http" | "https") {
@@ -55,7 +57,18 @@ impl Transport {
                 HeaderValue::from_str(v.trim()).map_err(|_| ClientError::Header(k.clone()))?;
             map.append(name, value);
         }
-        let http = reqwest::Client::builder()
+        let mut builder = reqwest::Client::builder();
+        if let Some(pem) = ca_pem {
+            let certs = reqwest::Certificate::from_pem_bundle(pem)
+                .map_err(|e| ClientError::Ca(e.to_string()))?;
+            if certs.is_empty() {
+                return Err(ClientError::Ca("no PEM certificate in it".into()));
+            }
+            for cert in certs {
+                builder = builder.add_root_certificate(cert);
+            }
+        }
+        let http = builder
             .redirect(reqwest::redirect::Policy::limited(max_redirects))
             // One stream at a time; a pooled connection could be a dead one from before a cut.
             .pool_max_idle_per_host(0)
