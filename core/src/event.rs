@@ -118,9 +118,9 @@ field! {
 ///     .id(EventId::new("42")?)
 ///     .data("{\"idx\":42}");
 /// let mut buf = [0u8; 64];
-/// let n = frame.encode(&mut buf)?;
+/// let n = frame.encode(&mut buf).expect("64 bytes hold this frame");
 /// assert_eq!(&buf[..n], b"event: message\nid: 42\ndata: {\"idx\":42}\n\n");
-/// # Ok::<(), Box<dyn std::error::Error>>(())
+/// # Ok::<(), sse_core::event::InvalidField>(())
 /// ```
 #[derive(Clone, Copy, Debug, Default, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]

@@ -5,6 +5,10 @@
 
 use sse_core::parse::{ParseError, Parser, Step};
 
+/// The chunk splitter the property tests use too.
+#[path = "../../tests/src/chunks.rs"]
+mod chunks;
+
 /// Small bounds, so truncation and `LineTooLong` are reached often.
 pub type Small = Parser<16, 64>;
 
@@ -85,17 +89,9 @@ pub fn check_chunked(data: &[u8]) {
 
 /// Splits `stream` at the little-endian u16s in `points` (each taken modulo its length + 1).
 pub fn split<'a>(stream: &'a [u8], points: &[u8]) -> Vec<&'a [u8]> {
-    let mut cuts: Vec<usize> = points
+    let points: Vec<usize> = points
         .chunks_exact(2)
-        .map(|p| usize::from(u16::from_le_bytes([p[0], p[1]])) % (stream.len() + 1))
+        .map(|p| usize::from(u16::from_le_bytes([p[0], p[1]])))
         .collect();
-    cuts.sort_unstable();
-    let mut chunks = Vec::new();
-    let mut start = 0;
-    for cut in cuts {
-        chunks.push(&stream[start..cut]);
-        start = cut;
-    }
-    chunks.push(&stream[start..]);
-    chunks
+    chunks::split_at_points(stream, &points)
 }

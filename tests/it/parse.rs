@@ -3,6 +3,7 @@
 
 use proptest::prelude::*;
 use sse_core::parse::{ParseError, Parser, Step};
+use sse_tests::chunks::split_at_points;
 use sse_tests::golden::{self, Expected, GoldenEvent};
 
 /// Limits well above anything in the corpus.
@@ -260,20 +261,6 @@ fn sse_bytes() -> impl Strategy<Value = Vec<u8>> {
         prop::collection::vec(any::<u8>(), 0..4),
     ];
     prop::collection::vec(token, 0..60).prop_map(|tokens| tokens.concat())
-}
-
-/// Splits `input` at the given points (taken modulo its length).
-fn split_at_points<'a>(input: &'a [u8], points: &[usize]) -> Vec<&'a [u8]> {
-    let mut cuts: Vec<usize> = points.iter().map(|p| p % (input.len() + 1)).collect();
-    cuts.sort_unstable();
-    let mut chunks = Vec::new();
-    let mut start = 0;
-    for cut in cuts {
-        chunks.push(&input[start..cut]);
-        start = cut;
-    }
-    chunks.push(&input[start..]);
-    chunks
 }
 
 proptest! {

@@ -7,25 +7,12 @@
 
 use proptest::option;
 use proptest::prelude::*;
+use sse_tests::chunks::split_at_points;
 pub(crate) use sse_tests::frame_model::{Out, Parts, encode_all, meaning};
 
 /// Bounds well above anything the strategies generate, so nothing is cut.
 pub(crate) fn parse_chunks(chunks: &[&[u8]]) -> (Vec<Out>, String) {
     sse_tests::frame_model::parse_chunks::<1024, 8192>(chunks)
-}
-
-/// Splits `input` at `points` (taken modulo its length + 1, sorted).
-fn split<'a>(input: &'a [u8], points: &[usize]) -> Vec<&'a [u8]> {
-    let mut cuts: Vec<usize> = points.iter().map(|p| p % (input.len() + 1)).collect();
-    cuts.sort_unstable();
-    let mut chunks = Vec::new();
-    let mut start = 0;
-    for cut in cuts {
-        chunks.push(&input[start..cut]);
-        start = cut;
-    }
-    chunks.push(&input[start..]);
-    chunks
 }
 
 /// Field text for names and ids: anything but CR, LF and NUL, with leading spaces, colons,
@@ -78,7 +65,7 @@ proptest! {
         let bytes = encode_all(&frames);
         let expected = meaning(&frames, String::new());
         prop_assert_eq!(&parse_chunks(&[&bytes]), &expected);
-        prop_assert_eq!(&parse_chunks(&split(&bytes, &points)), &expected);
+        prop_assert_eq!(&parse_chunks(&split_at_points(&bytes, &points)), &expected);
     }
 }
 

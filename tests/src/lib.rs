@@ -2,6 +2,7 @@
 //! fake clock, spawning the real server.
 
 pub mod chaos;
+pub mod chunks;
 pub mod clock;
 pub mod frame_model;
 pub mod golden;
