@@ -56,7 +56,7 @@ pub struct ServeArgs {
     pub memory: bool,
     /// With --memory: keep only the newest N messages, dropping the oldest (default: keep all).
     /// A client resuming below the kept window gets `reset`, then the kept messages.
-    #[arg(long, env = "SSE_MAX_MESSAGES", value_name = "N", requires = "memory")]
+    #[arg(long, env = "SSE_MAX_MESSAGES", value_name = "N", requires = "memory", value_parser = parse_count)]
     pub max_messages: Option<usize>,
     /// Share the log with other `serve` processes through Redis Streams:
     /// redis://HOST:PORT/DB (redis://:PASSWORD@HOST:PORT/DB with AUTH; rediss://… for TLS,
@@ -100,17 +100,18 @@ pub struct ServeArgs {
     pub token: Option<String>,
     /// Interval of the `heartbeat` event (e.g. 15s, 500ms). Clients treat three missed
     /// heartbeats as a dead connection.
-    #[arg(long, env = "SSE_HEARTBEAT", default_value = "15s", value_name = "DUR", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "SSE_HEARTBEAT", default_value = "15s", value_name = "DUR", value_parser = parse_interval)]
     pub heartbeat: Duration,
     /// Largest request body in bytes (suffixes K, M allowed); larger bodies get 413.
-    #[arg(long, env = "SSE_MAX_BODY", default_value = "8M", value_name = "SIZE", value_parser = parse_size)]
+    #[arg(long, env = "SSE_MAX_BODY", default_value = "8M", value_name = "SIZE", value_parser = parse_body_size)]
     pub max_body: usize,
     /// Most concurrent /stream subscribers; more get 503 with Retry-After.
     #[arg(
         long,
         env = "SSE_MAX_SUBSCRIBERS",
         default_value_t = 100_000,
-        value_name = "N"
+        value_name = "N",
+        value_parser = parse_count
     )]
     pub max_subscribers: usize,
     /// Allow this origin cross-origin requests (CORS is off by default).
@@ -121,7 +122,7 @@ pub struct ServeArgs {
     /// queue in the server (it is a position in the log and catches up from it), so being far
     /// behind costs nothing; what a stalled one pins is its connection. Idle subscribers (nothing
     /// to send) are never dropped.
-    #[arg(long, env = "SSE_STALL_TIMEOUT", default_value = "60s", value_name = "DUR", value_parser = humantime::parse_duration)]
+    #[arg(long, env = "SSE_STALL_TIMEOUT", default_value = "60s", value_name = "DUR", value_parser = parse_interval)]
     pub stall_timeout: Duration,
     /// Pause between the demo agent's steps.
     #[arg(long, default_value = "700ms", value_parser = humantime::parse_duration, hide = true)]
@@ -183,7 +184,44 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("not a size: {s:?} (e.g. 8M, 512K, 1048576)"))
 }
 
-/// Accepts `redis://` (TCP) and `redis+unix://` (socket) URLs; TLS (`rediss://`) is not built.
+/// A size of at least one byte, for `--max-body` (a limit of 0 would refuse every publish).
+///
+/// # Errors
+/// Not a size, or zero.
+pub fn parse_body_size(s: &str) -> Result<usize, String> {
+    match parse_size(s)? {
+        0 => Err("must be at least 1 byte".into()),
+        n => Ok(n),
+    }
+}
+
+/// A count of at least one (`--max-messages`, `--max-subscribers`).
+///
+/// # Errors
+/// Not a number, or zero.
+pub fn parse_count(s: &str) -> Result<usize, String> {
+    match s.trim().parse::<usize>() {
+        Ok(0) => Err("must be at least 1".into()),
+        Ok(n) => Ok(n),
+        Err(_) => Err(format!("not a count: {s:?}")),
+    }
+}
+
+/// A non-zero duration (`--heartbeat`, `--stall-timeout`): a zero heartbeat would send
+/// heartbeats back to back, and a zero stall timeout would drop every subscriber that is sent
+/// anything.
+///
+/// # Errors
+/// Not a duration, or zero.
+pub fn parse_interval(s: &str) -> Result<Duration, String> {
+    match humantime::parse_duration(s) {
+        Ok(d) if d.is_zero() => Err("must be longer than zero (e.g. 15s, 500ms)".into()),
+        Ok(d) => Ok(d),
+        Err(e) => Err(format!("{e} (e.g. 15s, 500ms)")),
+    }
+}
+
+/// Accepts `redis://` (TCP), `rediss://` (TLS) and `redis+unix://` (socket) URLs.
 ///
 /// # Errors
 /// Any other scheme.
@@ -250,6 +288,7 @@ mod tests {
     use super::{Cli, Command};
     use crate::server::Store;
     use clap::Parser;
+    use clap::error::ErrorKind;
 
     fn store(args: &[&str]) -> Result<Store, clap::Error> {
         let cli = Cli::try_parse_from([&["sse-host", "serve"], args].concat())?;
@@ -274,5 +313,32 @@ mod tests {
         assert!(err.to_string().contains("rediss://"), "{err}");
         // The CA only means something with a Redis store.
         assert!(store(&["--redis-ca", "ca.pem"]).is_err());
+    }
+
+    #[test]
+    fn zero_limits_and_intervals_are_refused_with_the_flag_named() {
+        for args in [
+            &["--heartbeat", "0s"][..],
+            &["--stall-timeout", "0ms"],
+            &["--max-body", "0K"],
+            &["--max-subscribers", "0"],
+            &["--memory", "--max-messages", "0"],
+        ] {
+            let err = store(args).expect_err("zero is refused");
+            assert_eq!(err.kind(), ErrorKind::ValueValidation, "{args:?}");
+            assert!(err.to_string().contains(args[args.len() - 2]), "{err}");
+        }
+        let ok = [
+            "--heartbeat",
+            "1ms",
+            "--stall-timeout",
+            "1s",
+            "--max-body",
+            "1",
+        ];
+        assert!(store(&ok).is_ok());
+        assert!(store(&["--memory", "--max-messages", "1", "--max-subscribers", "1"]).is_ok());
+        let err = store(&["--heartbeat", "soon"]).expect_err("not a duration");
+        assert!(err.to_string().contains("e.g. 15s"), "{err}");
     }
 }

@@ -87,8 +87,15 @@ impl FileLog {
     /// # Errors
     /// I/O errors, or an unreadable `meta.json`.
     pub fn open(dir: &Path) -> Result<(FileLog, OpenReport), LogError> {
-        fs::create_dir_all(dir)?;
-        let lock = lock_dir(dir)?;
+        let data_dir = |error| LogError::DataDir {
+            dir: dir.to_owned(),
+            error,
+        };
+        fs::create_dir_all(dir).map_err(data_dir)?;
+        let lock = lock_dir(dir).map_err(|e| match e {
+            LogError::Io(error) => data_dir(error),
+            other => other,
+        })?;
         let meta_path = dir.join("meta.json");
         let (epoch, created) = match fs::read(&meta_path) {
             Ok(bytes) => (parse_meta(&bytes)?, false),

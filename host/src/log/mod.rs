@@ -49,9 +49,18 @@ pub struct Extent {
 /// A log operation failed.
 #[derive(Debug, thiserror::Error)]
 pub enum LogError {
-    /// The file system failed.
+    /// The file system failed. (Its text is in this error's own message, not a `source()`, so
+    /// that printing the chain does not say it twice.)
     #[error("log I/O: {0}")]
-    Io(#[from] std::io::Error),
+    Io(std::io::Error),
+    /// The data directory could not be created or opened at start.
+    #[error("cannot use data directory {}: {error}", dir.display())]
+    DataDir {
+        /// The `--data-dir` given.
+        dir: std::path::PathBuf,
+        /// What the file system said.
+        error: std::io::Error,
+    },
     /// The caller's index is not the log's next index (two writers, or a bug).
     #[error("append at {got} but the log's next index is {expected}")]
     Conflict {
@@ -90,6 +99,12 @@ pub enum LogError {
     /// The blocking I/O task was cancelled (runtime shutting down).
     #[error("log task cancelled")]
     Cancelled,
+}
+
+impl From<std::io::Error> for LogError {
+    fn from(e: std::io::Error) -> Self {
+        LogError::Io(e)
+    }
 }
 
 /// Largest message a log stores: 64 MiB. It bounds the allocation a (corrupt) length prefix
