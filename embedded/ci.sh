@@ -16,9 +16,9 @@ for board in qemu-mps2 rp2040 rp2350; do
 done
 # pico-common is a path dependency of both Pico boards (clippy lints workspace members only), so it
 # is linted on its own, for the RP2350 (the M0+ target needs portable-atomic's CAS emulation),
-# sharing that board's target directory.
+# in the boards' shared target directory.
 (cd boards/pico-common && cargo fmt --check &&
-  CARGO_TARGET_DIR=../rp2350/target cargo clippy --release --locked -q --features rp235xa -- -D warnings)
+  cargo clippy --release --locked -q --features rp235xa -- -D warnings)
 echo "-- board builds and size budget"
 bash size-check.sh
 echo "-- end to end (QEMU mps2-an386, desktop tuntap)"

@@ -20,7 +20,7 @@ for t in "${targets[@]}"; do
       tap=qtap0
       cmd=(timeout 150 qemu-system-arm -M mps2-an386 -nographic -monitor none -semihosting-config enable=on,target=native
            -nic "tap,ifname=$tap,script=no,downscript=no,model=lan9118"
-           -kernel "$EMB/boards/qemu-mps2/target/thumbv7em-none-eabihf/release/sse-qemu") ;;
+           -kernel "$EMB/boards/target/thumbv7em-none-eabihf/release/sse-qemu") ;;
     desktop)
       (cd .. && cargo build --release --locked -q -p sse-desktop)
       tap=tap99

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Builds every board in release (the SSE firmware and its bare-stack baseline), prints flash and
 # static RAM per binary, checks the app's share against embedded/size-budget.txt, and writes
-# .uf2 files for the Pico boards into embedded/boards/<board>/target/. Exit 1 if over budget.
+# .uf2 files for the Pico boards into embedded/boards/target/ (the boards' shared target
+# directory, set in each board's .cargo/config.toml). Exit 1 if over budget.
 set -euo pipefail
 cd "$(dirname "$0")"
 EMB=$PWD
@@ -20,7 +21,7 @@ while read -r board app bare max_flash max_ram; do
   start=$(date +%s)
   (cd "boards/$board" && cargo build --release --locked -q)
   secs=$(( $(date +%s) - start ))
-  dir="boards/$board/target/$(target_of "$board")/release"
+  dir="boards/target/$(target_of "$board")/release"
   declare -A F R
   for bin in "$app" "$bare"; do
     read -r text data bss _ < <(arm-none-eabi-size "$dir/$bin" | tail -1)
@@ -32,8 +33,8 @@ while read -r board app bare max_flash max_ram; do
   if [ "$df" -gt "$max_flash" ] || [ "$dr" -gt "$max_ram" ]; then verdict="OVER BUDGET"; fail=1; fi
   printf '%-10s %-12s %+9d %+9d   budget %d / %d: %s\n' "$board" "app+core" "$df" "$dr" "$max_flash" "$max_ram" "$verdict"
   case $board in
-    rp2040) python3 tools/uf2.py rp2040 "$dir/$app" "boards/$board/target/$app.uf2" ;;
-    rp2350) python3 tools/uf2.py rp2350 "$dir/$app" "boards/$board/target/$app.uf2" ;;
+    rp2040) python3 tools/uf2.py rp2040 "$dir/$app" "boards/target/$app.uf2" ;;
+    rp2350) python3 tools/uf2.py rp2350 "$dir/$app" "boards/target/$app.uf2" ;;
   esac
   unset F R
 done < size-budget.txt

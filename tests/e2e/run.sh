@@ -13,8 +13,10 @@ command -v node >/dev/null || { echo "e2e: node is required (apt-get install nod
 [ -x "${CHROMIUM:-/usr/bin/chromium}" ] || { echo "e2e: ${CHROMIUM:-/usr/bin/chromium} not found (apt-get install chromium)" >&2; exit 1; }
 
 if [ -z "${SSE_HOST_BIN:-}" ]; then
-  (cd "$root" && cargo build --quiet --locked -p sse-host)
-  export SSE_HOST_BIN="$root/target/debug/sse-host"
+  # Release: the build the firmware end-to-end tests use too (one build, not a second dependency
+  # graph in debug with sse-host's own features), and the one users run.
+  (cd "$root" && cargo build --quiet --locked --release -p sse-host)
+  export SSE_HOST_BIN="$root/target/release/sse-host"
 fi
 
 if [ ! -d "$here/node_modules/playwright-core" ]; then

@@ -16,7 +16,7 @@ const here = path.dirname(fileURLToPath(import.meta.url));
 export const repoRoot = path.resolve(here, '../..');
 const webDir = path.join(repoRoot, 'host/web');
 export const screenshotDir = path.join(repoRoot, 'target/e2e-screenshots');
-const hostBin = process.env.SSE_HOST_BIN ?? path.join(repoRoot, 'target/debug/sse-host');
+const hostBin = process.env.SSE_HOST_BIN ?? path.join(repoRoot, 'target/release/sse-host');
 
 const children = new Set();
 const tempDirs = new Set();
