@@ -132,11 +132,16 @@ pub struct ServeArgs {
 /// `sse-host publish`.
 #[derive(Debug, Args)]
 pub struct PublishArgs {
-    /// The server's base URL.
-    #[arg(long, env = "SSE_URL", default_value = "http://127.0.0.1:8080")]
+    /// The server's base URL (before or after `message`/`state`).
+    #[arg(
+        long,
+        env = "SSE_URL",
+        default_value = "http://127.0.0.1:8080",
+        global = true
+    )]
     pub url: String,
     /// Bearer token, if the server requires one.
-    #[arg(long, env = "SSE_TOKEN", hide_env_values = true)]
+    #[arg(long, env = "SSE_TOKEN", hide_env_values = true, global = true)]
     pub token: Option<String>,
     /// What to publish.
     #[command(subcommand)]

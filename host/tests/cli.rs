@@ -92,3 +92,17 @@ fn a_redis_ca_with_a_plain_redis_url_is_refused_before_connecting() {
     assert_eq!(out.status.code(), Some(1), "{err}");
     assert!(err.contains("rediss://"), "{err}");
 }
+
+#[test]
+fn publish_takes_its_url_before_or_after_the_subcommand() {
+    // Nothing listens on port 1: both spellings reach the connect and fail there, naming it.
+    for args in [
+        &["publish", "--url", "http://127.0.0.1:1", "state", "{}"][..],
+        &["publish", "state", "{}", "--url", "http://127.0.0.1:1"],
+    ] {
+        let out = sse_host(args);
+        let err = stderr(&out);
+        assert_eq!(out.status.code(), Some(1), "{args:?}:\n{err}");
+        assert!(err.contains("127.0.0.1:1"), "{args:?}:\n{err}");
+    }
+}
