@@ -23,7 +23,9 @@ pub struct FollowArgs {
     /// One JSON line per observation: {"status":S,"reason":R} or {"event":{"type":T,"data":D,"id":I}}.
     ///
     /// A status line comes on every connection status change (S: connected, connecting,
-    /// disconnected, disabled; R: the reason, e.g. "Connection lost"). An event line comes per
+    /// disconnected, disabled; R: the reason, e.g. "Connection lost"). A lost connection's line
+    /// also has "cause": what the transport saw, e.g. "Connection refused (os error 111)",
+    /// "HTTP 503" or "the server closed the stream". An event line comes per
     /// event, in order, each message exactly once (I: the message index, or null). An event of
     /// type "reset" means: drop every message you hold, the stream starts over from the server's
     /// first index. Its data is the server's reset data ({"epoch":..,"message_count":..}), or
@@ -292,23 +294,22 @@ impl Output {
     }
 
     fn status(&mut self, change: StatusChange) {
-        self.status = Some(change);
         match self.mode {
-            Mode::Json => self.line(
-                &json!({
+            Mode::Json => {
+                let mut line = json!({
                     "status": change.status.kind.to_string(),
                     "reason": change.status.reason.to_string(),
-                })
-                .to_string(),
-            ),
-            Mode::Plain => self.line(&format!(
-                "[{}] {}{}",
-                change.status.kind,
-                change.status.reason,
-                countdown(change)
-            )),
-            Mode::Terminal => self.redraw(),
+                });
+                if let Some(cause) = &change.cause {
+                    line["cause"] = cause.as_str().into();
+                }
+                self.line(&line.to_string());
+            }
+            Mode::Plain => self.line(&format!("[{}] {}", change.status.kind, describe(&change))),
+            Mode::Terminal => {}
         }
+        self.status = Some(change);
+        self.redraw();
     }
 
     /// The client starts over. In JSON mode this is a `reset` event line, also when no `reset`
@@ -364,7 +365,7 @@ impl Output {
         if !matches!(self.mode, Mode::Terminal) {
             return;
         }
-        let (dot, text) = match self.status {
+        let (dot, text) = match &self.status {
             None => ("\x1b[90m●\x1b[0m", "starting".to_owned()),
             Some(change) => {
                 let dot = match change.status.kind {
@@ -373,12 +374,7 @@ impl Output {
                     StatusKind::Disconnected => "\x1b[31m●\x1b[0m",
                     StatusKind::Disabled => "\x1b[90m●\x1b[0m",
                 };
-                let text = format!(
-                    "{}: {}{}",
-                    change.status.kind,
-                    change.status.reason,
-                    countdown(change)
-                );
+                let text = format!("{}: {}", change.status.kind, describe(change));
                 (dot, text)
             }
         };
@@ -407,7 +403,7 @@ impl Output {
     }
 
     fn exit_code(&self) -> ExitCode {
-        match self.status.map(|s| s.status.reason) {
+        match self.status.as_ref().map(|s| s.status.reason) {
             Some(Reason::SessionEnded) => ExitCode::SUCCESS,
             _ => ExitCode::FAILURE,
         }
@@ -425,12 +421,22 @@ impl Output {
     }
 }
 
-/// ` (reconnecting in Ns)` while waiting to reconnect, else nothing.
-fn countdown(change: StatusChange) -> String {
-    change.retry_at.map_or_else(String::new, |at| {
+/// The reason, what the transport said (if anything), and ` (reconnecting in Ns)` while waiting
+/// to reconnect: `Connection lost: Connection refused (os error 111) (reconnecting in 2s)`.
+fn describe(change: &StatusChange) -> String {
+    let mut text = change.status.reason.to_string();
+    if let Some(cause) = &change.cause {
+        text.push_str(": ");
+        text.push_str(cause);
+    }
+    if let Some(at) = change.retry_at {
         let left = at.saturating_duration_since(tokio::time::Instant::now());
-        format!(" (reconnecting in {}s)", left.as_secs_f32().ceil())
-    })
+        text.push_str(&format!(
+            " (reconnecting in {}s)",
+            left.as_secs_f32().ceil()
+        ));
+    }
+    text
 }
 
 /// One line for an agent message: `#idx type [tool]: first line of content`.

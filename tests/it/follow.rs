@@ -255,6 +255,58 @@ async fn server_errors_and_408_429_are_retried() {
     }
 }
 
+/// The `cause` of each "Connection lost" status, in order.
+fn causes(obs: &[Observation]) -> Vec<Option<String>> {
+    obs.iter()
+        .filter_map(|o| match o {
+            Observation::Status(s) if s.status.reason == Reason::ConnectionLost => {
+                Some(s.cause.clone())
+            }
+            _ => None,
+        })
+        .collect()
+}
+
+#[tokio::test]
+async fn a_lost_connection_says_what_the_transport_saw() {
+    let server = Scripted::start(|n, _| match n {
+        0 => Reply::status(503).header("Content-Length", "0"),
+        1 => Reply::sse().send(": hi\n\n"),
+        _ => Reply::sse().send("data: ok\n\n").hold(),
+    })
+    .await;
+    let mut stream = client(&server.url("/"), test_policy());
+    let obs = observe(&mut stream, Duration::from_secs(5), |o| {
+        !datas(o).is_empty()
+    })
+    .await;
+    let expected = ["HTTP 503", "the server closed the stream"].map(|c| Some(c.to_owned()));
+    assert_eq!(causes(&obs), expected, "{obs:?}");
+    // Other statuses carry no cause.
+    assert!(obs.iter().all(|o| match o {
+        Observation::Status(s) => s.status.reason == Reason::ConnectionLost || s.cause.is_none(),
+        _ => true,
+    }));
+
+    // Nothing listens: the innermost error (the OS's), not reqwest's wrapping of it.
+    let port = {
+        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+        l.local_addr().expect("addr").port()
+    };
+    let mut stream = client(&format!("http://127.0.0.1:{port}/"), test_policy());
+    let obs = observe(&mut stream, Duration::from_secs(5), |o| {
+        !causes(o).is_empty()
+    })
+    .await;
+    let cause = causes(&obs)
+        .into_iter()
+        .flatten()
+        .next()
+        .unwrap_or_default();
+    assert!(cause.contains("refused"), "{cause:?}");
+    assert!(!cause.contains("error sending request"), "{cause:?}");
+}
+
 #[tokio::test]
 async fn wrong_content_type_is_refused() {
     let server = Scripted::start(|_, _| {

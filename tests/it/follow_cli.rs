@@ -158,8 +158,13 @@ async fn json_marks_a_new_epoch_with_a_reset_line_and_keeps_heartbeat_data() {
     assert_eq!(ev[4]["data"], "1700000000");
     assert_eq!(data(5)["content"], "new");
     assert_eq!(ev[5]["id"], "0");
-    // Between the two connections the status went down and came back.
-    assert!(lines.contains(&json!({"status": "disconnected", "reason": "Connection lost"})));
+    // Between the two connections the status went down, saying why, and came back.
+    assert!(
+        lines.iter().any(|l| l["status"] == "disconnected"
+            && l["reason"] == "Connection lost"
+            && l["cause"].as_str().is_some_and(|c| !c.is_empty())),
+        "{lines:#?}"
+    );
 }
 
 #[tokio::test]
@@ -188,12 +193,14 @@ async fn plain_mode_prints_status_state_and_messages_as_lines() {
             "#1 tool [bash]: ls",
         ]
     );
-    // The server goes away: the client says so, with its countdown, and keeps trying.
+    // The server goes away: the client says so, with the cause and its countdown, and keeps
+    // trying.
     s.shutdown().await.unwrap();
     let down = cli.until(|l| l.starts_with("[disconnected]")).await;
     let last = down.last().unwrap();
     assert!(
-        last.starts_with("[disconnected] Connection lost (reconnecting in ")
+        last.starts_with("[disconnected] Connection lost: ")
+            && last.contains(" (reconnecting in ")
             && last.ends_with("s)"),
         "{last}"
     );

@@ -10,7 +10,7 @@ use std::task::{Context, Poll};
 use bytes::Bytes;
 use futures_util::Stream;
 use sse_core::follow::{Action, Follow as Session, Output};
-use sse_core::reconnect::{Disconnect, Policy, StatusKind};
+use sse_core::reconnect::{Disconnect, Policy, Reason, StatusKind};
 
 use super::clock::Clock;
 use super::transport::{Opening, Transport, is_event_stream};
@@ -39,7 +39,8 @@ enum Wake {
     Timer,
     Response(reqwest::Response),
     Bytes(Bytes),
-    Ended(Disconnect),
+    /// The connection ended, and what the transport said about it.
+    Ended(Disconnect, String),
 }
 
 /// The connection's next step. Pending forever when idle, so only the timer can fire.
@@ -48,14 +49,27 @@ async fn next_io(conn: &mut Conn) -> Wake {
         Conn::Idle => pending().await,
         Conn::Opening(req) => match req.await {
             Ok(resp) => Wake::Response(resp),
-            Err(_) => Wake::Ended(Disconnect::Network),
+            Err(e) => Wake::Ended(Disconnect::Network, cause(&e)),
         },
         Conn::Open(resp) => match resp.chunk().await {
             Ok(Some(bytes)) => Wake::Bytes(bytes),
-            Ok(None) => Wake::Ended(Disconnect::EndOfStream),
-            Err(_) => Wake::Ended(Disconnect::Network),
+            Ok(None) => Wake::Ended(
+                Disconnect::EndOfStream,
+                "the server closed the stream".into(),
+            ),
+            Err(e) => Wake::Ended(Disconnect::Network, cause(&e)),
         },
     }
+}
+
+/// The innermost error of a transport failure: "Connection refused (os error 111)" rather than
+/// reqwest's "error sending request for url (…)" wrapping it.
+fn cause(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut inner = error;
+    while let Some(next) = inner.source() {
+        inner = next;
+    }
+    inner.to_string()
 }
 
 async fn sleep_until_opt(at: Option<tokio::time::Instant>) {
@@ -74,6 +88,8 @@ struct Driver {
     started: bool,
     /// `from` goes on the URL once there is something to resume (or the user asked for it).
     send_from: bool,
+    /// What the transport said about the connection that just ended, for the next status change.
+    cause: Option<String>,
 }
 
 impl Driver {
@@ -103,6 +119,7 @@ impl Driver {
                 Wake::Timer => self.session.handle_timeout(now),
                 Wake::Response(resp) => {
                     let status = resp.status().as_u16();
+                    self.cause = Some(format!("HTTP {status}"));
                     self.session
                         .handle_response(now, status, is_event_stream(&resp));
                     if self.session.status().kind == StatusKind::Connected {
@@ -111,7 +128,8 @@ impl Driver {
                         self.conn = Conn::Idle;
                     }
                 }
-                Wake::Ended(why) => {
+                Wake::Ended(why, cause) => {
+                    self.cause = Some(cause);
                     self.conn = Conn::Idle;
                     self.session.handle_disconnected(now, why);
                 }
@@ -134,10 +152,15 @@ impl Driver {
         }
     }
 
-    /// Queue one observation; a status change gets its countdown from the session.
+    /// Queue one observation; a status change gets its countdown from the session, and a lost
+    /// connection what the transport said about it.
     fn push(&mut self, mut obs: Observation) {
         if let Observation::Status(change) = &mut obs {
             change.retry_at = self.session.retry_at().map(|t| self.clock.to_tokio(t));
+            let cause = self.cause.take();
+            if change.status.reason == Reason::ConnectionLost {
+                change.cause = cause;
+            }
         }
         self.queue.push_back(obs);
     }
@@ -184,6 +207,7 @@ fn observation(out: Output<'_>) -> Observation {
         Output::StatusChanged(status) => Observation::Status(StatusChange {
             status,
             retry_at: None,
+            cause: None,
         }),
     }
 }
@@ -218,6 +242,7 @@ impl Follow {
             queue: VecDeque::new(),
             started: false,
             send_from: options.from.is_some(),
+            cause: None,
         };
         let inner = futures_util::stream::unfold(driver, |mut d| async move {
             let obs = d.next().await?;

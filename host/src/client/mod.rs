@@ -93,12 +93,15 @@ pub enum Observation {
 }
 
 /// A status change.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub struct StatusChange {
     /// Kind and reason.
     pub status: Status,
     /// While disconnected: when the next attempt starts.
     pub retry_at: Option<tokio::time::Instant>,
+    /// For a lost connection: what the transport saw, when it said more than the reason does
+    /// (`Connection refused (os error 111)`, `HTTP 503`, `the server closed the stream`).
+    pub cause: Option<String>,
 }
 
 /// One dispatched event.
