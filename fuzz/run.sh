@@ -8,7 +8,7 @@ seconds="${1:-20}"
 cd "$(dirname "$0")"
 scratch=""
 trap 'rm -rf "$scratch"' EXIT
-for target in parse_bytes parse_chunked encode_roundtrip reconnect_ops; do
+for target in parse_bytes parse_chunked encode_roundtrip reconnect_ops http_response; do
     mkdir -p "corpus/$target"
     # New inputs found during this run go to a scratch dir so the committed seeds stay small.
     scratch="$(mktemp -d)"

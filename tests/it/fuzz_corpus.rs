@@ -5,6 +5,8 @@ use std::path::Path;
 
 use arbitrary::{Arbitrary, Unstructured};
 
+#[path = "../../fuzz/fuzz_targets/http.rs"]
+mod http;
 #[path = "../../fuzz/fuzz_targets/reconnect.rs"]
 mod reconnect;
 #[path = "../../fuzz/fuzz_targets/roundtrip.rs"]
@@ -59,6 +61,11 @@ fn parse_chunked_seeds() {
 #[test]
 fn encode_roundtrip_seeds() {
     replay("encode_roundtrip", roundtrip::check);
+}
+
+#[test]
+fn http_response_seeds() {
+    replay("http_response", http::check);
 }
 
 #[test]
