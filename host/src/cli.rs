@@ -83,6 +83,24 @@ pub struct ServeArgs {
     /// trust store.
     #[arg(long, env = "SSE_REDIS_CA", value_name = "FILE", requires = "store")]
     pub redis_ca: Option<PathBuf>,
+    /// With a rediss:// --store: PEM file of the certificate this node presents, for a Redis
+    /// that requires client certificates (`tls-auth-clients yes`). Needs --redis-cert-key.
+    #[arg(
+        long,
+        env = "SSE_REDIS_CERT",
+        value_name = "FILE",
+        requires = "store",
+        requires = "redis_cert_key"
+    )]
+    pub redis_cert: Option<PathBuf>,
+    /// PEM file of the private key of --redis-cert.
+    #[arg(
+        long,
+        env = "SSE_REDIS_CERT_KEY",
+        value_name = "FILE",
+        requires = "redis_cert"
+    )]
+    pub redis_cert_key: Option<PathBuf>,
     /// Keep at most N messages in the Redis stream (exact: older ones are trimmed as new ones
     /// arrive, and clients resuming below the oldest kept index get `reset`). Unbounded when
     /// not given.
@@ -252,6 +270,11 @@ impl ServeArgs {
             Store::Redis(crate::log::RedisConfig {
                 url: url.clone(),
                 ca: self.redis_ca.clone(),
+                client_cert: self
+                    .redis_cert
+                    .clone()
+                    .zip(self.redis_cert_key.clone())
+                    .map(|(cert, key)| crate::log::ClientCert { cert, key }),
                 key: self.redis_key.clone(),
                 max_len: self.redis_max_len,
             })
@@ -318,6 +341,29 @@ mod tests {
         assert!(err.to_string().contains("rediss://"), "{err}");
         // The CA only means something with a Redis store.
         assert!(store(&["--redis-ca", "ca.pem"]).is_err());
+        // A client certificate comes with its key, and only with a Redis store.
+        let mtls = [
+            "--store",
+            "rediss://h:6380/0",
+            "--redis-cert",
+            "node.pem",
+            "--redis-cert-key",
+            "node.key",
+        ];
+        let Ok(Store::Redis(r)) = store(&mtls) else {
+            panic!("a Redis store with a client certificate")
+        };
+        let cert = r.client_cert.expect("client certificate");
+        assert_eq!(
+            (cert.cert.to_str(), cert.key.to_str()),
+            (Some("node.pem"), Some("node.key"))
+        );
+        assert!(store(&mtls[..4]).is_err(), "a certificate without its key");
+        assert!(
+            store(&[&mtls[..2], &mtls[4..]].concat()).is_err(),
+            "a key alone"
+        );
+        assert!(store(&mtls[2..]).is_err(), "no Redis store");
     }
 
     #[test]

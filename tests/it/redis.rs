@@ -428,6 +428,7 @@ async fn rediss_with_an_unknown_issuer_is_refused_with_a_certificate_error() {
     let config = sse_host::log::RedisConfig {
         url: redis.url(),
         ca: None,
+        client_cert: None,
         key: "sse:tls".into(),
         max_len: None,
     };
@@ -448,6 +449,7 @@ async fn redis_ca_misuse_is_a_clear_error() {
     let plain = sse_host::log::RedisConfig {
         url: redis.url(),
         ca: Some("ca.pem".into()),
+        client_cert: None,
         key: "sse:tls".into(),
         max_len: None,
     };
@@ -464,4 +466,65 @@ async fn redis_ca_misuse_is_a_clear_error() {
         .await
         .expect_err("no file");
     assert!(err.to_string().contains("/nonexistent/ca.pem"), "{err}");
+}
+
+/// A Redis that authenticates clients by certificate (`tls-auth-clients yes`): with
+/// `--redis-cert`/`--redis-cert-key` a node opens the log and serves it; without a certificate
+/// the handshake is refused promptly and the node does not start.
+#[tokio::test]
+async fn rediss_with_a_client_certificate_for_a_redis_that_requires_one() {
+    let redis = RedisServer::start_mutual_tls();
+    let tls = redis.tls().expect("TLS server").clone();
+    let config = |client_cert: Option<sse_host::log::ClientCert>| sse_host::log::RedisConfig {
+        url: redis.url(),
+        ca: Some(tls.ca.clone()),
+        client_cert,
+        key: "sse:mtls".into(),
+        max_len: None,
+    };
+    let without = tokio::time::timeout(WAIT, sse_host::log::RedisLog::open(&config(None)))
+        .await
+        .expect("fails within the wait, not a hang");
+    assert!(without.is_err(), "no client certificate must be refused");
+
+    let cert = sse_host::log::ClientCert {
+        cert: tls.client_cert.clone(),
+        key: tls.client_key.clone(),
+    };
+    let mut node = node_config(&redis.url(), "sse:mtls", None);
+    node.store = sse_host::server::Store::Redis(config(Some(cert)));
+    let a = start(node).await;
+    let (mut sa, _) = subscribe(a.local_addr(), 0).await;
+    for i in 0..2 {
+        assert_eq!(append(a.local_addr(), &msg("mtls", i)).await, i);
+    }
+    let want: Vec<(u64, String)> = (0..2).map(|i| (i, format!("mtls-{i}"))).collect();
+    assert_eq!(take_messages(&mut sa, 2).await, want);
+    drop(sa);
+    shutdown(vec![a]).await;
+}
+
+/// Client certificate files that are missing, or given with a plain `redis://` URL: a clear
+/// error naming the file, before anything connects.
+#[tokio::test]
+async fn redis_client_certificate_misuse_is_a_clear_error() {
+    let cert = sse_host::log::ClientCert {
+        cert: "/nonexistent/node.pem".into(),
+        key: "/nonexistent/node.key".into(),
+    };
+    let config = |url: &str| sse_host::log::RedisConfig {
+        url: url.into(),
+        ca: None,
+        client_cert: Some(cert.clone()),
+        key: "sse:mtls".into(),
+        max_len: None,
+    };
+    let err = sse_host::log::RedisLog::open(&config("redis://127.0.0.1:1/0"))
+        .await
+        .expect_err("plain URL");
+    assert!(err.to_string().contains("rediss://"), "{err}");
+    let err = sse_host::log::RedisLog::open(&config("rediss://127.0.0.1:1/0"))
+        .await
+        .expect_err("no file");
+    assert!(err.to_string().contains("/nonexistent/node.pem"), "{err}");
 }

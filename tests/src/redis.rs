@@ -31,10 +31,13 @@ pub struct RedisServer {
     persistence: Persistence,
     /// Serving TLS only (`rediss://`), with these files.
     tls: Option<TlsFiles>,
+    /// With TLS: refuse clients without a certificate from the CA (`tls-auth-clients yes`).
+    client_auth: bool,
     child: Option<Child>,
 }
 
-/// PEM files for a TLS Redis: a private CA, and a certificate for 127.0.0.1 it signed.
+/// PEM files for a TLS Redis: a private CA, and a certificate for 127.0.0.1 and a client
+/// certificate it signed.
 #[derive(Debug, Clone)]
 pub struct TlsFiles {
     /// The CA certificate: what `--redis-ca` points clients at.
@@ -42,6 +45,9 @@ pub struct TlsFiles {
     /// The server's certificate and key.
     pub cert: PathBuf,
     pub key: PathBuf,
+    /// A client certificate and key (`--redis-cert`, `--redis-cert-key`).
+    pub client_cert: PathBuf,
+    pub client_key: PathBuf,
 }
 
 impl TlsFiles {
@@ -56,10 +62,14 @@ impl TlsFiles {
             ca: dir.join("ca.pem"),
             cert: dir.join("server.pem"),
             key: dir.join("server.key"),
+            client_cert: dir.join("client.pem"),
+            client_key: dir.join("client.key"),
         };
         std::fs::write(&files.ca, &issued.ca_pem).expect("write ca.pem");
         std::fs::write(&files.cert, &issued.cert_pem).expect("write server.pem");
         std::fs::write(&files.key, &issued.key_pem).expect("write server.key");
+        std::fs::write(&files.client_cert, &issued.client_cert_pem).expect("write client.pem");
+        std::fs::write(&files.client_key, &issued.client_key_pem).expect("write client.key");
         files
     }
 }
@@ -96,6 +106,7 @@ impl RedisServer {
             dir: temp_dir(),
             persistence,
             tls: None,
+            client_auth: false,
             child: None,
         };
         r.spawn();
@@ -109,12 +120,27 @@ impl RedisServer {
     /// As [`RedisServer::start`].
     #[must_use]
     pub fn start_tls() -> RedisServer {
+        Self::start_tls_with(false)
+    }
+
+    /// As [`RedisServer::start_tls`], and clients must present a certificate from the same CA
+    /// ([`TlsFiles::client_cert`]).
+    ///
+    /// # Panics
+    /// As [`RedisServer::start`].
+    #[must_use]
+    pub fn start_mutual_tls() -> RedisServer {
+        Self::start_tls_with(true)
+    }
+
+    fn start_tls_with(client_auth: bool) -> RedisServer {
         let dir = temp_dir();
         let mut r = RedisServer {
             port: free_port(),
             tls: Some(TlsFiles::create(&dir)),
             dir,
             persistence: Persistence::None,
+            client_auth,
             child: None,
         };
         r.spawn();
@@ -139,7 +165,7 @@ impl RedisServer {
                     "--tls-port",
                     &port,
                     "--tls-auth-clients",
-                    "no",
+                    if self.client_auth { "yes" } else { "no" },
                 ])
                 .arg("--tls-cert-file")
                 .arg(&tls.cert)
@@ -231,6 +257,7 @@ pub fn node_config(url: &str, key: &str, max_len: Option<u64>) -> ServerConfig {
         store: Store::Redis(RedisConfig {
             url: url.to_owned(),
             ca: None,
+            client_cert: None,
             key: key.to_owned(),
             max_len,
         }),

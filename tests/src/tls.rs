@@ -4,14 +4,17 @@
 use std::net::SocketAddr;
 use std::sync::Arc;
 
-use rcgen::{BasicConstraints, CertificateParams, DnType, IsCa, Issuer, KeyPair};
+use rcgen::{
+    BasicConstraints, CertificateParams, DnType, ExtendedKeyUsagePurpose, IsCa, Issuer, KeyPair,
+};
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
 use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
 
-/// A server certificate for `127.0.0.1` and `localhost`, and the private CA that signed it.
+/// A server certificate for `127.0.0.1` and `localhost`, a client certificate, and the private
+/// CA that signed both.
 #[derive(Debug, Clone)]
 pub struct Issued {
     /// The CA certificate (PEM): what a client must trust.
@@ -21,9 +24,13 @@ pub struct Issued {
     pub cert_der: Vec<u8>,
     pub key_pem: String,
     pub key_der: Vec<u8>,
+    /// A client certificate (for mutual TLS) and its PKCS#8 key, PEM.
+    pub client_cert_pem: String,
+    pub client_key_pem: String,
 }
 
-/// Makes a fresh CA and a server certificate for `127.0.0.1` and `localhost` signed by it.
+/// Makes a fresh CA and, signed by it, a server certificate for `127.0.0.1` and `localhost`
+/// and a client certificate.
 ///
 /// # Panics
 /// When key generation fails (test set-up).
@@ -41,7 +48,18 @@ pub fn issue_for_localhost() -> Issued {
     let params = CertificateParams::new(vec!["127.0.0.1".to_owned(), "localhost".to_owned()])
         .expect("server params");
     let cert = params.signed_by(&key, &issuer).expect("server certificate");
+    let client_key = KeyPair::generate().expect("client key");
+    let mut client_params = CertificateParams::new(Vec::<String>::new()).expect("client params");
+    client_params
+        .distinguished_name
+        .push(DnType::CommonName, "sse-host node");
+    client_params.extended_key_usages = vec![ExtendedKeyUsagePurpose::ClientAuth];
+    let client_cert = client_params
+        .signed_by(&client_key, &issuer)
+        .expect("client certificate");
     Issued {
+        client_cert_pem: client_cert.pem(),
+        client_key_pem: client_key.serialize_pem(),
         ca_pem: ca_cert.pem(),
         cert_pem: cert.pem(),
         cert_der: cert.der().to_vec(),

@@ -132,10 +132,22 @@ pub struct RedisConfig {
     /// With `rediss://`: a PEM file of the CA certificate(s) the server's certificate must
     /// chain to, instead of the system's trust store.
     pub ca: Option<std::path::PathBuf>,
+    /// With `rediss://`: the certificate this node presents, for a Redis that authenticates
+    /// clients by certificate (`tls-auth-clients yes`).
+    pub client_cert: Option<ClientCert>,
     /// Key prefix of this conversation (`P` above).
     pub key: String,
     /// Messages kept in the stream; `None` keeps all.
     pub max_len: Option<u64>,
+}
+
+/// A client certificate for mutual TLS: two PEM files.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ClientCert {
+    /// The certificate (chain), leaf first.
+    pub cert: std::path::PathBuf,
+    /// Its private key (PKCS#8, PKCS#1 or SEC1).
+    pub key: std::path::PathBuf,
 }
 
 /// A node's handle on the shared log. Cheap to clone.
@@ -246,25 +258,44 @@ type MetaReply = (
     Option<String>,
 );
 
-/// A client for `config`: plain or TLS as the URL says, trusting `config.ca` if given.
+/// A client for `config`: plain or TLS as the URL says, trusting `config.ca` if given and
+/// presenting `config.client_cert` if given.
 fn client(config: &RedisConfig) -> Result<redis::Client, LogError> {
     let bad = |e: redis::RedisError| LogError::Redis(e.to_string());
-    let Some(ca) = &config.ca else {
+    let tls_file = config
+        .ca
+        .as_ref()
+        .or(config.client_cert.as_ref().map(|c| &c.cert));
+    let Some(tls_file) = tls_file else {
         return redis::Client::open(config.url.as_str()).map_err(bad);
     };
     if !config.url.starts_with("rediss://") {
         return Err(LogError::Redis(format!(
-            "a CA file ({}) only applies to TLS: use a rediss:// URL",
-            ca.display()
+            "TLS files ({}) only apply to TLS: use a rediss:// URL",
+            tls_file.display()
         )));
     }
-    let pem = std::fs::read(ca)
-        .map_err(|e| LogError::Redis(format!("reading the CA file {}: {e}", ca.display())))?;
+    let read = |what: &str, path: &std::path::Path| {
+        std::fs::read(path)
+            .map_err(|e| LogError::Redis(format!("reading the {what} {}: {e}", path.display())))
+    };
+    let root_cert = config
+        .ca
+        .as_deref()
+        .map(|p| read("CA file", p))
+        .transpose()?;
+    let client_tls = match &config.client_cert {
+        None => None,
+        Some(c) => Some(redis::ClientTlsConfig {
+            client_cert: read("client certificate", &c.cert)?,
+            client_key: read("client key", &c.key)?,
+        }),
+    };
     redis::Client::build_with_tls(
         config.url.as_str(),
         redis::TlsCertificates {
-            client_tls: None,
-            root_cert: Some(pem),
+            client_tls,
+            root_cert,
         },
     )
     .map_err(bad)
