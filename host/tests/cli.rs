@@ -4,17 +4,23 @@
 //! (The streaming behaviour of the binary is tested in `tests/it`, which also reuses the binary
 //! that building these tests leaves in the target directory.)
 
-use std::process::{Command, Output};
+use std::io::{BufRead, BufReader, Read, Write};
+use std::net::TcpStream;
+use std::process::{Command, Output, Stdio};
 
-fn sse_host(args: &[&str]) -> Output {
+/// The binary, without the caller's `SSE_*` variables (flags fall back to them).
+fn command() -> Command {
     let mut cmd = Command::new(env!("CARGO_BIN_EXE_sse-host"));
-    // Flags have `SSE_*` environment fallbacks: keep the caller's environment out of the test.
     for (key, _) in std::env::vars_os() {
         if key.to_string_lossy().starts_with("SSE_") {
             cmd.env_remove(key);
         }
     }
-    let out = cmd
+    cmd
+}
+
+fn sse_host(args: &[&str]) -> Output {
+    let out = command()
         .args(args)
         .env("NO_COLOR", "1")
         .output()
@@ -105,4 +111,67 @@ fn publish_takes_its_url_before_or_after_the_subcommand() {
         assert_eq!(out.status.code(), Some(1), "{args:?}:\n{err}");
         assert!(err.contains("127.0.0.1:1"), "{args:?}:\n{err}");
     }
+}
+
+/// The binary as a service manager runs it: its log on a pipe (plain text, no colour codes, the
+/// bound address on the first line), serving until SIGTERM, then a clean stop with exit 0.
+#[test]
+fn serve_logs_plain_text_to_a_pipe_serves_and_stops_on_sigterm() {
+    let mut child = command()
+        .args(["serve", "--memory", "--bind", "127.0.0.1:0"])
+        .env_remove("NO_COLOR")
+        .env_remove("RUST_LOG")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn sse-host serve");
+    let pid = child.id().to_string();
+    // Bounded: if it has not exited within 20 s, SIGKILL ends the wait below (and the test fails
+    // on the exit code).
+    let done = std::sync::Arc::new(std::sync::atomic::AtomicBool::new(false));
+    let watchdog = {
+        let (done, pid) = (done.clone(), pid.clone());
+        std::thread::spawn(move || {
+            let deadline = std::time::Instant::now() + std::time::Duration::from_secs(20);
+            while std::time::Instant::now() < deadline {
+                if done.load(std::sync::atomic::Ordering::SeqCst) {
+                    return;
+                }
+                std::thread::sleep(std::time::Duration::from_millis(50));
+            }
+            let _ = Command::new("kill").args(["-KILL", &pid]).status();
+        })
+    };
+    let mut log = BufReader::new(child.stderr.take().expect("piped stderr"));
+    let mut first = String::new();
+    log.read_line(&mut first).expect("read the first log line");
+    assert!(!first.contains('\x1b'), "colour codes on a pipe: {first:?}");
+    let addr = first
+        .split_whitespace()
+        .find_map(|w| w.strip_prefix("addr="))
+        .unwrap_or_else(|| panic!("no addr= in {first:?}"))
+        .to_owned();
+
+    let mut http = TcpStream::connect(&addr).expect("connect to the logged address");
+    http.write_all(b"GET /state HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+        .expect("send");
+    let mut reply = String::new();
+    http.read_to_string(&mut reply).expect("read reply");
+    assert!(reply.starts_with("HTTP/1.1 200"), "{reply}");
+
+    let killed = Command::new("kill").args(["-TERM", &pid]).status();
+    assert!(killed.is_ok_and(|s| s.success()), "kill -TERM {pid}");
+    let mut rest = String::new();
+    log.read_to_string(&mut rest)
+        .expect("read the rest of the log");
+    let status = child.wait().expect("wait");
+    done.store(true, std::sync::atomic::Ordering::SeqCst);
+    let _ = watchdog.join();
+    assert_eq!(status.code(), Some(0), "{rest}");
+    assert!(rest.contains("stopped"), "{rest}");
+    assert!(
+        !rest.contains('\x1b') && !rest.contains("panicked"),
+        "{rest}"
+    );
 }
