@@ -101,6 +101,11 @@ pub struct ServeArgs {
         requires = "redis_cert"
     )]
     pub redis_cert_key: Option<PathBuf>,
+    /// The --store URL names one node of a Redis Cluster: the others are discovered from it.
+    /// The conversation's keys share one slot: the --redis-key prefix P is stored as the hash
+    /// tag {P} (unless it already contains one).
+    #[arg(long, env = "SSE_REDIS_CLUSTER", requires = "store")]
+    pub redis_cluster: bool,
     /// Keep at most N messages in the Redis stream (exact: older ones are trimmed as new ones
     /// arrive, and clients resuming below the oldest kept index get `reset`). Unbounded when
     /// not given.
@@ -275,6 +280,7 @@ impl ServeArgs {
                     .clone()
                     .zip(self.redis_cert_key.clone())
                     .map(|(cert, key)| crate::log::ClientCert { cert, key }),
+                cluster: self.redis_cluster,
                 key: self.redis_key.clone(),
                 max_len: self.redis_max_len,
             })
@@ -364,6 +370,11 @@ mod tests {
             "a key alone"
         );
         assert!(store(&mtls[2..]).is_err(), "no Redis store");
+        let Ok(Store::Redis(r)) = store(&["--store", "redis://h:7000", "--redis-cluster"]) else {
+            panic!("a Redis Cluster store")
+        };
+        assert!(r.cluster);
+        assert!(store(&["--redis-cluster"]).is_err(), "no Redis store");
     }
 
     #[test]

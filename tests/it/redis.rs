@@ -5,7 +5,7 @@
 
 use serde_json::{Value, json};
 use sse_host::server::Server;
-use sse_tests::redis::{NodeProcess, Persistence, RedisServer, node_config};
+use sse_tests::redis::{NodeProcess, Persistence, RedisCluster, RedisServer, node_config};
 use sse_tests::server::{self, Ev, SseStream, WAIT, append, open, request, start};
 use std::collections::BTreeMap;
 use std::net::SocketAddr;
@@ -429,6 +429,7 @@ async fn rediss_with_an_unknown_issuer_is_refused_with_a_certificate_error() {
         url: redis.url(),
         ca: None,
         client_cert: None,
+        cluster: false,
         key: "sse:tls".into(),
         max_len: None,
     };
@@ -450,6 +451,7 @@ async fn redis_ca_misuse_is_a_clear_error() {
         url: redis.url(),
         ca: Some("ca.pem".into()),
         client_cert: None,
+        cluster: false,
         key: "sse:tls".into(),
         max_len: None,
     };
@@ -479,6 +481,7 @@ async fn rediss_with_a_client_certificate_for_a_redis_that_requires_one() {
         url: redis.url(),
         ca: Some(tls.ca.clone()),
         client_cert,
+        cluster: false,
         key: "sse:mtls".into(),
         max_len: None,
     };
@@ -516,6 +519,7 @@ async fn redis_client_certificate_misuse_is_a_clear_error() {
         url: url.into(),
         ca: None,
         client_cert: Some(cert.clone()),
+        cluster: false,
         key: "sse:mtls".into(),
         max_len: None,
     };
@@ -527,4 +531,64 @@ async fn redis_client_certificate_misuse_is_a_clear_error() {
         .await
         .expect_err("no file");
     assert!(err.to_string().contains("/nonexistent/node.pem"), "{err}");
+}
+
+/// A Redis Cluster of three masters: nodes seeded from different masters share one log (one
+/// epoch, dense indices, every node's subscribers get every message, state merges), and all of
+/// the conversation's keys sit on one master, in the slot of its hash tag.
+#[tokio::test]
+async fn a_redis_cluster_serves_one_log_to_nodes_seeded_from_different_masters() {
+    let cluster = RedisCluster::start(3);
+    let config = |seed: &str| {
+        let mut config = node_config(seed, "sse:cluster", None);
+        if let sse_host::server::Store::Redis(r) = &mut config.store {
+            r.cluster = true;
+        }
+        config
+    };
+    let (a, b) = (
+        start(config(&cluster.url(0))).await,
+        start(config(&cluster.url(2))).await,
+    );
+    assert_eq!(a.hub().epoch(), b.hub().epoch(), "one log");
+    let (mut sa, _) = subscribe(a.local_addr(), 0).await;
+    let (mut sb, _) = subscribe(b.local_addr(), 0).await;
+    for i in 0..6 {
+        let node = if i % 2 == 0 { &a } else { &b };
+        assert_eq!(append(node.local_addr(), &msg("c", i)).await, i);
+    }
+    let want: Vec<(u64, String)> = (0..6).map(|i| (i, format!("c-{i}"))).collect();
+    assert_eq!(take_messages(&mut sa, 6).await, want);
+    assert_eq!(take_messages(&mut sb, 6).await, want);
+
+    let r = request(
+        a.local_addr(),
+        "PATCH",
+        "/api/state",
+        Some(r#"{"title":"t"}"#),
+        &[],
+    )
+    .await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let r = request(
+        b.local_addr(),
+        "PATCH",
+        "/api/state",
+        Some(r#"{"agent_state":"Thinking"}"#),
+        &[],
+    )
+    .await;
+    assert_eq!(
+        (r.json()["title"].as_str(), r.json()["agent_state"].as_str()),
+        (Some("t"), Some("Thinking"))
+    );
+
+    let counts = cluster.key_counts();
+    assert_eq!(
+        counts.iter().filter(|&&n| n > 0).count(),
+        1,
+        "keys per master: {counts:?}"
+    );
+    drop((sa, sb));
+    shutdown(vec![a, b]).await;
 }

@@ -33,6 +33,8 @@ pub struct RedisServer {
     tls: Option<TlsFiles>,
     /// With TLS: refuse clients without a certificate from the CA (`tls-auth-clients yes`).
     client_auth: bool,
+    /// A Redis Cluster node (`cluster-enabled yes`), see [`RedisCluster`].
+    cluster: bool,
     child: Option<Child>,
 }
 
@@ -107,6 +109,7 @@ impl RedisServer {
             persistence,
             tls: None,
             client_auth: false,
+            cluster: false,
             child: None,
         };
         r.spawn();
@@ -141,6 +144,7 @@ impl RedisServer {
             dir,
             persistence: Persistence::None,
             client_auth,
+            cluster: false,
             child: None,
         };
         r.spawn();
@@ -174,6 +178,11 @@ impl RedisServer {
                 .arg("--tls-ca-cert-file")
                 .arg(&tls.ca),
         };
+        if self.cluster {
+            cmd.args(["--cluster-enabled", "yes", "--cluster-node-timeout", "2000"])
+                .arg("--cluster-config-file")
+                .arg(self.dir.join("nodes.conf"));
+        }
         cmd.args(["--bind", "127.0.0.1"])
             .args(["--save", ""])
             .arg("--dir")
@@ -242,6 +251,108 @@ impl RedisServer {
     }
 }
 
+/// A Redis Cluster of masters on 127.0.0.1 (no replicas), each a [`RedisServer`] child
+/// process, its slots assigned by `redis-cli --cluster create`. Killed on drop.
+pub struct RedisCluster {
+    nodes: Vec<RedisServer>,
+}
+
+impl RedisCluster {
+    /// Starts `masters` (at least 3, as Redis requires) cluster-enabled servers, joins them and
+    /// waits until every one reports `cluster_state:ok`.
+    ///
+    /// # Panics
+    /// When `redis-server` or `redis-cli` is missing or the cluster does not form within
+    /// [`WAIT`] (test set-up).
+    #[must_use]
+    pub fn start(masters: usize) -> RedisCluster {
+        let nodes: Vec<RedisServer> = (0..masters)
+            .map(|_| {
+                let mut r = RedisServer {
+                    port: free_port(),
+                    dir: temp_dir(),
+                    persistence: Persistence::None,
+                    tls: None,
+                    client_auth: false,
+                    cluster: true,
+                    child: None,
+                };
+                r.spawn();
+                r
+            })
+            .collect();
+        let addrs: Vec<String> = nodes
+            .iter()
+            .map(|n| format!("127.0.0.1:{}", n.port))
+            .collect();
+        let out = Command::new("redis-cli")
+            .args(["--cluster", "create"])
+            .args(&addrs)
+            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .stdin(Stdio::null())
+            .output()
+            .expect("run redis-cli --cluster create");
+        assert!(
+            out.status.success(),
+            "redis-cli --cluster create failed:\n{}{}",
+            String::from_utf8_lossy(&out.stdout),
+            String::from_utf8_lossy(&out.stderr)
+        );
+        let cluster = RedisCluster { nodes };
+        let deadline = Instant::now() + WAIT;
+        while !cluster
+            .nodes
+            .iter()
+            .all(|n| cluster_info(n.port).is_some_and(|info| info.contains("cluster_state:ok")))
+        {
+            assert!(
+                Instant::now() < deadline,
+                "the cluster did not form within {WAIT:?}"
+            );
+            std::thread::sleep(Duration::from_millis(100));
+        }
+        cluster
+    }
+
+    /// `redis://127.0.0.1:PORT/0` of master `i`: any one is a seed for the whole cluster.
+    #[must_use]
+    pub fn url(&self, i: usize) -> String {
+        self.nodes[i].url()
+    }
+
+    /// How many keys each master holds (`DBSIZE`), in order.
+    ///
+    /// # Panics
+    /// When `redis-cli` cannot ask (test set-up).
+    #[must_use]
+    pub fn key_counts(&self) -> Vec<u64> {
+        self.nodes
+            .iter()
+            .map(|n| {
+                let out = Command::new("redis-cli")
+                    .args(["-p", &n.port.to_string(), "DBSIZE"])
+                    .output()
+                    .expect("redis-cli DBSIZE");
+                String::from_utf8_lossy(&out.stdout)
+                    .trim()
+                    .parse()
+                    .expect("DBSIZE is a number")
+            })
+            .collect()
+    }
+}
+
+/// `CLUSTER INFO` of the node on `port`, if it answers.
+fn cluster_info(port: u16) -> Option<String> {
+    let out = Command::new("redis-cli")
+        .args(["-p", &port.to_string(), "CLUSTER", "INFO"])
+        .output()
+        .ok()?;
+    out.status
+        .success()
+        .then(|| String::from_utf8_lossy(&out.stdout).into_owned())
+}
+
 impl Drop for RedisServer {
     fn drop(&mut self) {
         self.stop();
@@ -258,6 +369,7 @@ pub fn node_config(url: &str, key: &str, max_len: Option<u64>) -> ServerConfig {
             url: url.to_owned(),
             ca: None,
             client_cert: None,
+            cluster: false,
             key: key.to_owned(),
             max_len,
         }),

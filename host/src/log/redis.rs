@@ -39,10 +39,19 @@
 //! Connections: commands go through one [`ConnectionManager`] (multiplexed, reconnects by
 //! itself after Redis restarts); each follower owns one more connection for its blocking
 //! `XREAD`, re-opened after any error. Every command is bounded by [`OP_TIMEOUT`].
+//!
+//! **Redis Cluster** (`--redis-cluster`, the URL names any one node): the prefix becomes a hash
+//! tag, `{P}` (unless it already holds one), so every key of a conversation lives in one slot
+//! and the scripts and the two-stream `XREAD` stay single-slot operations. Commands go through
+//! a cluster connection, which follows slot moves and failovers itself.
 
 use super::{Extent, LogError, Record};
 use bytes::Bytes;
-use redis::aio::{ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
+use redis::aio::{
+    ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection,
+};
+use redis::cluster::{ClusterClient, ClusterClientBuilder, ClusterConfig};
+use redis::cluster_async::ClusterConnection;
 use redis::streams::{StreamId, StreamReadOptions, StreamReadReply};
 use redis::{AsyncCommands, AsyncConnectionConfig, Script, Value as RValue};
 use serde_json::{Map, Value};
@@ -135,6 +144,9 @@ pub struct RedisConfig {
     /// With `rediss://`: the certificate this node presents, for a Redis that authenticates
     /// clients by certificate (`tls-auth-clients yes`).
     pub client_cert: Option<ClientCert>,
+    /// The URL names one node of a Redis Cluster: discover the others, and keep the
+    /// conversation's keys in one slot (the prefix becomes the hash tag `{P}`).
+    pub cluster: bool,
     /// Key prefix of this conversation (`P` above).
     pub key: String,
     /// Messages kept in the stream; `None` keeps all.
@@ -166,8 +178,8 @@ impl std::fmt::Debug for RedisLog {
 }
 
 struct Inner {
-    client: redis::Client,
-    conn: ConnectionManager,
+    client: Client,
+    conn: Conn,
     key: String,
     meta: String,
     log: String,
@@ -258,16 +270,153 @@ type MetaReply = (
     Option<String>,
 );
 
-/// A client for `config`: plain or TLS as the URL says, trusting `config.ca` if given and
-/// presenting `config.client_cert` if given.
-fn client(config: &RedisConfig) -> Result<redis::Client, LogError> {
+/// How a node reaches Redis: one server, or a cluster through the node its URL names.
+#[derive(Clone)]
+#[expect(
+    clippy::large_enum_variant,
+    reason = "one per log, made once at start; boxing would buy nothing"
+)]
+enum Client {
+    Single(redis::Client),
+    Cluster(ClusterClient),
+}
+
+/// A connection to either; the log's code is written once against [`ConnectionLike`].
+#[derive(Clone)]
+enum Conn {
+    /// Commands to one server (reconnects by itself).
+    Managed(ConnectionManager),
+    /// A follower's blocking reads from one server.
+    Single(MultiplexedConnection),
+    /// Commands or blocking reads, routed by slot.
+    Cluster(ClusterConnection),
+}
+
+impl std::fmt::Debug for Conn {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.write_str(match self {
+            Conn::Managed(_) => "Conn::Managed",
+            Conn::Single(_) => "Conn::Single",
+            Conn::Cluster(_) => "Conn::Cluster",
+        })
+    }
+}
+
+impl ConnectionLike for Conn {
+    fn req_packed_command<'a>(&'a mut self, cmd: &'a redis::Cmd) -> redis::RedisFuture<'a, RValue> {
+        match self {
+            Conn::Managed(c) => c.req_packed_command(cmd),
+            Conn::Single(c) => c.req_packed_command(cmd),
+            Conn::Cluster(c) => c.req_packed_command(cmd),
+        }
+    }
+
+    fn req_packed_commands<'a>(
+        &'a mut self,
+        pipeline: &'a redis::Pipeline,
+        offset: usize,
+        count: usize,
+    ) -> redis::RedisFuture<'a, Vec<RValue>> {
+        match self {
+            Conn::Managed(c) => c.req_packed_commands(pipeline, offset, count),
+            Conn::Single(c) => c.req_packed_commands(pipeline, offset, count),
+            Conn::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
+        }
+    }
+
+    fn get_db(&self) -> i64 {
+        match self {
+            Conn::Managed(c) => c.get_db(),
+            Conn::Single(c) => c.get_db(),
+            Conn::Cluster(c) => c.get_db(),
+        }
+    }
+}
+
+impl Client {
+    /// A connection whose replies may take up to `response` (longer for blocking reads).
+    async fn connect(&self, response: Duration) -> Result<Conn, LogError> {
+        let connect = Duration::from_secs(1);
+        match self {
+            Client::Single(client) => {
+                let config = AsyncConnectionConfig::new()
+                    .set_connection_timeout(Some(connect))
+                    .set_response_timeout(Some(response));
+                timed(client.get_multiplexed_async_connection_with_config(&config))
+                    .await
+                    .map(Conn::Single)
+            }
+            Client::Cluster(client) => {
+                let config = ClusterConfig::new()
+                    .set_connection_timeout(connect)
+                    .set_response_timeout(response);
+                timed(client.get_async_connection_with_config(config))
+                    .await
+                    .map(Conn::Cluster)
+            }
+        }
+    }
+
+    /// The connection for commands: self-reconnecting for one server.
+    async fn commands(&self) -> Result<Conn, LogError> {
+        match self {
+            Client::Single(client) => {
+                let manager = ConnectionManagerConfig::new()
+                    .set_connection_timeout(Some(Duration::from_secs(1)))
+                    .set_response_timeout(Some(OP_TIMEOUT))
+                    .set_number_of_retries(2)
+                    .set_min_delay(Duration::from_millis(50))
+                    .set_max_delay(Duration::from_secs(1));
+                timed(ConnectionManager::new_with_config(client.clone(), manager))
+                    .await
+                    .map(Conn::Managed)
+            }
+            Client::Cluster(_) => self.connect(OP_TIMEOUT).await,
+        }
+    }
+}
+
+/// The key prefix as stored: in a cluster, a hash tag, so all of a conversation's keys share
+/// one slot (`sse:default` → `{sse:default}`; a prefix that already has a tag is kept).
+fn stored_prefix(key: &str, cluster: bool) -> String {
+    let tagged = key
+        .split_once('{')
+        .is_some_and(|(_, rest)| rest.find('}').is_some_and(|end| end > 0));
+    if cluster && !tagged {
+        format!("{{{key}}}")
+    } else {
+        key.to_owned()
+    }
+}
+
+/// A client for `config`: one server or a cluster, plain or TLS as the URL says, trusting
+/// `config.ca` if given and presenting `config.client_cert` if given.
+fn client(config: &RedisConfig) -> Result<Client, LogError> {
+    let tls = tls_certificates(config)?;
     let bad = |e: redis::RedisError| LogError::Redis(e.to_string());
+    if config.cluster {
+        let mut builder = ClusterClientBuilder::new(vec![config.url.as_str()]).retries(2);
+        if let Some(tls) = tls {
+            builder = builder.certs(tls);
+        }
+        return builder.build().map(Client::Cluster).map_err(bad);
+    }
+    match tls {
+        None => redis::Client::open(config.url.as_str()),
+        Some(tls) => redis::Client::build_with_tls(config.url.as_str(), tls),
+    }
+    .map(Client::Single)
+    .map_err(bad)
+}
+
+/// The CA and client certificate files of `config`, read; `None` when neither is given.
+fn tls_certificates(config: &RedisConfig) -> Result<Option<redis::TlsCertificates>, LogError> {
     let tls_file = config
         .ca
         .as_ref()
         .or(config.client_cert.as_ref().map(|c| &c.cert));
     let Some(tls_file) = tls_file else {
-        return redis::Client::open(config.url.as_str()).map_err(bad);
+        return Ok(None);
     };
     if !config.url.starts_with("rediss://") {
         return Err(LogError::Redis(format!(
@@ -291,14 +440,10 @@ fn client(config: &RedisConfig) -> Result<redis::Client, LogError> {
             client_key: read("client key", &c.key)?,
         }),
     };
-    redis::Client::build_with_tls(
-        config.url.as_str(),
-        redis::TlsCertificates {
-            client_tls,
-            root_cert,
-        },
-    )
-    .map_err(bad)
+    Ok(Some(redis::TlsCertificates {
+        client_tls,
+        root_cert,
+    }))
 }
 
 impl RedisLog {
@@ -308,21 +453,15 @@ impl RedisLog {
     /// A bad URL, or Redis unreachable.
     pub async fn open(config: &RedisConfig) -> Result<RedisLog, LogError> {
         let client = client(config)?;
-        let manager = ConnectionManagerConfig::new()
-            .set_connection_timeout(Some(Duration::from_secs(1)))
-            .set_response_timeout(Some(OP_TIMEOUT))
-            .set_number_of_retries(2)
-            .set_min_delay(Duration::from_millis(50))
-            .set_max_delay(Duration::from_secs(1));
-        let conn = timed(ConnectionManager::new_with_config(client.clone(), manager)).await?;
-        let key = config.key.clone();
+        let conn = client.commands().await?;
+        let prefix = stored_prefix(&config.key, config.cluster);
         let inner = Inner {
             client,
             conn,
-            meta: format!("{key}:meta"),
-            log: format!("{key}:log"),
-            states: format!("{key}:state"),
-            key,
+            meta: format!("{prefix}:meta"),
+            log: format!("{prefix}:log"),
+            states: format!("{prefix}:state"),
+            key: prefix,
             max_len: config.max_len.unwrap_or(0),
             init: Script::new(INIT),
             append: Script::new(APPEND),
@@ -583,7 +722,7 @@ impl RedisLog {
 #[derive(Debug)]
 pub struct Follower {
     log: RedisLog,
-    conn: Option<MultiplexedConnection>,
+    conn: Option<Conn>,
 }
 
 impl Follower {
@@ -606,14 +745,7 @@ impl Follower {
         let log = self.log.clone();
         let i = &log.inner;
         let Some(mut conn) = self.conn.take() else {
-            let config = AsyncConnectionConfig::new()
-                .set_connection_timeout(Some(Duration::from_secs(1)))
-                .set_response_timeout(Some(BLOCK + OP_TIMEOUT));
-            let mut conn = timed(
-                i.client
-                    .get_multiplexed_async_connection_with_config(&config),
-            )
-            .await?;
+            let mut conn = i.client.connect(BLOCK + OP_TIMEOUT).await?;
             let changes = resync(&log, &mut conn).await?;
             self.conn = Some(conn);
             return Ok(changes);
@@ -681,7 +813,7 @@ impl Follower {
 
 /// Compares the store's metadata with what this node has seen: a new epoch rebases the node;
 /// a newer state is returned. Messages missed meanwhile come with the next read.
-async fn resync(log: &RedisLog, conn: &mut MultiplexedConnection) -> Result<Changes, LogError> {
+async fn resync(log: &RedisLog, conn: &mut Conn) -> Result<Changes, LogError> {
     let meta = log.fetch_meta(conn).await?;
     if meta.epoch != log.epoch() {
         tracing::warn!(
@@ -746,5 +878,20 @@ fn parse_state(json: &str) -> Option<Map<String, Value>> {
     match serde_json::from_str(json) {
         Ok(Value::Object(m)) => Some(m),
         _ => None,
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::stored_prefix;
+
+    #[test]
+    fn cluster_prefixes_become_one_hash_tag() {
+        assert_eq!(stored_prefix("sse:default", false), "sse:default");
+        assert_eq!(stored_prefix("sse:default", true), "{sse:default}");
+        // A prefix with a (non-empty) tag already keeps its slot choice.
+        assert_eq!(stored_prefix("app:{room7}", true), "app:{room7}");
+        // `{}` is not a tag to Redis: the whole key would be hashed.
+        assert_eq!(stored_prefix("a{}b", true), "{a{}b}");
     }
 }
