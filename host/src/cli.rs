@@ -101,7 +101,9 @@ pub struct ServeArgs {
         requires = "redis_cert"
     )]
     pub redis_cert_key: Option<PathBuf>,
-    /// The --store URL names one node of a Redis Cluster: the others are discovered from it.
+    /// The --store URL names a node of a Redis Cluster: the others are discovered from it. Give
+    /// several, comma-separated, so that a node can still (re)connect while one of them is down;
+    /// or one name that always reaches a live node (a managed service's configuration endpoint).
     /// The conversation's keys share one slot: the --redis-key prefix P is stored as the hash
     /// tag {P} (unless it already contains one).
     #[arg(long, env = "SSE_REDIS_CLUSTER", requires = "store")]
@@ -249,12 +251,16 @@ pub fn parse_interval(s: &str) -> Result<Duration, String> {
     }
 }
 
-/// Accepts `redis://` (TCP), `rediss://` (TLS) and `redis+unix://` (socket) URLs.
+/// Accepts `redis://` (TCP), `rediss://` (TLS) and `redis+unix://` (socket) URLs, or several
+/// separated by commas (seed nodes, for `--redis-cluster`).
 ///
 /// # Errors
 /// Any other scheme.
 pub fn parse_redis_url(s: &str) -> Result<String, String> {
-    if s.starts_with("redis://") || s.starts_with("rediss://") || s.starts_with("redis+unix://") {
+    let redis = |u: &str| {
+        u.starts_with("redis://") || u.starts_with("rediss://") || u.starts_with("redis+unix://")
+    };
+    if s.split(',').all(redis) {
         Ok(s.to_owned())
     } else {
         Err(format!(
@@ -374,6 +380,12 @@ mod tests {
             panic!("a Redis Cluster store")
         };
         assert!(r.cluster);
+        let seeds = "redis://h:7000,rediss://g:7001";
+        let Ok(Store::Redis(r)) = store(&["--store", seeds, "--redis-cluster"]) else {
+            panic!("seed nodes")
+        };
+        assert_eq!(r.url, seeds);
+        assert!(store(&["--store", "redis://h:7000,http://g"]).is_err());
         assert!(store(&["--redis-cluster"]).is_err(), "no Redis store");
     }
 

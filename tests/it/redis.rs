@@ -551,6 +551,19 @@ async fn a_redis_cluster_serves_one_log_to_nodes_seeded_from_different_masters()
         start(config(&cluster.url(2))).await,
     );
     assert_eq!(a.hub().epoch(), b.hub().epoch(), "one log");
+    // Several seeds: the first is down, the next one answers.
+    let down = format!("redis://127.0.0.1:{}/0", sse_tests::redis::free_port());
+    let c = start(config(&format!("{down},{}", cluster.url(1)))).await;
+    assert_eq!(c.hub().epoch(), a.hub().epoch(), "one log");
+    // Without --redis-cluster, a list is refused.
+    let mut single = node_config(&cluster.url(0), "sse:cluster", None);
+    if let sse_host::server::Store::Redis(r) = &mut single.store {
+        r.url = format!("{down},{}", cluster.url(1));
+    }
+    let err = sse_host::server::Server::start(single)
+        .await
+        .expect_err("a list without --redis-cluster");
+    assert!(err.to_string().contains("--redis-cluster"), "{err}");
     let (mut sa, _) = subscribe(a.local_addr(), 0).await;
     let (mut sb, _) = subscribe(b.local_addr(), 0).await;
     for i in 0..6 {
@@ -590,5 +603,78 @@ async fn a_redis_cluster_serves_one_log_to_nodes_seeded_from_different_masters()
         "keys per master: {counts:?}"
     );
     drop((sa, sb));
+    shutdown(vec![a, b, c]).await;
+}
+
+/// Failover: the master holding the conversation's slot is killed. Its replica takes over;
+/// publishes answer 503 meanwhile and then succeed with the next index (nothing acknowledged and
+/// replicated is lost, nothing is reused), and a subscriber on another node keeps following.
+/// The nodes are seeded from replicas, which the test never kills.
+#[tokio::test]
+async fn a_redis_cluster_failover_keeps_indices_dense_and_subscribers_following() {
+    let mut cluster = RedisCluster::start_with_replicas(3, 1);
+    assert!(
+        (3..6).all(|i| !cluster.is_master(i)),
+        "servers 3.. are the replicas"
+    );
+    let config = |seed: &str| {
+        let mut config = node_config(seed, "sse:failover", None);
+        if let sse_host::server::Store::Redis(r) = &mut config.store {
+            r.cluster = true;
+        }
+        config
+    };
+    let (a, b) = (
+        start(config(&cluster.url(3))).await,
+        start(config(&cluster.url(4))).await,
+    );
+    let (mut sb, _) = subscribe(b.local_addr(), 0).await;
+    for i in 0..3 {
+        assert_eq!(append(a.local_addr(), &msg("f", i)).await, i);
+    }
+    assert_eq!(take_messages(&mut sb, 3).await.len(), 3);
+    // The slot's master, once its replica holds the same keys (replication is asynchronous).
+    let deadline = tokio::time::Instant::now() + WAIT;
+    let owner = loop {
+        let counts = cluster.key_counts();
+        let owner = (0..3)
+            .find(|&i| counts[i] > 0)
+            .expect("a master holds the keys");
+        if counts[3..].contains(&counts[owner]) {
+            break owner;
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "replication: {counts:?}"
+        );
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    };
+    cluster.kill(owner);
+
+    // Publishes fail (503) until the replica is promoted, then get the next index.
+    let body = msg("f", 3).to_string();
+    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
+    let idx = loop {
+        let r = request(a.local_addr(), "POST", "/api/messages", Some(&body), &[]).await;
+        match r.status {
+            200 => break r.json()["idx"].as_u64().expect("idx"),
+            503 => {}
+            other => panic!("publish during failover: {other} {}", r.body),
+        }
+        assert!(
+            tokio::time::Instant::now() < deadline,
+            "no failover within 30 s"
+        );
+        tokio::time::sleep(Duration::from_millis(200)).await;
+    };
+    assert_eq!(idx, 3, "the index after the last acknowledged one");
+    assert!(
+        (3..6).any(|i| cluster.is_master(i)),
+        "a replica was promoted"
+    );
+    assert_eq!(append(b.local_addr(), &msg("f", 4)).await, 4);
+    let want: Vec<(u64, String)> = (3..5).map(|i| (i, format!("f-{i}"))).collect();
+    assert_eq!(take_messages(&mut sb, 2).await, want);
+    drop(sb);
     shutdown(vec![a, b]).await;
 }

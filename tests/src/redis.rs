@@ -266,7 +266,17 @@ impl RedisCluster {
     /// [`WAIT`] (test set-up).
     #[must_use]
     pub fn start(masters: usize) -> RedisCluster {
-        let nodes: Vec<RedisServer> = (0..masters)
+        Self::start_with_replicas(masters, 0)
+    }
+
+    /// As [`RedisCluster::start`], with `replicas` replicas per master (servers
+    /// `masters..`), so a master's death is followed by a failover.
+    ///
+    /// # Panics
+    /// As [`RedisCluster::start`].
+    #[must_use]
+    pub fn start_with_replicas(masters: usize, replicas: usize) -> RedisCluster {
+        let nodes: Vec<RedisServer> = (0..masters * (1 + replicas))
             .map(|_| {
                 let mut r = RedisServer {
                     port: free_port(),
@@ -288,7 +298,7 @@ impl RedisCluster {
         let out = Command::new("redis-cli")
             .args(["--cluster", "create"])
             .args(&addrs)
-            .args(["--cluster-replicas", "0", "--cluster-yes"])
+            .args(["--cluster-replicas", &replicas.to_string(), "--cluster-yes"])
             .stdin(Stdio::null())
             .output()
             .expect("run redis-cli --cluster create");
@@ -320,7 +330,21 @@ impl RedisCluster {
         self.nodes[i].url()
     }
 
-    /// How many keys each master holds (`DBSIZE`), in order.
+    /// Kills server `i` (SIGKILL), as a crash would.
+    pub fn kill(&mut self, i: usize) {
+        self.nodes[i].stop();
+    }
+
+    /// Whether server `i` is a master now (`ROLE`); `false` if it does not answer.
+    #[must_use]
+    pub fn is_master(&self, i: usize) -> bool {
+        Command::new("redis-cli")
+            .args(["-p", &self.nodes[i].port.to_string(), "ROLE"])
+            .output()
+            .is_ok_and(|out| String::from_utf8_lossy(&out.stdout).starts_with("master"))
+    }
+
+    /// How many keys each server holds (`DBSIZE`; a replica holds its master's), in order.
     ///
     /// # Panics
     /// When `redis-cli` cannot ask (test set-up).
@@ -333,10 +357,11 @@ impl RedisCluster {
                     .args(["-p", &n.port.to_string(), "DBSIZE"])
                     .output()
                     .expect("redis-cli DBSIZE");
+                // A server that does not answer (killed) counts as empty.
                 String::from_utf8_lossy(&out.stdout)
                     .trim()
                     .parse()
-                    .expect("DBSIZE is a number")
+                    .unwrap_or(0)
             })
             .collect()
     }

@@ -144,8 +144,9 @@ pub struct RedisConfig {
     /// With `rediss://`: the certificate this node presents, for a Redis that authenticates
     /// clients by certificate (`tls-auth-clients yes`).
     pub client_cert: Option<ClientCert>,
-    /// The URL names one node of a Redis Cluster: discover the others, and keep the
-    /// conversation's keys in one slot (the prefix becomes the hash tag `{P}`).
+    /// The URL names a node of a Redis Cluster (or several, comma-separated: connections try
+    /// each): discover the others, and keep the conversation's keys in one slot (the prefix
+    /// becomes the hash tag `{P}`).
     pub cluster: bool,
     /// Key prefix of this conversation (`P` above).
     pub key: String,
@@ -395,11 +396,16 @@ fn client(config: &RedisConfig) -> Result<Client, LogError> {
     let tls = tls_certificates(config)?;
     let bad = |e: redis::RedisError| LogError::Redis(e.to_string());
     if config.cluster {
-        let mut builder = ClusterClientBuilder::new(vec![config.url.as_str()]).retries(2);
+        let mut builder = ClusterClientBuilder::new(config.url.split(',')).retries(2);
         if let Some(tls) = tls {
             builder = builder.certs(tls);
         }
         return builder.build().map(Client::Cluster).map_err(bad);
+    }
+    if config.url.contains(',') {
+        return Err(LogError::Redis(
+            "several URLs (seed nodes) only apply to a Redis Cluster: add --redis-cluster".into(),
+        ));
     }
     match tls {
         None => redis::Client::open(config.url.as_str()),
