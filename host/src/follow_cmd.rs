@@ -54,6 +54,13 @@ pub struct FollowArgs {
     /// server's own certificate), besides the bundled web roots.
     #[arg(long, value_name = "FILE")]
     pub cacert: Option<std::path::PathBuf>,
+    /// Present the client certificate (PEM, chain allowed) in FILE to https servers that
+    /// require one (mutual TLS). Needs --key.
+    #[arg(long, value_name = "FILE", requires = "key")]
+    pub cert: Option<std::path::PathBuf>,
+    /// The private key (PEM) of --cert.
+    #[arg(long, value_name = "FILE", requires = "cert")]
+    pub key: Option<std::path::PathBuf>,
 }
 
 /// Run `follow` to completion on its own runtime.
@@ -91,16 +98,30 @@ async fn follow(args: FollowArgs) -> ExitCode {
             }
         }
     }
+    let read = |flag: &str, path: &std::path::Path| {
+        std::fs::read(path).map_err(|e| {
+            eprintln!(
+                "sse-host follow: cannot read {flag} {}: {e}",
+                path.display()
+            );
+            ExitCode::from(2)
+        })
+    };
     if let Some(path) = &args.cacert {
-        match std::fs::read(path) {
+        match read("--cacert", path) {
             Ok(pem) => options.ca_pem = Some(pem),
-            Err(e) => {
-                eprintln!(
-                    "sse-host follow: cannot read --cacert {}: {e}",
-                    path.display()
-                );
-                return ExitCode::from(2);
+            Err(code) => return code,
+        }
+    }
+    if let (Some(cert), Some(key)) = (&args.cert, &args.key) {
+        // reqwest takes the certificate and the key as one PEM buffer.
+        match (read("--cert", cert), read("--key", key)) {
+            (Ok(mut pem), Ok(key)) => {
+                pem.push(b'\n');
+                pem.extend_from_slice(&key);
+                options.identity_pem = Some(pem);
             }
+            (Err(code), _) | (_, Err(code)) => return code,
         }
     }
     let mut stream = match client::follow(options) {

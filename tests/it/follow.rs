@@ -751,6 +751,51 @@ async fn https_with_a_private_ca_is_followed_only_when_trusted() {
     );
 }
 
+/// A server that requires a client certificate (mutual TLS): with `identity_pem` the stream is
+/// read; without it the handshake fails, the client never connects, and the status says why.
+#[tokio::test]
+async fn https_requiring_a_client_certificate_is_followed_with_an_identity() {
+    let (addr, issued) = sse_tests::tls::sse_server_requiring_client_cert(
+        b"event: message\nid: 0\ndata: mutual\n\n",
+    )
+    .await;
+    let url = format!("https://{addr}/stream");
+    let options = |identity: bool| {
+        let mut o = Options::new(url.clone());
+        o.policy = test_policy();
+        o.ca_pem = Some(issued.ca_pem.clone().into_bytes());
+        if identity {
+            let pem = format!("{}\n{}", issued.client_cert_pem, issued.client_key_pem);
+            o.identity_pem = Some(pem.into_bytes());
+        }
+        o
+    };
+    let mut with = follow(options(true)).expect("valid options");
+    let seen = observe(&mut with, Duration::from_secs(10), |o| !datas(o).is_empty()).await;
+    assert_eq!(datas(&seen), ["mutual"], "{seen:?}");
+
+    let mut without = follow(options(false)).expect("valid options");
+    let seen = observe(&mut without, Duration::from_millis(1_500), |o| {
+        !causes(o).is_empty()
+    })
+    .await;
+    assert!(datas(&seen).is_empty(), "{seen:?}");
+    let connected = statuses(&seen)
+        .iter()
+        .any(|s| s.kind == StatusKind::Connected);
+    assert!(!connected, "no certificate, no stream: {seen:?}");
+}
+
+/// Something that is not a certificate and key is refused when the client is built.
+#[test]
+fn identity_pem_without_a_key_is_an_error() {
+    let issued = sse_tests::tls::issue_for_localhost();
+    let mut o = Options::new("https://127.0.0.1:1/stream");
+    o.identity_pem = Some(issued.client_cert_pem.into_bytes());
+    let err = follow(o).expect_err("a certificate without its key");
+    assert!(err.to_string().contains("client certificate"), "{err}");
+}
+
 /// A CA that is not PEM is refused when the client is built, not at the first connect.
 #[test]
 fn ca_pem_without_a_certificate_is_an_error() {

@@ -241,6 +241,48 @@ async fn cacert_lets_follow_read_an_https_server_with_a_private_ca() {
 }
 
 #[tokio::test]
+async fn cert_and_key_let_follow_read_a_server_that_requires_a_client_certificate() {
+    let (addr, issued) =
+        sse_tests::tls::sse_server_requiring_client_cert(b"event: message\nid: 0\ndata: hi\n\n")
+            .await;
+    let dir = std::env::temp_dir().join(format!("sse-cert-{}", std::process::id()));
+    std::fs::create_dir_all(&dir).unwrap();
+    let (ca, cert, key) = (dir.join("ca.pem"), dir.join("me.pem"), dir.join("me.key"));
+    std::fs::write(&ca, &issued.ca_pem).unwrap();
+    std::fs::write(&cert, &issued.client_cert_pem).unwrap();
+    std::fs::write(&key, &issued.client_key_pem).unwrap();
+    let url = format!("https://{addr}/stream");
+    let mut cli = FollowCli::spawn(&[
+        &url,
+        "--json",
+        "--cacert",
+        ca.to_str().unwrap(),
+        "--cert",
+        cert.to_str().unwrap(),
+        "--key",
+        key.to_str().unwrap(),
+        "--max-events",
+        "1",
+        "--timeout",
+        "30s",
+    ]);
+    let lines = parse(&cli.rest().await);
+    let ev = events(&lines);
+    assert_eq!(ev.len(), 1, "{lines:?}");
+    assert_eq!(ev[0]["data"], "hi");
+
+    // A certificate without its key is a usage error.
+    let out = Command::new(host_bin::path())
+        .args(["follow", &url, "--cert", cert.to_str().unwrap()])
+        .output()
+        .await
+        .expect("run sse-host follow");
+    assert_eq!(out.status.code(), Some(2));
+    assert!(String::from_utf8_lossy(&out.stderr).contains("--key"));
+    let _ = std::fs::remove_dir_all(&dir);
+}
+
+#[tokio::test]
 async fn cacert_that_cannot_be_read_exits_2() {
     let mut child = Command::new(host_bin::path())
         .args([

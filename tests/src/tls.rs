@@ -10,15 +10,17 @@ use rcgen::{
 use tokio::io::{AsyncReadExt, AsyncWriteExt};
 use tokio::net::TcpListener;
 use tokio_rustls::TlsAcceptor;
-use tokio_rustls::rustls::ServerConfig;
 use tokio_rustls::rustls::pki_types::{CertificateDer, PrivateKeyDer, PrivatePkcs8KeyDer};
+use tokio_rustls::rustls::server::WebPkiClientVerifier;
+use tokio_rustls::rustls::{RootCertStore, ServerConfig};
 
 /// A server certificate for `127.0.0.1` and `localhost`, a client certificate, and the private
 /// CA that signed both.
 #[derive(Debug, Clone)]
 pub struct Issued {
-    /// The CA certificate (PEM): what a client must trust.
+    /// The CA certificate (PEM and DER): what a client must trust.
     pub ca_pem: String,
+    pub ca_der: Vec<u8>,
     /// The server's certificate (PEM and DER) and its PKCS#8 key (PEM and DER).
     pub cert_pem: String,
     pub cert_der: Vec<u8>,
@@ -61,6 +63,7 @@ pub fn issue_for_localhost() -> Issued {
         client_cert_pem: client_cert.pem(),
         client_key_pem: client_key.serialize_pem(),
         ca_pem: ca_cert.pem(),
+        ca_der: ca_cert.der().to_vec(),
         cert_pem: cert.pem(),
         cert_der: cert.der().to_vec(),
         key_pem: key.serialize_pem(),
@@ -75,9 +78,34 @@ pub fn issue_for_localhost() -> Issued {
 /// # Panics
 /// When it cannot bind or the certificate is refused (test set-up).
 pub async fn sse_server(body: &'static [u8]) -> (SocketAddr, Issued) {
+    serve(body, false).await
+}
+
+/// As [`sse_server`], and the handshake requires a client certificate signed by the same CA
+/// ([`Issued::client_cert_pem`]).
+///
+/// # Panics
+/// As [`sse_server`].
+pub async fn sse_server_requiring_client_cert(body: &'static [u8]) -> (SocketAddr, Issued) {
+    serve(body, true).await
+}
+
+async fn serve(body: &'static [u8], client_auth: bool) -> (SocketAddr, Issued) {
     let issued = issue_for_localhost();
-    let config = ServerConfig::builder()
-        .with_no_client_auth()
+    let builder = ServerConfig::builder();
+    let builder = if client_auth {
+        let mut roots = RootCertStore::empty();
+        roots
+            .add(CertificateDer::from(issued.ca_der.clone()))
+            .expect("the CA as a client root");
+        let verifier = WebPkiClientVerifier::builder(Arc::new(roots))
+            .build()
+            .expect("client verifier");
+        builder.with_client_cert_verifier(verifier)
+    } else {
+        builder.with_no_client_auth()
+    };
+    let config = builder
         .with_single_cert(
             vec![CertificateDer::from(issued.cert_der.clone())],
             PrivateKeyDer::Pkcs8(PrivatePkcs8KeyDer::from(issued.key_der.clone())),

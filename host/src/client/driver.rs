@@ -49,7 +49,7 @@ async fn next_io(conn: &mut Conn) -> Wake {
         Conn::Idle => pending().await,
         Conn::Opening(req) => match req.await {
             Ok(resp) => Wake::Response(resp),
-            Err(e) => Wake::Ended(Disconnect::Network, cause(&e)),
+            Err(e) => Wake::Ended(Disconnect::Network, super::innermost(&e)),
         },
         Conn::Open(resp) => match resp.chunk().await {
             Ok(Some(bytes)) => Wake::Bytes(bytes),
@@ -57,19 +57,9 @@ async fn next_io(conn: &mut Conn) -> Wake {
                 Disconnect::EndOfStream,
                 "the server closed the stream".into(),
             ),
-            Err(e) => Wake::Ended(Disconnect::Network, cause(&e)),
+            Err(e) => Wake::Ended(Disconnect::Network, super::innermost(&e)),
         },
     }
-}
-
-/// The innermost error of a transport failure: "Connection refused (os error 111)" rather than
-/// reqwest's "error sending request for url (…)" wrapping it.
-fn cause(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut inner = error;
-    while let Some(next) = inner.source() {
-        inner = next;
-    }
-    inner.to_string()
 }
 
 async fn sleep_until_opt(at: Option<tokio::time::Instant>) {
@@ -231,6 +221,7 @@ impl Follow {
             &options.headers,
             options.max_redirects,
             options.ca_pem.as_deref(),
+            options.identity_pem.as_deref(),
         )?;
         let from = options.from.map(sse_core::Seq);
         let session = boxed_session(options.policy, options.seed, from)?;

@@ -54,6 +54,9 @@ pub struct Options {
     /// PEM certificate(s) to trust for `https` besides the bundled web roots: a private CA or
     /// a self-signed server.
     pub ca_pem: Option<Vec<u8>>,
+    /// A client certificate (chain) and its private key, PEM, both in this one buffer: presented
+    /// to `https` servers that require one (mutual TLS).
+    pub identity_pem: Option<Vec<u8>>,
 }
 
 impl Options {
@@ -72,6 +75,7 @@ impl Options {
             seed,
             max_redirects: MAX_REDIRECTS,
             ca_pem: None,
+            identity_pem: None,
         }
     }
 }
@@ -127,6 +131,8 @@ pub enum ClientError {
     Http(String),
     /// `ca_pem` holds no usable PEM certificate.
     Ca(String),
+    /// `identity_pem` is not a certificate and its private key.
+    Identity(String),
 }
 
 impl fmt::Display for ClientError {
@@ -136,11 +142,22 @@ impl fmt::Display for ClientError {
             ClientError::Header(h) => write!(f, "bad header `{h}`"),
             ClientError::Http(e) => write!(f, "cannot build HTTP client: {e}"),
             ClientError::Ca(e) => write!(f, "bad CA certificate: {e}"),
+            ClientError::Identity(e) => write!(f, "bad client certificate or key: {e}"),
         }
     }
 }
 
 impl std::error::Error for ClientError {}
+
+/// The innermost error's text: "Connection refused (os error 111)" rather than reqwest's
+/// "error sending request for url (…)" or "builder error" wrapped around it.
+pub(crate) fn innermost(error: &(dyn std::error::Error + 'static)) -> String {
+    let mut inner = error;
+    while let Some(next) = inner.source() {
+        inner = next;
+    }
+    inner.to_string()
+}
 
 /// Start following. Nothing happens until the stream is polled; dropping it closes the connection.
 ///

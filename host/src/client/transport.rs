@@ -32,13 +32,15 @@ pub(crate) struct Transport {
 
 impl Transport {
     /// A transport for `url` with extra request `headers` (`("K", "V")`), trusting the
-    /// certificates in `ca_pem` besides the bundled web roots.
+    /// certificates in `ca_pem` besides the bundled web roots, and presenting the client
+    /// certificate and key in `identity_pem` to servers that ask for one.
     pub(crate) fn new(
         url: &str,
         events: &[String],
         headers: &[(String, String)],
         max_redirects: usize,
         ca_pem: Option<&[u8]>,
+        identity_pem: Option<&[u8]>,
     ) -> Result<Self, ClientError> {
         let url = Url::parse(url).map_err(|e| ClientError::Url(e.to_string()))?;
         if !matches!(url.scheme(), "http" | "https") {
@@ -67,6 +69,11 @@ impl Transport {
             for cert in certs {
                 builder = builder.add_root_certificate(cert);
             }
+        }
+        if let Some(pem) = identity_pem {
+            let identity = reqwest::Identity::from_pem(pem)
+                .map_err(|e| ClientError::Identity(super::innermost(&e)))?;
+            builder = builder.identity(identity);
         }
         let http = builder
             .redirect(reqwest::redirect::Policy::limited(max_redirects))
