@@ -72,19 +72,26 @@ pub fn check_bytes(data: &[u8]) {
 /// Input layout: one byte `n`, then `n % 16` little-endian u16 split points (taken modulo the
 /// stream length), then the stream itself.
 pub fn check_chunked(data: &[u8]) {
-    let Some((&n, rest)) = data.split_first() else {
+    let Some((stream, chunks)) = split_input(data) else {
         return;
     };
-    let header = usize::from(n % 16) * 2;
-    if rest.len() < header {
-        return;
-    }
-    let (points, stream) = rest.split_at(header);
-    let chunks = split(stream, points);
     let whole = run(&mut Small::new(), &[stream]);
     assert_eq!(run(&mut Small::new(), &chunks), whole);
     let bytes: Vec<&[u8]> = stream.chunks(1).collect();
     assert_eq!(run(&mut Small::new(), &bytes), whole);
+}
+
+/// The split-input layout of the chunked targets: one byte `n`, then `n % 16` little-endian u16
+/// split points, then the stream. Returns the stream and its chunks; `None` if `data` is too
+/// short for its own header.
+pub fn split_input(data: &[u8]) -> Option<(&[u8], Vec<&[u8]>)> {
+    let (&n, rest) = data.split_first()?;
+    let header = usize::from(n % 16) * 2;
+    if rest.len() < header {
+        return None;
+    }
+    let (points, stream) = rest.split_at(header);
+    Some((stream, split(stream, points)))
 }
 
 /// Splits `stream` at the little-endian u16s in `points` (each taken modulo its length + 1).

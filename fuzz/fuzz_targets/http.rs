@@ -8,8 +8,8 @@
 
 use sse_embedded_app::http::{Body, ChunkError, HeadError, HeadReader, ResponseHead};
 
-// The parser targets' splitter (the includer provides `common`).
-use super::common::split;
+// The parser targets' input layout and splitter (the includer provides `common`).
+use super::common::split_input;
 
 /// Small, so `HeadError::TooLarge` is reached often.
 const HEAD: usize = 128;
@@ -75,22 +75,17 @@ pub fn run(chunks: &[&[u8]]) -> Outcome {
     }
 }
 
-/// `http_response`: one byte `n`, then `n % 16` little-endian u16 split points (taken modulo the
-/// response length), then the response bytes. The result must not depend on the split.
+/// `http_response`: a response in the layout of `common::split_input`. The result must not
+/// depend on the split.
 pub fn check(data: &[u8]) {
-    let Some((&n, rest)) = data.split_first() else {
+    let Some((response, chunks)) = split_input(data) else {
         return;
     };
-    let header = usize::from(n % 16) * 2;
-    if rest.len() < header {
-        return;
-    }
-    let (points, response) = rest.split_at(header);
     let whole = run(&[response]);
     if let Outcome::Response { body, .. } = &whole {
         assert!(body.len() <= response.len());
     }
-    assert_eq!(run(&split(response, points)), whole);
+    assert_eq!(run(&chunks), whole);
     let bytes: Vec<&[u8]> = response.chunks(1).collect();
     assert_eq!(run(&bytes), whole);
 }

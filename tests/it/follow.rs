@@ -289,10 +289,7 @@ async fn a_lost_connection_says_what_the_transport_saw() {
     }));
 
     // Nothing listens: the innermost error (the OS's), not reqwest's wrapping of it.
-    let port = {
-        let l = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
-        l.local_addr().expect("addr").port()
-    };
+    let port = sse_tests::redis::free_port();
     let mut stream = client(&format!("http://127.0.0.1:{port}/"), test_policy());
     let obs = observe(&mut stream, Duration::from_secs(5), |o| {
         !causes(o).is_empty()

@@ -214,30 +214,39 @@ async fn plain_mode_prints_status_state_and_messages_as_lines() {
     );
 }
 
+/// Writes the PEM `files` (name, contents) into a fresh temporary directory; returns it and the
+/// files' paths, in order.
+fn pem_files(files: &[(&str, &str)]) -> (tempfile::TempDir, Vec<String>) {
+    let dir = tempfile::tempdir().expect("temp dir");
+    let paths = files
+        .iter()
+        .map(|(name, pem)| {
+            let path = dir.path().join(name);
+            std::fs::write(&path, pem).expect("write PEM");
+            path.to_str().expect("utf-8 temp path").to_owned()
+        })
+        .collect();
+    (dir, paths)
+}
+
+/// Runs `follow URL --json FLAGS --max-events 1` and returns the one event it printed.
+async fn one_event(url: &str, flags: &[&str]) -> Value {
+    let limit = ["--max-events", "1", "--timeout", "30s"];
+    let mut cli = FollowCli::spawn(&[&[url, "--json"], flags, &limit].concat());
+    let lines = parse(&cli.rest().await);
+    let ev = events(&lines);
+    assert_eq!(ev.len(), 1, "{lines:?}");
+    ev[0].clone()
+}
+
 #[tokio::test]
 async fn cacert_lets_follow_read_an_https_server_with_a_private_ca() {
     let (addr, issued) =
         sse_tests::tls::sse_server(b"event: message\nid: 0\ndata: hello\n\n").await;
-    let dir = std::env::temp_dir().join(format!("sse-cacert-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let ca = dir.join("ca.pem");
-    std::fs::write(&ca, &issued.ca_pem).unwrap();
+    let (_dir, paths) = pem_files(&[("ca.pem", &issued.ca_pem)]);
     let url = format!("https://{addr}/stream");
-    let mut cli = FollowCli::spawn(&[
-        &url,
-        "--json",
-        "--cacert",
-        ca.to_str().unwrap(),
-        "--max-events",
-        "1",
-        "--timeout",
-        "30s",
-    ]);
-    let lines = parse(&cli.rest().await);
-    let ev = events(&lines);
-    assert_eq!(ev.len(), 1, "{lines:?}");
-    assert_eq!(ev[0]["data"], "hello");
-    let _ = std::fs::remove_dir_all(&dir);
+    let ev = one_event(&url, &["--cacert", &paths[0]]).await;
+    assert_eq!(ev["data"], "hello");
 }
 
 #[tokio::test]
@@ -245,41 +254,24 @@ async fn cert_and_key_let_follow_read_a_server_that_requires_a_client_certificat
     let (addr, issued) =
         sse_tests::tls::sse_server_requiring_client_cert(b"event: message\nid: 0\ndata: hi\n\n")
             .await;
-    let dir = std::env::temp_dir().join(format!("sse-cert-{}", std::process::id()));
-    std::fs::create_dir_all(&dir).unwrap();
-    let (ca, cert, key) = (dir.join("ca.pem"), dir.join("me.pem"), dir.join("me.key"));
-    std::fs::write(&ca, &issued.ca_pem).unwrap();
-    std::fs::write(&cert, &issued.client_cert_pem).unwrap();
-    std::fs::write(&key, &issued.client_key_pem).unwrap();
-    let url = format!("https://{addr}/stream");
-    let mut cli = FollowCli::spawn(&[
-        &url,
-        "--json",
-        "--cacert",
-        ca.to_str().unwrap(),
-        "--cert",
-        cert.to_str().unwrap(),
-        "--key",
-        key.to_str().unwrap(),
-        "--max-events",
-        "1",
-        "--timeout",
-        "30s",
+    let (_dir, paths) = pem_files(&[
+        ("ca.pem", &issued.ca_pem),
+        ("me.pem", &issued.client_cert_pem),
+        ("me.key", &issued.client_key_pem),
     ]);
-    let lines = parse(&cli.rest().await);
-    let ev = events(&lines);
-    assert_eq!(ev.len(), 1, "{lines:?}");
-    assert_eq!(ev[0]["data"], "hi");
+    let [ca, cert, key] = [&paths[0], &paths[1], &paths[2]];
+    let url = format!("https://{addr}/stream");
+    let ev = one_event(&url, &["--cacert", ca, "--cert", cert, "--key", key]).await;
+    assert_eq!(ev["data"], "hi");
 
     // A certificate without its key is a usage error.
     let out = Command::new(host_bin::path())
-        .args(["follow", &url, "--cert", cert.to_str().unwrap()])
+        .args(["follow", &url, "--cert", cert])
         .output()
         .await
         .expect("run sse-host follow");
     assert_eq!(out.status.code(), Some(2));
     assert!(String::from_utf8_lossy(&out.stderr).contains("--key"));
-    let _ = std::fs::remove_dir_all(&dir);
 }
 
 #[tokio::test]

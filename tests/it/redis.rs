@@ -533,19 +533,22 @@ async fn redis_client_certificate_misuse_is_a_clear_error() {
     assert!(err.to_string().contains("/nonexistent/node.pem"), "{err}");
 }
 
+/// A node on the Redis Cluster reached through `seeds` (`--redis-cluster`).
+fn cluster_node_config(seeds: &str, key: &str) -> sse_host::server::ServerConfig {
+    let mut config = node_config(seeds, key, None);
+    if let sse_host::server::Store::Redis(r) = &mut config.store {
+        r.cluster = true;
+    }
+    config
+}
+
 /// A Redis Cluster of three masters: nodes seeded from different masters share one log (one
 /// epoch, dense indices, every node's subscribers get every message, state merges), and all of
 /// the conversation's keys sit on one master, in the slot of its hash tag.
 #[tokio::test]
 async fn a_redis_cluster_serves_one_log_to_nodes_seeded_from_different_masters() {
     let cluster = RedisCluster::start(3);
-    let config = |seed: &str| {
-        let mut config = node_config(seed, "sse:cluster", None);
-        if let sse_host::server::Store::Redis(r) = &mut config.store {
-            r.cluster = true;
-        }
-        config
-    };
+    let config = |seed: &str| cluster_node_config(seed, "sse:cluster");
     let (a, b) = (
         start(config(&cluster.url(0))).await,
         start(config(&cluster.url(2))).await,
@@ -617,13 +620,7 @@ async fn a_redis_cluster_failover_keeps_indices_dense_and_subscribers_following(
         (3..6).all(|i| !cluster.is_master(i)),
         "servers 3.. are the replicas"
     );
-    let config = |seed: &str| {
-        let mut config = node_config(seed, "sse:failover", None);
-        if let sse_host::server::Store::Redis(r) = &mut config.store {
-            r.cluster = true;
-        }
-        config
-    };
+    let config = |seed: &str| cluster_node_config(seed, "sse:failover");
     let (a, b) = (
         start(config(&cluster.url(3))).await,
         start(config(&cluster.url(4))).await,

@@ -103,17 +103,28 @@ impl RedisServer {
     /// When `redis-server` is not installed or does not come up within [`WAIT`].
     #[must_use]
     pub fn start(persistence: Persistence) -> RedisServer {
-        let mut r = RedisServer {
+        let mut r = Self::unstarted(temp_dir());
+        r.persistence = persistence;
+        r.started()
+    }
+
+    /// A plain, non-persistent, stand-alone server on a free port, not yet running.
+    fn unstarted(dir: PathBuf) -> RedisServer {
+        RedisServer {
             port: free_port(),
-            dir: temp_dir(),
-            persistence,
+            dir,
+            persistence: Persistence::None,
             tls: None,
             client_auth: false,
             cluster: false,
             child: None,
-        };
-        r.spawn();
-        r
+        }
+    }
+
+    /// Spawns it and waits until it answers.
+    fn started(mut self) -> RedisServer {
+        self.spawn();
+        self
     }
 
     /// Starts `redis-server` serving TLS only (no plain port), with a certificate from a
@@ -138,17 +149,10 @@ impl RedisServer {
 
     fn start_tls_with(client_auth: bool) -> RedisServer {
         let dir = temp_dir();
-        let mut r = RedisServer {
-            port: free_port(),
-            tls: Some(TlsFiles::create(&dir)),
-            dir,
-            persistence: Persistence::None,
-            client_auth,
-            cluster: false,
-            child: None,
-        };
-        r.spawn();
-        r
+        let mut r = Self::unstarted(dir.clone());
+        r.tls = Some(TlsFiles::create(&dir));
+        r.client_auth = client_auth;
+        r.started()
     }
 
     /// The TLS files, for a server from [`RedisServer::start_tls`].
@@ -278,17 +282,9 @@ impl RedisCluster {
     pub fn start_with_replicas(masters: usize, replicas: usize) -> RedisCluster {
         let nodes: Vec<RedisServer> = (0..masters * (1 + replicas))
             .map(|_| {
-                let mut r = RedisServer {
-                    port: free_port(),
-                    dir: temp_dir(),
-                    persistence: Persistence::None,
-                    tls: None,
-                    client_auth: false,
-                    cluster: true,
-                    child: None,
-                };
-                r.spawn();
-                r
+                let mut r = RedisServer::unstarted(temp_dir());
+                r.cluster = true;
+                r.started()
             })
             .collect();
         let addrs: Vec<String> = nodes
