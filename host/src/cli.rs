@@ -51,6 +51,17 @@ pub struct ServeArgs {
     /// second one on the same directory refuses to start.
     #[arg(long, env = "SSE_DATA_DIR", default_value = "./sse-data", conflicts_with_all = ["memory", "store"])]
     pub data_dir: PathBuf,
+    /// Repair a damaged message log in --data-dir at start instead of refusing to start.
+    ///
+    /// Without it, a log damaged before its tail (a valid record after damaged bytes, or a
+    /// complete record with a bad checksum at the end) makes `serve` exit with an error naming
+    /// the file and offset; a torn last record (a crash mid-append) is always cut. With it, the
+    /// damaged file is kept as messages.log.damaged-<unix time> (nothing is deleted), every
+    /// valid record is kept in order, and if any acknowledged record was lost or had to be
+    /// renumbered a new epoch starts, so every client gets `reset` instead of a spliced history.
+    /// Does nothing on a sound log.
+    #[arg(long, env = "SSE_REPAIR", conflicts_with_all = ["memory", "store"])]
+    pub repair: bool,
     /// Keep messages in memory only: every start is a new epoch (clients see `reset`).
     #[arg(long, env = "SSE_MEMORY")]
     pub memory: bool,
@@ -127,7 +138,9 @@ pub struct ServeArgs {
     /// heartbeats as a dead connection.
     #[arg(long, env = "SSE_HEARTBEAT", default_value = "15s", value_name = "DUR", value_parser = parse_interval)]
     pub heartbeat: Duration,
-    /// Largest request body in bytes (suffixes K, M allowed); larger bodies get 413.
+    /// Largest request body in bytes (suffixes K, M allowed); larger bodies get 413. At most 64M,
+    /// the largest message the log stores (a message whose stored form, with its added idx and
+    /// timestamp, passes that limit gets 413 too).
     #[arg(long, env = "SSE_MAX_BODY", default_value = "8M", value_name = "SIZE", value_parser = parse_body_size)]
     pub max_body: usize,
     /// Most concurrent /stream subscribers; more get 503 with Retry-After.
@@ -214,13 +227,18 @@ pub fn parse_size(s: &str) -> Result<usize, String> {
         .ok_or_else(|| format!("not a size: {s:?} (e.g. 8M, 512K, 1048576)"))
 }
 
-/// A size of at least one byte, for `--max-body` (a limit of 0 would refuse every publish).
+/// A size of at least one byte, for `--max-body` (a limit of 0 would refuse every publish),
+/// and at most [`MAX_RECORD`](crate::log::MAX_RECORD) (a larger body could never be stored).
 ///
 /// # Errors
-/// Not a size, or zero.
+/// Not a size, zero, or above the record limit.
 pub fn parse_body_size(s: &str) -> Result<usize, String> {
     match parse_size(s)? {
         0 => Err("must be at least 1 byte".into()),
+        n if n > crate::log::MAX_RECORD => Err(format!(
+            "must be at most 64M ({} bytes), the largest message the log stores",
+            crate::log::MAX_RECORD
+        )),
         n => Ok(n),
     }
 }
@@ -313,6 +331,7 @@ impl ServeArgs {
             max_body: self.max_body,
             cors_origin: self.cors_origin.clone(),
             max_messages: self.max_messages,
+            repair_log: self.repair,
             hub: crate::hub::HubConfig {
                 heartbeat: self.heartbeat,
                 max_subscribers: self.max_subscribers,
@@ -395,6 +414,7 @@ mod tests {
             &["--heartbeat", "0s"][..],
             &["--stall-timeout", "0ms"],
             &["--max-body", "0K"],
+            &["--max-body", "65M"],
             &["--max-subscribers", "0"],
             &["--memory", "--max-messages", "0"],
         ] {
@@ -410,6 +430,10 @@ mod tests {
             "--max-body",
             "1",
         ];
+        assert!(
+            store(&["--max-body", "64M"]).is_ok(),
+            "the record limit itself"
+        );
         assert!(store(&ok).is_ok());
         assert!(store(&["--memory", "--max-messages", "1", "--max-subscribers", "1"]).is_ok());
         let err = store(&["--heartbeat", "soon"]).expect_err("not a duration");

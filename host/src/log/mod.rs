@@ -20,7 +20,7 @@ mod memory;
 pub mod redis;
 
 pub use self::redis::{Changes, ClientCert, Follower, OP_TIMEOUT, RedisConfig, RedisLog};
-pub use file::FileLog;
+pub use file::{FileLog, OpenReport, RepairReport};
 pub use memory::MemoryLog;
 
 use bytes::Bytes;
@@ -88,6 +88,23 @@ pub enum LogError {
     Locked {
         /// The data directory.
         dir: std::path::PathBuf,
+    },
+    /// The file log is damaged before its tail (see the file log's module docs): refused so
+    /// that no acknowledged message is dropped silently. `serve --repair` repairs it.
+    #[error(
+        "message log {} is damaged at byte {offset} ({damaged_bytes} damaged bytes) and {records_after} valid records follow; refusing to start so that no acknowledged message is dropped silently. Repair it with `sse-host serve --repair` (same --data-dir): the damaged file is kept as {}.damaged-<unix time>, every valid record is kept, and clients reset if any record was lost",
+        path.display(),
+        path.display()
+    )]
+    Corrupt {
+        /// The damaged file.
+        path: std::path::PathBuf,
+        /// Byte offset of the first damage.
+        offset: u64,
+        /// Valid records after that offset.
+        records_after: u64,
+        /// Damaged bytes in the whole file.
+        damaged_bytes: u64,
     },
     /// Redis is unreachable, too slow, or answered with an error.
     #[error("Redis: {0}")]

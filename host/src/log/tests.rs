@@ -25,6 +25,65 @@ fn open(dir: &std::path::Path) -> (Log, file::OpenReport) {
     (Log::File(l), r)
 }
 
+fn log_path(dir: &std::path::Path) -> std::path::PathBuf {
+    dir.join("messages.log")
+}
+
+/// Offset of record `i` in a log of `msg(0..)` records.
+fn offset_of(i: u64) -> usize {
+    (0..i).map(|j| file::HEADER + msg(j).len()).sum()
+}
+
+fn epoch_in_meta(dir: &std::path::Path) -> (u64, String) {
+    let v: Value = serde_json::from_slice(&std::fs::read(dir.join("meta.json")).unwrap()).unwrap();
+    (
+        v["format"].as_u64().unwrap(),
+        v["epoch"].as_str().unwrap().to_owned(),
+    )
+}
+
+/// A log of `n` messages written through the log and closed; returns its epoch.
+async fn written(dir: &std::path::Path, n: u64) -> String {
+    let (log, _) = open(dir);
+    fill(&log, n).await;
+    let epoch = log.epoch().to_string();
+    log.flush().await.unwrap();
+    epoch
+}
+
+fn corrupt(dir: &std::path::Path) -> (u64, u64, u64) {
+    match FileLog::open(dir) {
+        Err(LogError::Corrupt {
+            path,
+            offset,
+            records_after,
+            damaged_bytes,
+        }) => {
+            assert_eq!(path, log_path(dir));
+            (offset, records_after, damaged_bytes)
+        }
+        Ok((_, report)) => panic!("opened a damaged log: {report:?}"),
+        Err(e) => panic!("{e}"),
+    }
+}
+
+fn repair(dir: &std::path::Path) -> (Log, file::OpenReport, RepairReport) {
+    let (l, r) = FileLog::open_with(dir, true).unwrap();
+    let repair = r.repair.clone().expect("a repair");
+    (Log::File(l), r, repair)
+}
+
+fn json_idx(records: &[Bytes]) -> Vec<u64> {
+    records
+        .iter()
+        .map(|r| {
+            serde_json::from_slice::<Value>(r).unwrap()["idx"]
+                .as_u64()
+                .unwrap()
+        })
+        .collect()
+}
+
 #[tokio::test]
 async fn file_log_restart_keeps_messages_epoch_and_state() {
     let dir = tempfile::tempdir().unwrap();
@@ -44,10 +103,13 @@ async fn file_log_restart_keeps_messages_epoch_and_state() {
         file::OpenReport {
             records: 5,
             truncated_bytes: 0,
-            created: false
+            created: false,
+            migrated_from: None,
+            repair: None,
         }
     );
     assert_eq!(log.epoch(), epoch);
+    assert_eq!(epoch_in_meta(dir.path()).0, 2);
     assert_eq!(
         log.extent(),
         Extent {
@@ -64,25 +126,44 @@ async fn file_log_restart_keeps_messages_epoch_and_state() {
 #[tokio::test]
 async fn torn_tail_is_cut_at_start_and_the_log_stays_appendable() {
     let dir = tempfile::tempdir().unwrap();
-    let (log, _) = open(dir.path());
-    fill(&log, 3).await;
-    let good_len = log.size_bytes();
-    drop(log);
-    // A crash in the middle of the fourth append: header and half a payload.
-    let path = dir.path().join("messages.log");
-    let mut f = std::fs::OpenOptions::new()
+    written(dir.path(), 3).await;
+    let path = log_path(dir.path());
+    let good_len = std::fs::metadata(&path).unwrap().len();
+    // A crash in the middle of the fourth append: every prefix of it is a torn tail, alone
+    // or followed by zeros (blocks allocated but never written).
+    let fourth = file::encode(3, &msg(3));
+    for (cut, zeros) in [
+        (1, 0),
+        (4, 0),
+        (9, 0),
+        (file::HEADER, 0),
+        (fourth.len() - 1, 0),
+        (12, 100),
+    ] {
+        let mut f = std::fs::OpenOptions::new()
+            .append(true)
+            .open(&path)
+            .unwrap();
+        f.write_all(&fourth[..cut]).unwrap();
+        f.write_all(&vec![0; zeros]).unwrap();
+        drop(f);
+        let (log, report) = open(dir.path());
+        assert_eq!(report.records, 3, "cut at {cut}");
+        assert_eq!(report.truncated_bytes, (cut + zeros) as u64);
+        assert_eq!(std::fs::metadata(&path).unwrap().len(), good_len);
+        drop(log);
+    }
+    // A complete record whose payload never reached the disk (zeros) is torn too.
+    let mut unwritten = fourth.clone();
+    unwritten[file::HEADER + 5..].fill(0);
+    std::fs::OpenOptions::new()
         .append(true)
         .open(&path)
+        .unwrap()
+        .write_all(&unwritten)
         .unwrap();
-    f.write_all(&100u32.to_le_bytes()).unwrap();
-    f.write_all(&0u32.to_le_bytes()).unwrap();
-    f.write_all(b"{\"type\":").unwrap();
-    drop(f);
-
     let (log, report) = open(dir.path());
-    assert_eq!(report.records, 3);
-    assert_eq!(report.truncated_bytes, 8 + 8);
-    assert_eq!(std::fs::metadata(&path).unwrap().len(), good_len);
+    assert_eq!(report.truncated_bytes, fourth.len() as u64);
     log.append(Seq(3), msg(3)).await.unwrap();
     drop(log);
     let (log, report) = open(dir.path());
@@ -91,40 +172,259 @@ async fn torn_tail_is_cut_at_start_and_the_log_stays_appendable() {
 }
 
 #[tokio::test]
-async fn corrupt_record_ends_the_log_there() {
+async fn a_zero_tail_is_torn_not_records() {
     let dir = tempfile::tempdir().unwrap();
-    let (log, _) = open(dir.path());
-    fill(&log, 4).await;
-    drop(log);
-    let path = dir.path().join("messages.log");
-    let mut bytes = std::fs::read(&path).unwrap();
-    // Flip one payload byte of the third record: it and everything after are dropped.
-    let third = 2 * (8 + msg(0).len()) + 8 + 3;
-    bytes[third] ^= 0x20;
-    std::fs::write(&path, &bytes).unwrap();
+    let epoch = written(dir.path(), 10).await;
+    std::fs::OpenOptions::new()
+        .append(true)
+        .open(log_path(dir.path()))
+        .unwrap()
+        .write_all(&[0; 4096])
+        .unwrap();
     let (log, report) = open(dir.path());
-    assert_eq!(report.records, 2);
-    assert_eq!(all(&log).await, (0..2).map(msg).collect::<Vec<_>>());
+    assert_eq!((report.records, report.truncated_bytes), (10, 4096));
+    assert_eq!(log.epoch().to_string(), epoch);
+    assert_eq!(all(&log).await, (0..10).map(msg).collect::<Vec<_>>());
 }
 
 #[tokio::test]
-async fn absurd_length_prefix_is_treated_as_corruption() {
+async fn damage_before_the_tail_is_refused_untouched_then_repaired_with_a_new_epoch() {
     let dir = tempfile::tempdir().unwrap();
-    std::fs::create_dir_all(dir.path()).unwrap();
-    let (log, _) = open(dir.path());
-    fill(&log, 1).await;
+    let epoch = written(dir.path(), 4).await;
+    let path = log_path(dir.path());
+    let mut bytes = std::fs::read(&path).unwrap();
+    // Flip one payload byte of the third record.
+    bytes[offset_of(2) + file::HEADER + 3] ^= 0x20;
+    std::fs::write(&path, &bytes).unwrap();
+    let (offset, after, damaged) = corrupt(dir.path());
+    assert_eq!((offset, after), (offset_of(2) as u64, 1));
+    assert_eq!(damaged, (file::HEADER + msg(2).len()) as u64);
+    let text = FileLog::open(dir.path()).unwrap_err().to_string();
+    assert!(
+        text.contains("--repair") && text.contains("messages.log"),
+        "{text}"
+    );
+    assert_eq!(
+        std::fs::read(&path).unwrap(),
+        bytes,
+        "a refused log is not changed"
+    );
+
+    let (log, report, r) = repair(dir.path());
+    assert_eq!(report.records, 3);
+    assert_eq!(
+        (r.kept, r.recovered, r.renumbered, r.damaged_ranges),
+        (3, 0, 1, 1)
+    );
+    assert!(r.new_epoch);
+    assert_ne!(log.epoch().to_string(), epoch);
+    assert_eq!(epoch_in_meta(dir.path()).1, log.epoch().to_string());
+    let kept = all(&log).await;
+    assert_eq!(json_idx(&kept), [0, 1, 2], "renumbered densely");
+    assert!(kept[2].starts_with(b"{\"type\":\"agent\",\"content\":\"m3\""));
+    assert_eq!(
+        std::fs::read(&r.quarantine).unwrap(),
+        bytes,
+        "the damaged log is kept whole"
+    );
+    assert!(
+        r.quarantine
+            .with_extension(format!(
+                "{}.json",
+                r.quarantine.extension().unwrap().to_str().unwrap()
+            ))
+            .exists()
+    );
+    log.append(Seq(3), msg(3)).await.unwrap();
+    let new_epoch = log.epoch().to_string();
     drop(log);
-    let path = dir.path().join("messages.log");
+    let (log, report) = open(dir.path());
+    assert_eq!((report.records, report.repair), (4, None));
+    assert_eq!(log.epoch().to_string(), new_epoch);
+}
+
+#[tokio::test]
+async fn a_damaged_header_is_recovered_and_keeps_the_epoch() {
+    let dir = tempfile::tempdir().unwrap();
+    // (record, byte in its header) : magic, length up, length down, index.
+    for (record, byte, flip) in [
+        (1u64, 1, 0x01u8),
+        (3, 4, 0x40),
+        (3, 4, 0x01),
+        (2, 8, 0x01),
+        (3, 6, 0x80),
+    ] {
+        let _ = std::fs::remove_dir_all(dir.path());
+        let epoch = written(dir.path(), 4).await;
+        let path = log_path(dir.path());
+        let mut bytes = std::fs::read(&path).unwrap();
+        bytes[offset_of(record) + byte] ^= flip;
+        std::fs::write(&path, &bytes).unwrap();
+        let (offset, _, _) = corrupt(dir.path());
+        assert_eq!(
+            offset,
+            offset_of(record) as u64,
+            "record {record} byte {byte}"
+        );
+        let (log, _, r) = repair(dir.path());
+        assert_eq!((r.kept, r.recovered, r.new_epoch), (4, 1, false));
+        assert_eq!(log.epoch().to_string(), epoch);
+        assert_eq!(all(&log).await, (0..4).map(msg).collect::<Vec<_>>());
+    }
+}
+
+#[tokio::test]
+async fn a_damaged_last_record_is_not_cut_as_torn() {
+    let dir = tempfile::tempdir().unwrap();
+    let epoch = written(dir.path(), 4).await;
+    let path = log_path(dir.path());
+    let mut bytes = std::fs::read(&path).unwrap();
+    let last = offset_of(3);
+    bytes[last + file::HEADER + 4] ^= 0x01;
+    std::fs::write(&path, &bytes).unwrap();
+    assert_eq!(
+        corrupt(dir.path()),
+        (last as u64, 0, (bytes.len() - last) as u64)
+    );
+    let (log, _, r) = repair(dir.path());
+    assert_eq!(r.kept, 3);
+    assert!(r.new_epoch, "an acknowledged record may be gone");
+    assert_ne!(log.epoch().to_string(), epoch);
+}
+
+#[tokio::test]
+async fn zeros_inside_the_log_are_damage_and_repair_keeps_every_record() {
+    let dir = tempfile::tempdir().unwrap();
+    let epoch = written(dir.path(), 6).await;
+    let path = log_path(dir.path());
+    let bytes = std::fs::read(&path).unwrap();
+    let cut = offset_of(3);
+    let spliced = [&bytes[..cut], &[0; 4096][..], &bytes[cut..]].concat();
+    std::fs::write(&path, &spliced).unwrap();
+    assert_eq!(corrupt(dir.path()), (cut as u64, 3, 4096));
+    let (log, _, r) = repair(dir.path());
+    // The stored indices run on across the zeros: nothing was lost, the epoch stays.
+    assert_eq!((r.kept, r.renumbered, r.new_epoch), (6, 0, false));
+    assert_eq!(log.epoch().to_string(), epoch);
+    assert_eq!(all(&log).await, (0..6).map(msg).collect::<Vec<_>>());
+}
+
+#[tokio::test]
+async fn records_out_of_sequence_are_damage() {
+    let dir = tempfile::tempdir().unwrap();
+    written(dir.path(), 3).await;
+    let path = log_path(dir.path());
+    let bytes = std::fs::read(&path).unwrap();
+    // Record 1 twice: every byte checks out, but the index does not run on.
+    let dup = &bytes[offset_of(1)..offset_of(2)];
+    let spliced = [&bytes[..offset_of(2)], dup, &bytes[offset_of(2)..]].concat();
+    std::fs::write(&path, &spliced).unwrap();
+    let (offset, after, damaged) = corrupt(dir.path());
+    assert_eq!((offset, after, damaged), (offset_of(2) as u64, 1, 0));
+    let (log, _, r) = repair(dir.path());
+    assert_eq!((r.kept, r.new_epoch), (4, true));
+    assert_eq!(json_idx(&all(&log).await), [0, 1, 2, 3]);
+}
+
+#[tokio::test]
+async fn absurd_length_prefix_is_a_torn_tail() {
+    let dir = tempfile::tempdir().unwrap();
+    written(dir.path(), 1).await;
     let mut f = std::fs::OpenOptions::new()
         .append(true)
-        .open(&path)
+        .open(log_path(dir.path()))
         .unwrap();
+    f.write_all(&[0xFF, b'S', b'S', b'E']).unwrap();
     f.write_all(&u32::MAX.to_le_bytes()).unwrap();
     f.write_all(&[0; 12]).unwrap();
     drop(f);
     let (log, report) = open(dir.path());
-    assert_eq!((report.records, report.truncated_bytes), (1, 16));
+    assert_eq!((report.records, report.truncated_bytes), (1, 20));
     assert_eq!(log.extent().end, Seq(1));
+}
+
+/// A format-1 log as sse-host wrote it before format 2: `len | crc | payload`.
+fn v1_log(dir: &std::path::Path, payloads: &[Bytes], tail: &[u8]) {
+    std::fs::create_dir_all(dir).unwrap();
+    std::fs::write(dir.join("meta.json"), r#"{"format":1,"epoch":"e1"}"#).unwrap();
+    let mut bytes = Vec::new();
+    for p in payloads {
+        bytes.extend_from_slice(&(p.len() as u32).to_le_bytes());
+        bytes.extend_from_slice(&crc32fast::hash(p).to_le_bytes());
+        bytes.extend_from_slice(p);
+    }
+    bytes.extend_from_slice(tail);
+    std::fs::write(log_path(dir), bytes).unwrap();
+}
+
+#[tokio::test]
+async fn a_format_1_log_is_migrated_with_its_epoch() {
+    let dir = tempfile::tempdir().unwrap();
+    let msgs: Vec<Bytes> = (0..5).map(msg).collect();
+    v1_log(dir.path(), &msgs, &[40, 0, 0, 0, 1, 2]);
+    let (log, report) = open(dir.path());
+    assert_eq!(
+        (report.records, report.migrated_from, report.repair),
+        (5, Some(1), None)
+    );
+    assert_eq!(log.epoch().as_ref(), "e1");
+    assert_eq!(epoch_in_meta(dir.path()), (2, "e1".to_owned()));
+    assert!(
+        std::fs::read(log_path(dir.path()))
+            .unwrap()
+            .starts_with(&[0xFF, b'S'])
+    );
+    assert_eq!(all(&log).await, msgs);
+    log.append(Seq(5), msg(5)).await.unwrap();
+    drop(log);
+    let (log, report) = open(dir.path());
+    assert_eq!((report.records, report.migrated_from), (6, None));
+    assert_eq!(log.epoch().as_ref(), "e1");
+
+    // A migration interrupted after the new log was renamed in: finished at the next start.
+    drop(log);
+    std::fs::write(dir.path().join("meta.json"), r#"{"format":1,"epoch":"e1"}"#).unwrap();
+    let (log, report) = open(dir.path());
+    assert_eq!(report.records, 6);
+    assert_eq!(log.epoch().as_ref(), "e1");
+    assert_eq!(epoch_in_meta(dir.path()).0, 2);
+}
+
+#[tokio::test]
+async fn a_format_1_log_with_zero_records_inside_is_refused_then_repaired() {
+    // What the old reader did with 4 KiB of zeros: 512 "records", and later messages after them.
+    let dir = tempfile::tempdir().unwrap();
+    let mut first: Vec<Bytes> = (0..3).map(msg).collect();
+    v1_log(dir.path(), &first, &[0; 4096]);
+    let mut bytes = std::fs::read(log_path(dir.path())).unwrap();
+    for i in [515, 516] {
+        let p = msg(i);
+        bytes.extend_from_slice(&(p.len() as u32).to_le_bytes());
+        bytes.extend_from_slice(&crc32fast::hash(&p).to_le_bytes());
+        bytes.extend_from_slice(&p);
+    }
+    std::fs::write(log_path(dir.path()), &bytes).unwrap();
+    let (offset, after, damaged) = corrupt(dir.path());
+    assert_eq!(
+        (offset, after, damaged),
+        (offset_of(3) as u64 - 36, 2, 4096)
+    );
+    let (log, report, r) = repair(dir.path());
+    assert_eq!(
+        (report.migrated_from, r.kept, r.renumbered, r.new_epoch),
+        (Some(1), 5, 2, true)
+    );
+    assert_ne!(log.epoch().as_ref(), "e1");
+    first.extend([msg(515), msg(516)]);
+    assert_eq!(json_idx(&all(&log).await), [0, 1, 2, 3, 4]);
+}
+
+#[test]
+fn a_format_1_zero_tail_is_cut_at_migration() {
+    let dir = tempfile::tempdir().unwrap();
+    v1_log(dir.path(), &[msg(0), msg(1)], &[0; 4096]);
+    let (_, report) = open(dir.path());
+    assert_eq!((report.records, report.migrated_from), (2, Some(1)));
 }
 
 #[tokio::test]
@@ -232,4 +532,18 @@ async fn a_data_dir_is_locked_while_its_log_is_open() {
     let (log, report) = open(dir.path());
     assert_eq!(report.records, 2);
     assert_eq!(all(&log).await.len(), 2);
+}
+
+#[tokio::test]
+async fn deleting_the_lock_file_does_not_let_a_second_log_open() {
+    let dir = tempfile::tempdir().unwrap();
+    let (log, _) = open(dir.path());
+    std::fs::remove_file(dir.path().join("lock")).unwrap();
+    assert!(matches!(
+        FileLog::open(dir.path()),
+        Err(LogError::Locked { .. })
+    ));
+    fill(&log, 1).await;
+    drop(log);
+    assert_eq!(open(dir.path()).1.records, 1);
 }

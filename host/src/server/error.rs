@@ -64,6 +64,12 @@ impl From<crate::hub::PublishError> for ApiError {
         match e {
             E::Invalid(e) => ApiError::bad_request(e.to_string()),
             E::ShuttingDown => ApiError::unavailable("server is shutting down", 5),
+            E::Log(crate::log::LogError::TooLarge { len, max }) => ApiError::new(
+                StatusCode::PAYLOAD_TOO_LARGE,
+                format!(
+                    "the message as stored (with its idx and timestamp) is {len} bytes, over the {max} byte record limit"
+                ),
+            ),
             E::Log(e) => {
                 tracing::error!(error = %e, "log write failed");
                 ApiError::unavailable(format!("the message log is unavailable: {e}"), 1)

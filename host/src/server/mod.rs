@@ -58,6 +58,8 @@ pub struct ServerConfig {
     pub hub: HubConfig,
     /// Retention of the memory log: keep only the newest N messages (`None`: all).
     pub max_messages: Option<usize>,
+    /// File log: repair a damaged log at start instead of refusing (`serve --repair`).
+    pub repair_log: bool,
 }
 
 impl Default for ServerConfig {
@@ -71,6 +73,7 @@ impl Default for ServerConfig {
             cors_origin: None,
             hub: HubConfig::default(),
             max_messages: None,
+            repair_log: false,
         }
     }
 }
@@ -101,18 +104,32 @@ impl Server {
     /// # Errors
     /// The store cannot be opened (or is not built yet), or the address cannot be bound.
     pub async fn start(config: ServerConfig) -> anyhow::Result<Server> {
+        if config.max_body > crate::log::MAX_RECORD {
+            anyhow::bail!(
+                "max_body {} exceeds the largest record the log stores ({} bytes)",
+                config.max_body,
+                crate::log::MAX_RECORD
+            );
+        }
         let log = match &config.store {
             Store::Memory => Log::Memory(MemoryLog::with_max_messages(config.max_messages)),
             Store::File(dir) => {
                 let dir = dir.clone();
+                let repair = config.repair_log;
                 let (log, report) =
-                    tokio::task::spawn_blocking(move || FileLog::open(&dir)).await??;
+                    tokio::task::spawn_blocking(move || FileLog::open_with(&dir, repair)).await??;
                 tracing::info!(
                     records = report.records,
                     truncated_bytes = report.truncated_bytes,
                     created = report.created,
+                    migrated_from = report.migrated_from,
+                    repaired = report.repair.is_some(),
+                    new_epoch = report.repair.as_ref().is_some_and(|r| r.new_epoch),
                     "opened the file log"
                 );
+                if repair && report.repair.is_none() {
+                    tracing::info!("--repair: the file log was not damaged; nothing to repair");
+                }
                 Log::File(log)
             }
             Store::Redis(redis) => {
