@@ -2,6 +2,7 @@
 
 mod decode;
 mod encode;
+mod file_log;
 mod follow;
 mod follow_cli;
 mod fuzz_corpus;

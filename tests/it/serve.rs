@@ -428,8 +428,10 @@ async fn a_torn_log_tail_is_repaired_at_start() {
         .append(true)
         .open(dir.path().join("messages.log"))
         .unwrap();
-    f.write_all(&[200, 0, 0, 0, 1, 2, 3, 4, b'{', b'"'])
-        .unwrap(); // a record cut short
+    // A record cut short: the magic, a length of 200, an index, a CRC and two payload bytes.
+    let mut torn = vec![0xFF, b'S', b'S', b'E', 200, 0, 0, 0, 3, 0, 0, 0, 0, 0, 0, 0];
+    torn.extend_from_slice(&[1, 2, 3, 4, b'{', b'"']);
+    f.write_all(&torn).unwrap();
     drop(f);
     let s = start(file_config(dir.path())).await;
     let a = s.local_addr();
