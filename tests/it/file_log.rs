@@ -227,10 +227,21 @@ async fn a_message_over_the_record_limit_is_413_with_json_and_changes_nothing() 
 
 #[tokio::test]
 async fn max_body_above_the_record_limit_is_a_usage_error() {
-    let out = tokio::process::Command::new(host_bin::path())
-        .args(["serve", "--memory", "--max-body", "65M"])
-        .output()
+    let run = tokio::process::Command::new(host_bin::path())
+        .args([
+            "serve",
+            "--memory",
+            "--bind",
+            "127.0.0.1:0",
+            "--max-body",
+            "65M",
+        ])
+        .stdin(Stdio::null())
+        .kill_on_drop(true)
+        .output();
+    let out = tokio::time::timeout(Duration::from_secs(20), run)
         .await
+        .expect("sse-host serve refuses at once")
         .unwrap();
     assert_eq!(out.status.code(), Some(2));
     let stderr = String::from_utf8_lossy(&out.stderr);

@@ -284,8 +284,9 @@ impl FileLog {
         };
         if !dir.is_dir() {
             fs::create_dir_all(dir).map_err(data_dir)?;
+            // Best effort: the new directory's entry in its parent.
             if let Some(parent) = dir.parent().filter(|p| !p.as_os_str().is_empty()) {
-                sync_dir(parent)?;
+                let _ = sync_dir(parent);
             }
         }
         let locks = lock_dir(dir).map_err(|e| match e {
@@ -874,7 +875,8 @@ fn rewrite(
             // Before the new log is in place: a crash in between leaves the damaged log,
             // refused again at the next start, never renumbered records under the old epoch.
             *epoch = super::new_epoch();
-            write_meta(dir, epoch)?;
+            // In the format of the log still in place (the rename below may not happen).
+            write_meta_format(dir, epoch, survey.format.number())?;
         }
         report = Some(RepairReport {
             quarantine,
@@ -997,7 +999,11 @@ fn parse_meta(bytes: &[u8]) -> Result<(String, u64), LogError> {
 }
 
 fn write_meta(dir: &Path, epoch: &str) -> Result<(), LogError> {
-    let meta = serde_json::json!({"format": FORMAT, "epoch": epoch});
+    write_meta_format(dir, epoch, FORMAT)
+}
+
+fn write_meta_format(dir: &Path, epoch: &str, format: u64) -> Result<(), LogError> {
+    let meta = serde_json::json!({"format": format, "epoch": epoch});
     write_atomic(dir, "meta.json", meta.to_string().as_bytes(), true)
 }
 
