@@ -56,7 +56,7 @@ pub struct ServeArgs {
     /// Without it, a log damaged before its tail (a valid record after damaged bytes, or a
     /// complete record with a bad checksum at the end) makes `serve` exit with an error naming
     /// the file and offset; a torn last record (a crash mid-append) is always cut. With it, the
-    /// damaged file is kept as messages.log.damaged-SECONDS (nothing is deleted), every
+    /// damaged file is kept as messages.log.damaged-T (T: Unix time; nothing is deleted), every
     /// valid record is kept in order, and if any acknowledged record was lost or had to be
     /// renumbered a new epoch starts, so every client gets `reset` instead of a spliced history.
     /// Does nothing on a sound log.
