@@ -8,11 +8,13 @@ import {
   bearer,
   getMessages,
   getState,
+  indicator,
   launchBrowser,
   openPage,
   startServer,
   tempDir,
   waitFor,
+  waitForStatus,
 } from './support.js';
 
 let browser;
@@ -32,7 +34,11 @@ async function startForeignSite() {
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   return {
     url: `http://127.0.0.1:${server.address().port}/`,
-    close: () => new Promise((r) => server.close(r)),
+    close: () =>
+      new Promise((r) => {
+        server.close(r);
+        server.closeAllConnections(); // the browser keeps its connection alive
+      }),
   };
 }
 
@@ -110,7 +116,7 @@ test('a page of another origin cannot chat, forge messages or cancel', async () 
 test('the UI works with --token protecting reads: stream, chat and download', async () => {
   const token = 'e2e-s3cret';
   const server = await startServer({
-    args: ['--demo', '--demo-step', '150ms', '--data-dir', tempDir()],
+    args: ['--demo', '--demo-step', '150ms', '--data-dir', tempDir(), '--token', token],
     token,
   });
   try {
@@ -118,9 +124,7 @@ test('the UI works with --token protecting reads: stream, chat and download', as
     assert.equal((await fetch(`${server.url}state`)).status, 401);
     assert.equal((await fetch(`${server.url}stream`)).status, 401);
     const page = await openPage(browser, `${server.url}#token=${token}`);
-    await waitFor(async () => (await page.locator('#net').getAttribute('data-status')) === 'live', {
-      what: 'a live connection with the token',
-    });
+    await waitForStatus(page, 'connected');
     assert.ok(!page.url().includes(token), 'the token is hidden from the address bar');
     await page.fill('#composer-input', 'hello with a token');
     await page.press('#composer-input', 'Enter');
@@ -136,10 +140,11 @@ test('the UI works with --token protecting reads: stream, chat and download', as
     // A page without the token loads but cannot read.
     const anonymous = await openPage(browser, server.url);
     await waitFor(
-      async () => (await anonymous.locator('#net').getAttribute('data-status')) !== 'live' &&
-        (await anonymous.locator('#net').getAttribute('data-status')) !== 'connecting',
+      async () => !['connected', 'connecting'].includes((await indicator(anonymous)).status),
       { what: 'the anonymous page giving up' },
     );
+    const shown = await indicator(anonymous);
+    assert.deepEqual([shown.status, shown.reason], ['disabled', 'HTTP 401'], JSON.stringify(shown));
     assert.equal((await fetch(`${server.url}messages`, { headers: bearer('wrong') })).status, 401);
     assert.deepEqual(page.errors, []);
   } finally {
