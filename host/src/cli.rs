@@ -286,9 +286,11 @@ pub fn parse_interval(s: &str) -> Result<Duration, String> {
 /// Empty, or other characters.
 pub fn parse_token(s: &str) -> Result<String, String> {
     if s.is_empty() {
-        return Err("the token is empty; give a token, or leave the flag and its variable \
+        return Err(
+            "the token is empty; give a token, or leave the flag and its variable \
                     unset for no authentication"
-            .into());
+                .into(),
+        );
     }
     if !s.bytes().all(|b| b.is_ascii_graphic()) {
         return Err("the token must be visible ASCII characters without spaces".into());

@@ -27,11 +27,17 @@ async fn raw_head(addr: SocketAddr, head: &str) -> String {
     .await
     .expect("a response head in time");
     let text = String::from_utf8_lossy(&buf).into_owned();
-    text.split("\r\n\r\n").next().unwrap_or("").to_ascii_lowercase()
+    text.split("\r\n\r\n")
+        .next()
+        .unwrap_or("")
+        .to_ascii_lowercase()
 }
 
 fn status_of(head: &str) -> u16 {
-    head.split(' ').nth(1).and_then(|s| s.parse().ok()).unwrap_or(0)
+    head.split(' ')
+        .nth(1)
+        .and_then(|s| s.parse().ok())
+        .unwrap_or(0)
 }
 
 fn is_fast(head: &str) -> bool {
@@ -48,7 +54,12 @@ async fn message_count(addr: SocketAddr, auth: &[(&str, &str)]) -> u64 {
 async fn a_foreign_host_gets_421_on_every_route_the_fast_stream_included() {
     let s = start(config()).await;
     let a = s.local_addr();
-    for host in ["evil.example", "evil.example:8080", "localhost.evil.example", "10.1.2.3"] {
+    for host in [
+        "evil.example",
+        "evil.example:8080",
+        "localhost.evil.example",
+        "10.1.2.3",
+    ] {
         let h = [("host", host)];
         for (method, path, body) in [
             ("GET", "/stream", None),
@@ -57,13 +68,20 @@ async fn a_foreign_host_gets_421_on_every_route_the_fast_stream_included() {
             ("GET", "/state", None),
             ("GET", "/messages", None),
             ("POST", "/chat", Some(r#"{"message":"rebound"}"#)),
-            ("POST", "/api/messages", Some(r#"{"type":"agent","content":"x"}"#)),
+            (
+                "POST",
+                "/api/messages",
+                Some(r#"{"type":"agent","content":"x"}"#),
+            ),
             ("GET", "/nope", None),
         ] {
             let r = request(a, method, path, body, &h).await;
             assert_eq!(r.status, 421, "{method} {path} Host {host}: {}", r.body);
             assert!(
-                r.json()["error"].as_str().unwrap().contains("--allowed-host"),
+                r.json()["error"]
+                    .as_str()
+                    .unwrap()
+                    .contains("--allowed-host"),
                 "{}",
                 r.body
             );
@@ -78,7 +96,14 @@ async fn a_foreign_host_gets_421_on_every_route_the_fast_stream_included() {
     assert_eq!(r.status, 400, "{}", r.body);
     let head = raw_head(a, "GET /stream HTTP/1.1\r\n\r\n").await;
     assert_eq!(status_of(&head), 400, "{head}");
-    let r = request(a, "POST", "/chat", Some(r#"{"message":"x"}"#), &[("host", "")]).await;
+    let r = request(
+        a,
+        "POST",
+        "/chat",
+        Some(r#"{"message":"x"}"#),
+        &[("host", "")],
+    )
+    .await;
     assert_eq!(r.status, 400, "{}", r.body);
     // Loopback names are served, by the fast path where it applies.
     let port = a.port();
@@ -105,7 +130,11 @@ async fn allowed_host_names_are_served_on_a_loopback_bind() {
     c.allowed_hosts = vec!["agent.example".into()];
     let s = start(c).await;
     let a = s.local_addr();
-    let head = raw_head(a, "GET /stream HTTP/1.1\r\nHost: Agent.Example:8080\r\n\r\n").await;
+    let head = raw_head(
+        a,
+        "GET /stream HTTP/1.1\r\nHost: Agent.Example:8080\r\n\r\n",
+    )
+    .await;
     assert_eq!((status_of(&head), is_fast(&head)), (200, true), "{head}");
     let chat = Some(r#"{"message":"hi"}"#);
     let r = request(a, "POST", "/chat", chat, &[("host", "agent.example")]).await;
@@ -131,10 +160,22 @@ async fn writes_must_be_json() {
         ] {
             let r = request(a, "POST", path, Some(chat), &[("content-type", ct)]).await;
             assert_eq!(r.status, 415, "{path} {ct:?}: {}", r.body);
-            assert!(r.json()["error"].as_str().unwrap().contains("application/json"));
+            assert!(
+                r.json()["error"]
+                    .as_str()
+                    .unwrap()
+                    .contains("application/json")
+            );
         }
     }
-    let r = request(a, "PATCH", "/api/state", Some("{}"), &[("content-type", "text/plain")]).await;
+    let r = request(
+        a,
+        "PATCH",
+        "/api/state",
+        Some("{}"),
+        &[("content-type", "text/plain")],
+    )
+    .await;
     assert_eq!(r.status, 415, "{}", r.body);
     assert_eq!(message_count(a, &[]).await, 0, "nothing was written");
     let json = [("content-type", "application/json; charset=utf-8")];
@@ -156,7 +197,10 @@ async fn cross_site_writes_get_403_same_origin_and_the_cors_origin_pass() {
         vec![("sec-fetch-site", "cross-site")],
         vec![("sec-fetch-site", "same-site")],
         vec![("origin", own.as_str()), ("sec-fetch-site", "cross-site")],
-        vec![("origin", "http://evil.example"), ("sec-fetch-site", "same-origin")],
+        vec![
+            ("origin", "http://evil.example"),
+            ("sec-fetch-site", "same-origin"),
+        ],
     ] {
         for (method, path) in [
             ("POST", "/chat"),
@@ -233,7 +277,11 @@ async fn a_token_protects_reads_and_writes_a_read_token_reads_only() {
         format!("GET /stream HTTP/1.1\r\n{host}Authorization: Bearer r-s3cret\r\n\r\n"),
     ] {
         let head = raw_head(a, &req).await;
-        assert_eq!((status_of(&head), is_fast(&head)), (200, true), "{req}: {head}");
+        assert_eq!(
+            (status_of(&head), is_fast(&head)),
+            (200, true),
+            "{req}: {head}"
+        );
     }
     // The page and its files stay open, so that it can load and ask for the token.
     assert_eq!(get(a, "/").await.status, 200);
@@ -253,7 +301,10 @@ async fn a_token_protects_reads_and_writes_a_read_token_reads_only() {
     let w = [("authorization", "Bearer w-s3cret")];
     let r = request(a, "POST", "/api/messages", Some(&msg), &w).await;
     assert_eq!((r.status, r.json()), (200, json!({"idx": 0})));
-    assert_eq!(message_count(a, &[("authorization", "Bearer r-s3cret")]).await, 1);
+    assert_eq!(
+        message_count(a, &[("authorization", "Bearer r-s3cret")]).await,
+        1
+    );
     s.shutdown().await.unwrap();
 }
 
@@ -286,9 +337,17 @@ async fn every_response_carries_the_security_headers() {
         ] {
             assert!(csp.contains(directive), "{what}: {csp}");
         }
-        assert_eq!(get("x-content-type-options").as_deref(), Some("nosniff"), "{what}");
+        assert_eq!(
+            get("x-content-type-options").as_deref(),
+            Some("nosniff"),
+            "{what}"
+        );
         assert_eq!(get("x-frame-options").as_deref(), Some("DENY"), "{what}");
-        assert_eq!(get("referrer-policy").as_deref(), Some("no-referrer"), "{what}");
+        assert_eq!(
+            get("referrer-policy").as_deref(),
+            Some("no-referrer"),
+            "{what}"
+        );
     };
     for path in ["/", "/web/app.js", "/web/style.css", "/state", "/nope"] {
         let r = get(a, path).await;
@@ -346,10 +405,22 @@ fn empty_tokens_and_unusable_token_files_are_usage_errors() {
         (&["--open-reads"], None, "--token"),
         (&["--token-file", empty], None, "--token-file"),
         (&["--token-file", newline], None, "--token-file"),
-        (&["--token-file", missing], None, "cannot read the token file"),
+        (
+            &["--token-file", missing],
+            None,
+            "cannot read the token file",
+        ),
         (&[], Some(("SSE_TOKEN_FILE", empty)), "--token-file"),
-        (&["--token", "a", "--token-file", newline], None, "--token-file"),
-        (&["--allowed-host", "http://x.example:80"], None, "--allowed-host"),
+        (
+            &["--token", "a", "--token-file", newline],
+            None,
+            "--token-file",
+        ),
+        (
+            &["--allowed-host", "http://x.example:80"],
+            None,
+            "--allowed-host",
+        ),
     ] {
         let mut cmd = binary();
         cmd.args(serve).args(args);
@@ -359,7 +430,10 @@ fn empty_tokens_and_unusable_token_files_are_usage_errors() {
         let out = cmd.output().unwrap();
         let err = String::from_utf8_lossy(&out.stderr);
         assert_eq!(out.status.code(), Some(2), "{args:?} {env:?}:\n{err}");
-        assert!(err.contains(says), "{args:?} {env:?} should name {says}:\n{err}");
+        assert!(
+            err.contains(says),
+            "{args:?} {env:?} should name {says}:\n{err}"
+        );
         assert!(!err.contains("panicked"), "{err}");
     }
     for args in [
@@ -422,7 +496,11 @@ async fn a_token_file_protects_the_real_server_and_publish_reads_one_too() {
     assert_eq!(denied.status.code(), Some(1));
     assert!(String::from_utf8_lossy(&denied.stderr).contains("401"));
     let ok = publish(&["--token-file", file]);
-    assert!(ok.status.success(), "{}", String::from_utf8_lossy(&ok.stderr));
+    assert!(
+        ok.status.success(),
+        "{}",
+        String::from_utf8_lossy(&ok.stderr)
+    );
     assert_eq!(String::from_utf8_lossy(&ok.stdout).trim(), r#"{"idx":0}"#);
     assert_eq!(message_count(a, &auth).await, 1);
     child.kill().unwrap();

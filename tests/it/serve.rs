@@ -634,7 +634,10 @@ async fn auth_on_protects_writes_the_inbox_and_reads() {
     assert_eq!(open(a, "/stream", &[]).await.status, 401);
     let auth = [("authorization", "Bearer s3cret")];
     assert_eq!(request(a, "GET", "/state", None, &auth).await.status, 200);
-    assert_eq!(request(a, "GET", "/messages", None, &auth).await.status, 200);
+    assert_eq!(
+        request(a, "GET", "/messages", None, &auth).await.status,
+        200
+    );
     let st = open(a, "/stream", &auth).await;
     assert_eq!(st.status, 200);
     s.shutdown().await.unwrap();

@@ -106,7 +106,11 @@ fn requests_the_fast_path_does_not_take_still_reach_axum() {
     assert!(res.to_ascii_lowercase().contains("date:"), "{res}");
     assert!(res.contains("id: 1\n") && !res.contains("id: 0\n"), "{res}");
     // Another endpoint on a fresh connection.
-    let res = exchange(&server, "GET /state HTTP/1.1\r\nHost: localhost\r\n\r\n", "}");
+    let res = exchange(
+        &server,
+        "GET /state HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        "}",
+    );
     assert!(res.starts_with("HTTP/1.1 200"), "{res}");
     assert!(res.contains("\"message_count\":2"), "{res}");
 }

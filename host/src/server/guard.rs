@@ -76,10 +76,10 @@ pub(super) fn check_host(config: &ServerConfig, host: Option<&str>) -> Result<()
     let restricted = config.bind.ip().is_loopback() || !config.allowed_hosts.is_empty();
     if !restricted
         || is_loopback_name(name)
-        || config
-            .allowed_hosts
-            .iter()
-            .any(|a| a.trim_end_matches('.').eq_ignore_ascii_case(name.trim_end_matches('.')))
+        || config.allowed_hosts.iter().any(|a| {
+            a.trim_end_matches('.')
+                .eq_ignore_ascii_case(name.trim_end_matches('.'))
+        })
     {
         return Ok(());
     }
@@ -107,7 +107,9 @@ pub(super) fn check_same_origin(
     headers: &HeaderMap,
     host: Option<&str>,
 ) -> Result<(), ApiError> {
-    let origin = headers.get(header::ORIGIN).map(|v| v.to_str().unwrap_or(""));
+    let origin = headers
+        .get(header::ORIGIN)
+        .map(|v| v.to_str().unwrap_or(""));
     if let (Some(origin), Some(allowed)) = (origin, &config.cors_origin)
         && origin.eq_ignore_ascii_case(allowed.trim_end_matches('/'))
     {
@@ -286,7 +288,10 @@ mod tests {
             assert_eq!(err.status.as_u16(), status, "{bad}");
         }
         let err = check_host(&c, Some("evil.example")).expect_err("foreign");
-        assert!(err.message.contains("--allowed-host evil.example"), "{err:?}");
+        assert!(
+            err.message.contains("--allowed-host evil.example"),
+            "{err:?}"
+        );
         assert_eq!(check_host(&c, None).expect_err("none").status, 400);
     }
 
@@ -367,7 +372,10 @@ mod tests {
         assert!(!read_allowed(&c, Some(b"Bearer x"), Some(b"")));
         assert!(!read_allowed(&c, Some(b"Basic w"), None));
         assert!(write_allowed(&c, Some(b"Bearer w")));
-        assert!(!write_allowed(&c, Some(b"Bearer r")), "the read token reads only");
+        assert!(
+            !write_allowed(&c, Some(b"Bearer r")),
+            "the read token reads only"
+        );
         assert!(!write_allowed(&c, None));
         c.open_reads = true;
         assert!(read_allowed(&c, None, None));

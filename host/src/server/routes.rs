@@ -33,10 +33,7 @@ pub(super) fn router(app: Arc<App>) -> Router {
         .route("/messages", get(handlers::messages))
         .route("/download", get(handlers::download))
         .route("/metrics", get(handlers::metrics))
-        .route_layer(middleware::from_fn_with_state(
-            Arc::clone(&app),
-            guard_read,
-        ));
+        .route_layer(middleware::from_fn_with_state(Arc::clone(&app), guard_read));
     // The page and its files stay open, so that it can load and ask for the token.
     let open = Router::new()
         .route("/", get(handlers::index))
@@ -65,10 +62,7 @@ pub(super) fn router(app: Arc<App>) -> Router {
     }
     // Outermost: a request for a foreign host gets nothing else, and every answer, errors
     // included, carries the security headers.
-    router = router.layer(middleware::from_fn_with_state(
-        Arc::clone(&app),
-        guard_host,
-    ));
+    router = router.layer(middleware::from_fn_with_state(Arc::clone(&app), guard_host));
     for (name, value) in guard::SECURITY_HEADERS {
         router = router.layer(SetResponseHeaderLayer::if_not_present(
             HeaderName::from_static(name),
@@ -106,7 +100,10 @@ async fn guard_write(State(app): State<Arc<App>>, req: Request, next: Next) -> R
     if let Err(e) = guard::check_same_origin(&app.config, req.headers(), request_host(&req)) {
         return e.into_response();
     }
-    let auth = req.headers().get(header::AUTHORIZATION).map(|v| v.as_bytes());
+    let auth = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(|v| v.as_bytes());
     if !guard::write_allowed(&app.config, auth) {
         return guard::unauthorized(false);
     }
@@ -122,7 +119,10 @@ async fn guard_write(State(app): State<Arc<App>>, req: Request, next: Next) -> R
 /// Reads: the token or the read token, in `Authorization` or `?access_token=`.
 async fn guard_read(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
     if guard::reads_protected(&app.config) {
-        let auth = req.headers().get(header::AUTHORIZATION).map(|v| v.as_bytes());
+        let auth = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .map(|v| v.as_bytes());
         // The last `access_token` wins, as with every other query key.
         let query = Query::<Vec<(String, String)>>::try_from_uri(req.uri())
             .map(|Query(q)| q)
