@@ -18,7 +18,9 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve an agent's conversation and status to browsers, terminals and devices.
-    Serve(ServeArgs),
+    ///
+    /// (Boxed: its many flags would make every `Command` as large as it.)
+    Serve(Box<ServeArgs>),
     /// Append a message or update the state of a running server (for shell scripts).
     Publish(PublishArgs),
     /// Follow a live event stream, reconnecting and resuming as needed.
@@ -141,7 +143,7 @@ pub struct ServeArgs {
     #[arg(long, env = "SSE_OPEN_READS", requires = "write_token", conflicts_with_all = ["read_token", "read_token_file"])]
     pub open_reads: bool,
     /// Serve requests for this host name too (repeatable; SSE_ALLOWED_HOSTS is comma-separated).
-    /// On a loopback --bind only loopback names (localhost, *.localhost, 127.x.x.x, [::1]) are
+    /// On a loopback --bind only loopback names (localhost, *.localhost, 127.x.x.x, ::1) are
     /// served by default, so that a web page cannot reach the server by re-pointing its own
     /// name at 127.0.0.1 (DNS rebinding); other hosts get 421. On any other --bind every host
     /// is served unless this is given (then only these and the loopback names).

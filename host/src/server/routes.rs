@@ -87,10 +87,10 @@ fn request_host(req: &Request) -> Option<&str> {
 /// without a host is fine on HTTP/1.0 (browsers always send one).
 async fn guard_host(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
     let host = request_host(&req);
-    if host.is_some() || req.version() != Version::HTTP_10 {
-        if let Err(e) = guard::check_host(&app.config, host) {
-            return e.into_response();
-        }
+    if (host.is_some() || req.version() != Version::HTTP_10)
+        && let Err(e) = guard::check_host(&app.config, host)
+    {
+        return e.into_response();
     }
     next.run(req).await
 }
@@ -108,10 +108,10 @@ async fn guard_write(State(app): State<Arc<App>>, req: Request, next: Next) -> R
         return guard::unauthorized(false);
     }
     // `GET /api/inbox` has no body.
-    if req.method() != Method::GET {
-        if let Err(e) = guard::check_json_body(req.headers()) {
-            return e.into_response();
-        }
+    if req.method() != Method::GET
+        && let Err(e) = guard::check_json_body(req.headers())
+    {
+        return e.into_response();
     }
     next.run(req).await
 }
