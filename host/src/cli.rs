@@ -18,7 +18,9 @@ pub struct Cli {
 #[derive(Debug, Subcommand)]
 pub enum Command {
     /// Serve an agent's conversation and status to browsers, terminals and devices.
-    Serve(ServeArgs),
+    ///
+    /// (Boxed: its many flags would make every `Command` as large as it.)
+    Serve(Box<ServeArgs>),
     /// Append a message or update the state of a running server (for shell scripts).
     Publish(PublishArgs),
     /// Follow a live event stream, reconnecting and resuming as needed.
@@ -131,9 +133,33 @@ pub struct ServeArgs {
     /// with "type") or state patches ({"state":{…}}); user commands go to its stdin.
     #[arg(long, env = "SSE_EXEC", value_name = "CMD")]
     pub exec: Option<String>,
-    /// Bearer token required on /api/* and on /chat, /cancel, /restart.
-    #[arg(long, env = "SSE_TOKEN", hide_env_values = true)]
+    /// Bearer token required on every write (/api/*, /chat, /cancel, /restart) and on every
+    /// read (/stream, /state, /messages, /download, /metrics; not the page itself) unless
+    /// --open-reads. Reads also take it as ?access_token=T (for the browser's EventSource).
+    /// Prefer SSE_TOKEN or --token-file: a command line is readable by every local user.
+    /// Empty is refused.
+    #[arg(long, env = "SSE_TOKEN", hide_env_values = true, group = "write_token", value_parser = parse_token)]
     pub token: Option<String>,
+    /// Read --token from this file (one trailing newline is dropped; empty is refused).
+    #[arg(long, env = "SSE_TOKEN_FILE", value_name = "PATH", group = "write_token", value_parser = read_token_file)]
+    pub token_file: Option<String>,
+    /// A second token that allows reads only (for devices and dashboards). Needs --token or
+    /// --token-file. Empty is refused.
+    #[arg(long, env = "SSE_READ_TOKEN", hide_env_values = true, requires = "write_token", value_parser = parse_token)]
+    pub read_token: Option<String>,
+    /// Read --read-token from this file.
+    #[arg(long, env = "SSE_READ_TOKEN_FILE", value_name = "PATH", requires = "write_token", conflicts_with = "read_token", value_parser = read_token_file)]
+    pub read_token_file: Option<String>,
+    /// With a token: leave reads open to anyone who can reach the server; only writes need it.
+    #[arg(long, env = "SSE_OPEN_READS", requires = "write_token", conflicts_with_all = ["read_token", "read_token_file"])]
+    pub open_reads: bool,
+    /// Serve requests for this host name too (repeatable; SSE_ALLOWED_HOSTS is comma-separated).
+    /// On a loopback --bind only loopback names (localhost, *.localhost, 127.x.x.x, ::1) are
+    /// served by default, so that a web page cannot reach the server by re-pointing its own
+    /// name at 127.0.0.1 (DNS rebinding); other hosts get 421. On any other --bind every host
+    /// is served unless this is given (then only these and the loopback names).
+    #[arg(long = "allowed-host", env = "SSE_ALLOWED_HOSTS", value_name = "NAME", value_delimiter = ',', value_parser = parse_host_name)]
+    pub allowed_hosts: Vec<String>,
     /// Interval of the `heartbeat` event (e.g. 15s, 500ms). Clients treat three missed
     /// heartbeats as a dead connection.
     #[arg(long, env = "SSE_HEARTBEAT", default_value = "15s", value_name = "DUR", value_parser = parse_interval)]
@@ -178,9 +204,13 @@ pub struct PublishArgs {
         global = true
     )]
     pub url: String,
-    /// Bearer token, if the server requires one.
-    #[arg(long, env = "SSE_TOKEN", hide_env_values = true, global = true)]
+    /// Bearer token, if the server requires one (prefer SSE_TOKEN or --token-file: a command
+    /// line is readable by every local user). Empty is refused.
+    #[arg(long, env = "SSE_TOKEN", hide_env_values = true, global = true, value_parser = parse_token)]
     pub token: Option<String>,
+    /// Read --token from this file (one trailing newline is dropped; empty is refused).
+    #[arg(long, env = "SSE_TOKEN_FILE", value_name = "PATH", global = true, conflicts_with = "token", value_parser = read_token_file)]
+    pub token_file: Option<String>,
     /// What to publish.
     #[command(subcommand)]
     pub what: PublishWhat,
@@ -269,6 +299,74 @@ pub fn parse_interval(s: &str) -> Result<Duration, String> {
     }
 }
 
+/// A bearer token: not empty (an empty `--token ''` or `SSE_TOKEN=` must not mean "no
+/// auth"), visible ASCII only (what an `Authorization` header can carry).
+///
+/// # Errors
+/// Empty, or other characters.
+pub fn parse_token(s: &str) -> Result<String, String> {
+    if s.is_empty() {
+        return Err(
+            "the token is empty; give a token, or leave the flag and its variable \
+                    unset for no authentication"
+                .into(),
+        );
+    }
+    if !s.bytes().all(|b| b.is_ascii_graphic()) {
+        return Err("the token must be visible ASCII characters without spaces".into());
+    }
+    Ok(s.to_owned())
+}
+
+/// Most bytes read from a token file: a token is short, and this is no place for a log.
+const TOKEN_FILE_MAX: u64 = 4096;
+
+/// The token in a file (`--token-file`): its text without one trailing newline, checked as
+/// [`parse_token`] checks.
+///
+/// # Errors
+/// Unreadable, too long, not UTF-8, or not a token.
+pub fn read_token_file(path: &str) -> Result<String, String> {
+    use std::io::Read;
+    let mut text = String::new();
+    std::fs::File::open(path)
+        .and_then(|f| f.take(TOKEN_FILE_MAX + 1).read_to_string(&mut text))
+        .map_err(|e| format!("cannot read the token file {path:?}: {e}"))?;
+    if text.len() as u64 > TOKEN_FILE_MAX {
+        return Err(format!(
+            "the token file {path:?} is longer than {TOKEN_FILE_MAX} bytes"
+        ));
+    }
+    let token = text
+        .strip_suffix('\n')
+        .map_or(text.as_str(), |t| t.strip_suffix('\r').unwrap_or(t));
+    parse_token(token).map_err(|e| format!("{path:?}: {e}"))
+}
+
+/// A host name for `--allowed-host`: a name or IP address, without scheme or port.
+///
+/// # Errors
+/// Empty, or a port, scheme or path in it.
+pub fn parse_host_name(s: &str) -> Result<String, String> {
+    let name = s.trim();
+    let name = name
+        .strip_prefix('[')
+        .and_then(|n| n.strip_suffix(']'))
+        .unwrap_or(name);
+    let ok = name.parse::<std::net::Ipv6Addr>().is_ok()
+        || (!name.is_empty()
+            && name
+                .bytes()
+                .all(|b| b.is_ascii_alphanumeric() || b"-._".contains(&b)));
+    if ok {
+        Ok(name.to_ascii_lowercase())
+    } else {
+        Err(format!(
+            "not a host name: {s:?} (give the name alone, e.g. agent.example.com, without scheme or port)"
+        ))
+    }
+}
+
 /// Accepts `redis://` (TCP), `rediss://` (TLS) and `redis+unix://` (socket) URLs, or several
 /// separated by commas (seed nodes, for `--redis-cluster`).
 ///
@@ -327,7 +425,13 @@ impl ServeArgs {
             bind: self.bind,
             store,
             agent,
-            token: self.token.clone().filter(|t| !t.is_empty()),
+            token: self.token.clone().or_else(|| self.token_file.clone()),
+            read_token: self
+                .read_token
+                .clone()
+                .or_else(|| self.read_token_file.clone()),
+            open_reads: self.open_reads,
+            allowed_hosts: self.allowed_hosts.clone(),
             max_body: self.max_body,
             cors_origin: self.cors_origin.clone(),
             max_messages: self.max_messages,

@@ -47,7 +47,7 @@ pub async fn run(args: &PublishArgs) -> anyhow::Result<String> {
         .uri(uri.path())
         .header("host", format!("{host}:{port}"))
         .header("content-type", "application/json");
-    if let Some(t) = &args.token {
+    if let Some(t) = args.token.as_ref().or(args.token_file.as_ref()) {
         req = req.header("authorization", format!("Bearer {t}"));
     }
     let req = req.body(Full::new(Bytes::from(body.to_string())))?;

@@ -154,7 +154,7 @@ fn serve_logs_plain_text_to_a_pipe_serves_and_stops_on_sigterm() {
         .to_owned();
 
     let mut http = TcpStream::connect(&addr).expect("connect to the logged address");
-    http.write_all(b"GET /state HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n")
+    http.write_all(b"GET /state HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n")
         .expect("send");
     let mut reply = String::new();
     http.read_to_string(&mut reply).expect("read reply");

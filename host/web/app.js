@@ -34,6 +34,28 @@ function policyFromQuery() {
 // ---------------------------------------------------------------------------------------------
 // Session state.
 
+// A server started with `--token` wants it on every request but the page's own files. Open the
+// page as `…/#token=T`: the fragment never reaches the server or its logs; we keep it for this
+// tab and hide it. EventSource cannot send headers, so the stream (and the download link) carry
+// it as `access_token` (RFC 6750 §2.3); fetches send `Authorization`.
+const token = (() => {
+  const fromHash = new URLSearchParams(location.hash.slice(1)).get('token');
+  try {
+    if (fromHash) sessionStorage.setItem('sse-token', fromHash);
+    return fromHash ?? sessionStorage.getItem('sse-token');
+  } catch {
+    return fromHash; // storage disabled
+  } finally {
+    if (fromHash) history.replaceState(null, '', location.pathname + location.search);
+  }
+})();
+
+/** Headers for a fetch: the token, when there is one. */
+const authHeaders = () => (token ? { Authorization: `Bearer ${token}` } : {});
+/** `url` with the token as `access_token`, for requests that cannot carry headers. */
+const withToken = (url) =>
+  token ? `${url}${url.includes('?') ? '&' : '?'}access_token=${encodeURIComponent(token)}` : url;
+
 const conn = new Reconnect(policyFromQuery());
 let source = null; // the open EventSource, if any
 let generation = 0; // bumps on every (re)connect so late callbacks of old streams are ignored
@@ -77,7 +99,7 @@ function openStream() {
   const gen = generation;
   const live = () => gen === generation;
   let opened = false;
-  const url = `stream?from=${nextIdx}`;
+  const url = withToken(`stream?from=${nextIdx}`);
   const es = new EventSource(url);
   source = es;
 
@@ -127,7 +149,7 @@ function openStream() {
 async function classify(url) {
   const abort = new AbortController();
   try {
-    const res = await fetch(url, { signal: abort.signal, cache: 'no-store' });
+    const res = await fetch(url, { signal: abort.signal, cache: 'no-store', headers: authHeaders() });
     const type = res.headers.get('content-type') ?? '';
     if (res.status !== 200) return Disconnect.http(res.status);
     if (!type.startsWith('text/event-stream')) return Disconnect.notEventStream();
@@ -195,7 +217,10 @@ async function catchUp() {
   const count = lastState?.message_count;
   if (!Number.isInteger(count) || count <= nextIdx) return;
   try {
-    const res = await fetch(`messages?start=${nextIdx}&end=${count}`, { cache: 'no-store' });
+    const res = await fetch(`messages?start=${nextIdx}&end=${count}`, {
+      cache: 'no-store',
+      headers: authHeaders(),
+    });
     if (!res.ok) return;
     const body = await res.json();
     const list = Array.isArray(body) ? body : body?.messages;
@@ -413,23 +438,8 @@ function showBanner(text) {
   banner.hidden = !text;
 }
 
-// A server started with `--token` wants it on chat and cancel. Open the page as `…/#token=T`:
-// the fragment never reaches the server or its logs; we keep it for this tab and hide it.
-const token = (() => {
-  const fromHash = new URLSearchParams(location.hash.slice(1)).get('token');
-  try {
-    if (fromHash) sessionStorage.setItem('sse-token', fromHash);
-    return fromHash ?? sessionStorage.getItem('sse-token');
-  } catch {
-    return fromHash; // storage disabled
-  } finally {
-    if (fromHash) history.replaceState(null, '', location.pathname + location.search);
-  }
-})();
-
 async function postJson(path, body) {
-  const headers = { 'Content-Type': 'application/json' };
-  if (token) headers.Authorization = `Bearer ${token}`;
+  const headers = { 'Content-Type': 'application/json', ...authHeaders() };
   const res = await fetch(path, { method: 'POST', headers, body: JSON.stringify(body) });
   if (!res.ok) {
     const err = await res.json().catch(() => null);
@@ -515,6 +525,9 @@ window.sseUi = {
   },
   isFatalStatus,
 };
+
+// The download link cannot send a header either.
+if (token) $('download').href = withToken('download');
 
 conn.start(now());
 drive();

@@ -65,10 +65,11 @@ export async function waitFor(check, { timeoutMs = 10_000, what = 'condition' } 
 }
 
 /**
- * Starts `sse-host serve` on 127.0.0.1:`port` with `args` and waits until it answers `GET /state`.
- * Returns `{ url, port, kill(signal) }`; `kill` resolves once the process has exited.
+ * Starts `sse-host serve` on 127.0.0.1:`port` with `args` and waits until it answers `GET /state`
+ * (with `token`, when reads need one). Returns `{ url, port, kill(signal) }`; `kill` resolves
+ * once the process has exited.
  */
-export async function startServer({ port, args = [] } = {}) {
+export async function startServer({ port, args = [], token } = {}) {
   port ??= await freePort();
   const child = spawn(hostBin, ['serve', '--bind', `127.0.0.1:${port}`, ...args], {
     stdio: ['ignore', 'ignore', 'pipe'],
@@ -86,7 +87,7 @@ export async function startServer({ port, args = [] } = {}) {
   await waitFor(
     async () => {
       if (child.exitCode !== null) throw new Error(`sse-host exited early: ${stderr}`);
-      const res = await fetch(`${url}state`);
+      const res = await fetch(`${url}state`, { headers: bearer(token) });
       return res.ok;
     },
     { timeoutMs: 15_000, what: `sse-host serve on port ${port}` },
@@ -104,16 +105,19 @@ export async function startServer({ port, args = [] } = {}) {
   };
 }
 
+/** `Authorization` for `token`, if any. */
+export const bearer = (token) => (token ? { authorization: `Bearer ${token}` } : {});
+
 /** `GET /state` as JSON. */
-export async function getState(url) {
-  const res = await fetch(`${url}state`);
+export async function getState(url, token) {
+  const res = await fetch(`${url}state`, { headers: bearer(token) });
   if (!res.ok) throw new Error(`GET state: HTTP ${res.status}`);
   return res.json();
 }
 
 /** `GET /messages?start=0&end=count` as an array. */
-export async function getMessages(url, count) {
-  const res = await fetch(`${url}messages?start=0&end=${count}`);
+export async function getMessages(url, count, token) {
+  const res = await fetch(`${url}messages?start=0&end=${count}`, { headers: bearer(token) });
   if (!res.ok) throw new Error(`GET messages: HTTP ${res.status}`);
   const body = await res.json();
   return Array.isArray(body) ? body : body.messages;

@@ -11,6 +11,7 @@ mod parse;
 mod reconnect;
 mod redis;
 mod roundtrip;
+mod security;
 mod seq;
 mod serve;
 mod session;

@@ -599,7 +599,7 @@ async fn unknown_fields_pass_through_unchanged() {
 }
 
 #[tokio::test]
-async fn auth_on_protects_writes_and_the_inbox_only() {
+async fn auth_on_protects_writes_the_inbox_and_reads() {
     let mut c = config();
     c.token = Some("s3cret".into());
     let s = start(c).await;
@@ -629,9 +629,18 @@ async fn auth_on_protects_writes_and_the_inbox_only() {
     )
     .await;
     assert_eq!((ok.status, ok.json()), (200, json!({"idx": 0})));
-    assert_eq!(get(a, "/state").await.status, 200);
-    assert_eq!(get(a, "/messages").await.status, 200);
-    let st = open(a, "/stream", &[]).await;
+    // Reads need the token too now (security.rs has the details: read token, access_token,
+    // --open-reads).
+    assert_eq!(get(a, "/state").await.status, 401);
+    assert_eq!(get(a, "/messages").await.status, 401);
+    assert_eq!(open(a, "/stream", &[]).await.status, 401);
+    let auth = [("authorization", "Bearer s3cret")];
+    assert_eq!(request(a, "GET", "/state", None, &auth).await.status, 200);
+    assert_eq!(
+        request(a, "GET", "/messages", None, &auth).await.status,
+        200
+    );
+    let st = open(a, "/stream", &auth).await;
     assert_eq!(st.status, 200);
     s.shutdown().await.unwrap();
 

@@ -49,7 +49,7 @@ fn plain_stream_request_is_served_chunked_with_backlog_in_order() {
     let (_rt, server) = server();
     let res = exchange(
         &server,
-        "GET /stream?from=0 HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET /stream?from=0 HTTP/1.1\r\nHost: localhost\r\n\r\n",
         "id: 1\n",
     );
     let (head, body) = res.split_once("\r\n\r\n").expect("a response head");
@@ -77,7 +77,7 @@ fn last_event_id_resumes_after_it() {
     let (_rt, server) = server();
     let res = exchange(
         &server,
-        "GET /stream?events=message HTTP/1.1\r\nHost: x\r\nLast-Event-ID: 0\r\n\r\n",
+        "GET /stream?events=message HTTP/1.1\r\nHost: localhost\r\nLast-Event-ID: 0\r\n\r\n",
         "id: 1\n",
     );
     assert!(res.contains("id: 1\n"), "{res}");
@@ -91,7 +91,7 @@ fn requests_the_fast_path_does_not_take_still_reach_axum() {
     // Invalid `from`: axum's 400 with a JSON body.
     let res = exchange(
         &server,
-        "GET /stream?from=-1 HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET /stream?from=-1 HTTP/1.1\r\nHost: localhost\r\n\r\n",
         "}",
     );
     assert!(res.starts_with("HTTP/1.1 400"), "{res}");
@@ -99,14 +99,18 @@ fn requests_the_fast_path_does_not_take_still_reach_axum() {
     // Percent-encoded query: left to axum's parser, which accepts it.
     let res = exchange(
         &server,
-        "GET /stream?from=%31 HTTP/1.1\r\nHost: x\r\n\r\n",
+        "GET /stream?from=%31 HTTP/1.1\r\nHost: localhost\r\n\r\n",
         "id: 1\n",
     );
     assert!(res.starts_with("HTTP/1.1 200"), "{res}");
     assert!(res.to_ascii_lowercase().contains("date:"), "{res}");
     assert!(res.contains("id: 1\n") && !res.contains("id: 0\n"), "{res}");
     // Another endpoint on a fresh connection.
-    let res = exchange(&server, "GET /state HTTP/1.1\r\nHost: x\r\n\r\n", "}");
+    let res = exchange(
+        &server,
+        "GET /state HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        "}",
+    );
     assert!(res.starts_with("HTTP/1.1 200"), "{res}");
     assert!(res.contains("\"message_count\":2"), "{res}");
 }

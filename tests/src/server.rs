@@ -80,14 +80,17 @@ async fn send(
         .await
         .expect("handshake");
     tokio::spawn(conn);
-    let mut req = hyper::Request::builder()
-        .method(method)
-        .uri(path)
-        .header("host", addr.to_string());
-    if body.is_some() {
+    let mut req = hyper::Request::builder().method(method).uri(path);
+    let given = |name: &str| headers.iter().any(|(k, _)| k.eq_ignore_ascii_case(name));
+    // A test that sets (or drops, with an empty value) Host or Content-Type itself gets its own.
+    if !given("host") {
+        req = req.header("host", addr.to_string());
+    }
+    // Writes must be JSON; an empty POST is sent as JSON too, as the web UI and `publish` do.
+    if !given("content-type") && (body.is_some() || method == "POST" || method == "PATCH") {
         req = req.header("content-type", "application/json");
     }
-    for (k, v) in headers {
+    for (k, v) in headers.iter().filter(|(_, v)| !v.is_empty()) {
         req = req.header(*k, *v);
     }
     let req = req

@@ -8,8 +8,9 @@
 //!
 //! How: the accept loop peeks at a new connection's first bytes. Only when they are a
 //! complete, plain `GET /stream` request, which the `/stream` handler would accept too
-//! (HTTP/1.1, a query of only `from`/`events` in plain characters, a valid `Last-Event-ID`,
-//! no CORS configured, the hub has room), does this module consume the request and answer it.
+//! (HTTP/1.1, a query of only `from`/`events`/`access_token` in plain characters, a valid
+//! `Last-Event-ID`, a `Host` and token that `guard.rs` accepts, no CORS configured, the hub
+//! has room), does this module consume the request and answer it.
 //! Anything else, every request that would get an error included, is left unread in the
 //! socket for hyper and axum, so error responses and every other endpoint keep their one
 //! implementation.
@@ -37,10 +38,17 @@ const MAX_HEADERS: usize = 32;
 pub(super) const HEAD_WAIT: Duration = Duration::from_secs(5);
 
 /// The response head: what `stream::sse_response` sends on HTTP/1.1, chunked like hyper.
-const RESPONSE_HEAD: &[u8] = b"HTTP/1.1 200 OK\r\n\
+/// The security headers are `guard::SECURITY_HEADERS` (a test there checks them).
+pub(super) const RESPONSE_HEAD: &[u8] = b"HTTP/1.1 200 OK\r\n\
 content-type: text/event-stream\r\n\
 cache-control: no-cache\r\n\
 x-accel-buffering: no\r\n\
+content-security-policy: default-src 'self'; script-src 'self'; style-src 'self'; \
+connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; \
+form-action 'self'\r\n\
+x-content-type-options: nosniff\r\n\
+x-frame-options: DENY\r\n\
+referrer-policy: no-referrer\r\n\
 connection: keep-alive\r\n\
 transfer-encoding: chunked\r\n\r\n";
 /// The last chunk: the stream ended (shutdown, session ended).
@@ -77,7 +85,7 @@ pub(super) async fn accept(stream: &TcpStream, app: &App, kill: &Arc<Notify>) ->
     }
     // Same reading as the handler: the last `from`/`events` wins, other keys are ignored.
     // Anything percent-encoded or unusual goes to hyper and axum's query parser.
-    let (mut from, mut events) = (None, None);
+    let (mut from, mut events, mut access_token) = (None, None, None);
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         let plain = |s: &str| {
@@ -90,6 +98,7 @@ pub(super) async fn accept(stream: &TcpStream, app: &App, kill: &Arc<Notify>) ->
         match key {
             "from" => from = Some(value),
             "events" => events = Some(value),
+            "access_token" => access_token = Some(value),
             _ => {}
         }
     }
@@ -98,9 +107,15 @@ pub(super) async fn accept(stream: &TcpStream, app: &App, kill: &Arc<Notify>) ->
         Some(v) => Some(parse_index(v).ok()?),
     };
     let mut last_event_id = None;
+    let (mut host, mut authorization) = (None, None);
     for h in req.headers.iter() {
         let name = h.name;
-        if name.eq_ignore_ascii_case("last-event-id") {
+        // The first of each, as `HeaderMap::get` reads it in the router.
+        if name.eq_ignore_ascii_case("host") {
+            host = host.or(Some(h.value));
+        } else if name.eq_ignore_ascii_case("authorization") {
+            authorization = authorization.or(Some(h.value));
+        } else if name.eq_ignore_ascii_case("last-event-id") {
             let v = std::str::from_utf8(h.value).ok()?;
             last_event_id = if v.is_empty() {
                 None
@@ -113,6 +128,11 @@ pub(super) async fn accept(stream: &TcpStream, app: &App, kill: &Arc<Notify>) ->
         {
             return None;
         }
+    }
+    // A foreign or missing host, or a missing token: hyper and axum answer the error.
+    super::guard::check_host(&app.config, Some(std::str::from_utf8(host?).ok()?)).ok()?;
+    if !super::guard::read_allowed(&app.config, authorization, access_token.map(str::as_bytes)) {
+        return None;
     }
     let filter = events.map_or(EventFilter::ALL, EventFilter::parse);
     let resume = ResumeRequest {

@@ -1,7 +1,8 @@
 //! `sse-host serve`: the HTTP server over the hub.
 //!
 //! - `listener`: accept loop (hyper HTTP/1.1, per-connection kill switch, graceful drain)
-//! - `routes`: the router, auth, CORS, JSON errors for 404/405
+//! - `routes`: the router, auth, CORS, security headers, JSON errors for 404/405
+//! - `guard`: the Host check, the cross-site check on writes, tokens, security headers
 //! - `fast_stream`: plain `GET /stream` requests answered without hyper (memory per subscriber)
 //! - `stream`: `GET /stream` and `GET /api/inbox` (SSE bodies pulled from the hub/inbox)
 //! - `handlers`: the JSON endpoints (browser-facing and agent-facing)
@@ -9,6 +10,7 @@
 
 mod error;
 mod fast_stream;
+mod guard;
 mod handlers;
 mod listener;
 mod routes;
@@ -48,8 +50,19 @@ pub struct ServerConfig {
     pub store: Store,
     /// The agent behind the hub.
     pub agent: Agent,
-    /// Bearer token required on `/api/*` and the browser's write endpoints.
+    /// Bearer token required on every write (`/api/*`, `/chat`, `/cancel`, `/restart`) and,
+    /// unless `open_reads`, on every read (`/stream`, `/state`, `/messages`, `/download`,
+    /// `/metrics`). `None`: writes are open.
     pub token: Option<String>,
+    /// A second token that allows reads only (devices, dashboards). With it set, reads need a
+    /// token even without `token` (the CLI refuses that combination: writes would be open).
+    pub read_token: Option<String>,
+    /// Reads stay open although a token is set.
+    pub open_reads: bool,
+    /// Host names served besides the loopback names. On a loopback bind only loopback names
+    /// and these are served (DNS rebinding); on another bind any host is, unless this is not
+    /// empty.
+    pub allowed_hosts: Vec<String>,
     /// Largest request body in bytes (413 beyond).
     pub max_body: usize,
     /// Allowed CORS origin; CORS is off when `None`.
@@ -69,6 +82,9 @@ impl Default for ServerConfig {
             store: Store::File(PathBuf::from("./sse-data")),
             agent: Agent::None,
             token: None,
+            read_token: None,
+            open_reads: false,
+            allowed_hosts: Vec::new(),
             max_body: 8 << 20,
             cors_origin: None,
             hub: HubConfig::default(),

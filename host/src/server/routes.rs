@@ -1,19 +1,21 @@
-//! The router: which path goes where, who may call it, and JSON bodies for the errors axum
-//! produces itself (404, 405).
+//! The router: which path goes where, who may call it (the checks are `guard.rs`'s), and JSON
+//! bodies for the errors axum produces itself (404, 405).
 
-use super::{ApiError, App, handlers, stream};
+use super::{ApiError, App, guard, handlers, stream};
 use axum::Router;
 use axum::body::HttpBody;
-use axum::extract::{Request, State};
-use axum::http::{HeaderValue, Method, StatusCode, header};
+use axum::extract::{Query, Request, State};
+use axum::http::{HeaderName, HeaderValue, Method, StatusCode, Version, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, patch, post};
 use std::sync::Arc;
+use tower_http::set_header::SetResponseHeaderLayer;
 
 pub(super) fn router(app: Arc<App>) -> Router {
-    // Writes: the agent API and the browser's write endpoints need the token when one is set.
-    let protected = Router::new()
+    // Writes: the agent API and the browser's write endpoints. Same-origin JSON only, and the
+    // token when one is set.
+    let writes = Router::new()
         .route("/chat", post(handlers::chat))
         .route("/cancel", post(handlers::cancel))
         .route("/restart", post(handlers::restart))
@@ -22,18 +24,23 @@ pub(super) fn router(app: Arc<App>) -> Router {
         .route("/api/inbox", get(stream::inbox))
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&app),
-            require_token,
+            guard_write,
         ));
-    let open = Router::new()
-        .route("/", get(handlers::index))
-        .route("/web/{name}", get(handlers::web_asset))
+    // Reads: the token (or the read token) when reads are protected.
+    let reads = Router::new()
         .route("/stream", get(stream::stream))
         .route("/state", get(handlers::state))
         .route("/messages", get(handlers::messages))
         .route("/download", get(handlers::download))
-        .route("/metrics", get(handlers::metrics));
+        .route("/metrics", get(handlers::metrics))
+        .route_layer(middleware::from_fn_with_state(Arc::clone(&app), guard_read));
+    // The page and its files stay open, so that it can load and ask for the token.
+    let open = Router::new()
+        .route("/", get(handlers::index))
+        .route("/web/{name}", get(handlers::web_asset));
     let mut router = open
-        .merge(protected)
+        .merge(reads)
+        .merge(writes)
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint") })
         .layer(middleware::map_response(json_for_bare_errors));
     if let Some(origin) = &app.config.cors_origin {
@@ -53,34 +60,83 @@ pub(super) fn router(app: Arc<App>) -> Router {
             Err(_) => tracing::warn!(origin, "ignoring an invalid --cors-origin"),
         }
     }
+    // Outermost: a request for a foreign host gets nothing else, and every answer, errors
+    // included, carries the security headers.
+    router = router.layer(middleware::from_fn_with_state(Arc::clone(&app), guard_host));
+    for (name, value) in guard::SECURITY_HEADERS {
+        router = router.layer(SetResponseHeaderLayer::if_not_present(
+            HeaderName::from_static(name),
+            HeaderValue::from_static(value),
+        ));
+    }
     router.with_state(app)
 }
 
-/// `Authorization: Bearer <token>` when a token is configured. Compared in constant time.
-async fn require_token(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
-    if let Some(token) = &app.config.token {
-        let given = req
+/// The host the request was sent to: an absolute-form target's authority, else `Host`.
+fn request_host(req: &Request) -> Option<&str> {
+    match req.uri().authority() {
+        Some(a) => Some(a.as_str()),
+        None => req
             .headers()
-            .get(header::AUTHORIZATION)
-            .and_then(|v| v.to_str().ok())
-            .and_then(|v| v.strip_prefix("Bearer "))
-            .unwrap_or("");
-        if !constant_time_eq(given.as_bytes(), token.as_bytes()) {
-            let mut res = ApiError::new(StatusCode::UNAUTHORIZED, "missing or wrong bearer token")
-                .into_response();
-            res.headers_mut()
-                .insert(header::WWW_AUTHENTICATE, HeaderValue::from_static("Bearer"));
-            return res;
-        }
+            .get(header::HOST)
+            .map(|v| v.to_str().unwrap_or("\u{fffd}")),
+    }
+}
+
+/// DNS rebinding: only the hosts this server serves (see [`guard::check_host`]). A request
+/// without a host is fine on HTTP/1.0 (browsers always send one).
+async fn guard_host(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
+    let host = request_host(&req);
+    if (host.is_some() || req.version() != Version::HTTP_10)
+        && let Err(e) = guard::check_host(&app.config, host)
+    {
+        return e.into_response();
     }
     next.run(req).await
 }
 
-fn constant_time_eq(a: &[u8], b: &[u8]) -> bool {
-    if a.len() != b.len() {
-        return false;
+/// Writes: not from another site (403), the write token (401), a JSON body (415).
+async fn guard_write(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
+    if let Err(e) = guard::check_same_origin(&app.config, req.headers(), request_host(&req)) {
+        return e.into_response();
     }
-    a.iter().zip(b).fold(0u8, |acc, (x, y)| acc | (x ^ y)) == 0
+    let auth = req
+        .headers()
+        .get(header::AUTHORIZATION)
+        .map(|v| v.as_bytes());
+    if !guard::write_allowed(&app.config, auth) {
+        return guard::unauthorized(false);
+    }
+    // `GET /api/inbox` has no body.
+    if req.method() != Method::GET
+        && let Err(e) = guard::check_json_body(req.headers())
+    {
+        return e.into_response();
+    }
+    next.run(req).await
+}
+
+/// Reads: the token or the read token, in `Authorization` or `?access_token=`.
+async fn guard_read(State(app): State<Arc<App>>, req: Request, next: Next) -> Response {
+    if guard::reads_protected(&app.config) {
+        let auth = req
+            .headers()
+            .get(header::AUTHORIZATION)
+            .map(|v| v.as_bytes());
+        // The last `access_token` wins, as with every other query key.
+        let query = Query::<Vec<(String, String)>>::try_from_uri(req.uri())
+            .map(|Query(q)| q)
+            .unwrap_or_default();
+        let access_token = query
+            .iter()
+            .rev()
+            .find(|(k, _)| k == "access_token")
+            .map(|(_, v)| v.as_bytes());
+        if !guard::read_allowed(&app.config, auth, access_token) {
+            return guard::unauthorized(true);
+        }
+    }
+    next.run(req).await
 }
 
 /// axum answers a wrong method with an empty 405; give it the JSON body every error has.
