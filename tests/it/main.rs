@@ -13,5 +13,6 @@ mod roundtrip;
 mod seq;
 mod serve;
 mod session;
+mod status_json;
 mod stream_fast_path;
 mod tidy;
