@@ -399,10 +399,11 @@ impl<'de> Visitor<'de> for UsageVisitor {
                 "input_tokens" => uint(&value).map(|n| input = n),
                 "output_tokens" => uint(&value).map(|n| output = n),
                 "total_cost_usd" => match &value {
-                    Value::Null => Ok(cost = 0.0),
-                    Value::Number(n) => Ok(cost = n.as_f64().unwrap_or(f64::NAN)),
+                    Value::Null => Ok(0.0),
+                    Value::Number(n) => Ok(n.as_f64().unwrap_or(f64::NAN)),
                     _ => Err(INVALID),
-                },
+                }
+                .map(|c| cost = c),
                 _ => Ok(()),
             };
             if let Err(e) = field {
