@@ -21,7 +21,9 @@ use sse_core::status::{
 };
 
 /// Where the reader may accept what serde_json refuses (the module doc of `sse_core::status`,
-/// "Leniencies"). Every other refusal by serde_json must be a refusal by the reader.
+/// "Leniencies"). Every other refusal by serde_json must be a refusal by the reader. (The last
+/// leniency listed there, `top_level_str` keeping what it read before the input broke, needs
+/// no entry: nothing is asserted about `top_level_str` on input serde_json refuses.)
 pub const LENIENCIES: [Leniency; 4] = [
     Leniency::ControlChar,
     Leniency::BadEscape,
