@@ -8,12 +8,14 @@ seconds="${1:-20}"
 cd "$(dirname "$0")"
 scratch=""
 trap 'rm -rf "$scratch"' EXIT
-for target in parse_bytes parse_chunked encode_roundtrip reconnect_ops http_response; do
+for target in parse_bytes parse_chunked encode_roundtrip reconnect_ops http_response status_json; do
     mkdir -p "corpus/$target"
     # New inputs found during this run go to a scratch dir so the committed seeds stay small.
     scratch="$(mktemp -d)"
+    dict=()
+    if [ -f "$target.dict" ]; then dict=(-dict="$target.dict"); fi
     echo "-- fuzz $target (${seconds}s)"
     cargo +nightly fuzz run "$target" "$scratch" "corpus/$target" -- \
-        -max_total_time="$seconds" -max_len=4096 -print_final_stats=1
+        -max_total_time="$seconds" -max_len=4096 -print_final_stats=1 "${dict[@]}"
     rm -rf "$scratch"
 done

@@ -12,8 +12,25 @@
 //!   so no unescape buffer is needed.
 //! - `outstanding_tool_calls` keeps the first 4 names; the rest are dropped.
 //! - An `agent_state` this crate does not know is [`AgentState::Unknown`], not an error.
+//! - A repeated key: the last one counts (as serde_json reads it), though each must have the
+//!   right type. Keys are compared decoded (`"\u0074itle"` is `title`).
 //!
 //! Malformed JSON and wrong types (a string where a number belongs) are a [`StatusError`].
+//!
+//! # Leniencies
+//! Otherwise the reader refuses what a strict RFC 8259 reader (serde_json) refuses, except:
+//! - a raw control character (U+0000 to U+001F) inside a string is kept as it is;
+//! - an escape JSON does not have reads as the char after the `\` (`\q` is `q`), and a `\u`
+//!   without four hex digits, or a lone surrogate (`\ud800`), reads as U+FFFD;
+//! - a number with leading zeros (`007`, `-00.5`) reads as its decimal value;
+//! - a number beyond `f64`'s range (`1e400`) is a number (a cost that large saturates);
+//! - [`top_level_str`] keeps what it read before the input broke off or went bad.
+//!
+//! None of these can be mistaken for something a well-formed document says, and refusing them
+//! would cost flash for no device's benefit. Stricter than serde_json: the top-level value must
+//! be an object, and a value nested more than [`MAX_DEPTH`] levels inside a member is refused
+//! (serde_json allows 128). `tests/it/status_json.rs` and the `status_json` fuzz target check
+//! all of this against serde_json, leniency by leniency.
 //!
 //! # Why not serde
 //! The reader here is a single pass over the bytes with no recursion: containers nested inside
@@ -238,24 +255,34 @@ impl DeviceStatus {
     }
 }
 
-/// The raw text (escapes not decoded) of the string member `key` of a top-level JSON object;
-/// `None` if there is no such member, it is not a string, or the JSON is malformed before it.
-/// The follow session reads the `epoch` of `state` and `reset` events with it, so a device has
-/// one JSON reader, not two.
-pub(crate) fn top_level_str<'a>(json: &'a str, key: &str) -> Option<&'a str> {
+/// The raw text (escapes not decoded) of the string member `key` of a top-level JSON object:
+/// the last member of that name, as [`DeviceStatus::parse`] and serde_json read it; `None` if
+/// there is none or the last one is not a string. Where the JSON is cut or malformed, what was
+/// read before the break stands (a `state` cut by the parser's `DATA` bound still names its
+/// epoch). `key` has at most 22 bytes (a longer one is never found). The follow session reads the `epoch` of `state` and `reset` events with it, so a
+/// device has one JSON reader, not two.
+pub fn top_level_str<'a>(json: &'a str, key: &str) -> Option<&'a str> {
     let mut r = Reader {
         s: json.as_bytes(),
         pos: 0,
     };
-    r.expect(b'{').ok()?;
+    let mut found = None;
     let mut first = true;
-    while let Some(k) = r.key(&mut first).ok()? {
-        if k == key && r.peek().ok()? == b'"' {
-            return r.string().ok();
-        }
-        r.skip().ok()?;
+    if r.expect(b'{').is_err() {
+        return None;
     }
-    None
+    while let Ok(Some(k)) = r.key(&mut first) {
+        let named = key_index(k, &[key]) == 0;
+        if named && r.peek() == Ok(b'"') {
+            found = r.string().ok();
+        } else {
+            found = found.filter(|_| !named);
+            if r.skip().is_err() {
+                break;
+            }
+        }
+    }
+    found
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -569,10 +596,17 @@ const STATE_KEYS: [&str; 9] = [
 /// The `total_usage` keys read, in the order [`Reader::usage`] matches them by index.
 const USAGE_KEYS: [&str; 3] = ["input_tokens", "output_tokens", "total_cost_usd"];
 
-/// Where the raw `key` is in `keys` (`keys.len()` if absent). A table scan rather than a
-/// `match` on strings, which compiles to a comparison per arm; keys with escapes in them are
-/// not recognised, as before (serde-json-core compared them undecoded too).
-fn key_index(key: &str, keys: &[&str]) -> usize {
+/// The longest key [`key_index`] is asked about (`outstanding_tool_calls`).
+const KEY_LEN: usize = 22;
+
+/// Where the raw key `raw` (escapes still in it) is in `keys` (`keys.len()` if absent). The key
+/// is decoded first, so `"\u0074itle"` is `title` as for any JSON reader, into room for
+/// [`KEY_LEN`] bytes and one more char: a longer key, cut there, is still longer than every key
+/// asked about. A table scan rather than a `match` on strings, which compiles to a comparison
+/// per arm.
+fn key_index(raw: &str, keys: &[&str]) -> usize {
+    let mut key = heapless::String::<{ KEY_LEN + 4 }>::new();
+    decode_into(raw, key.as_mut_view());
     keys.iter().position(|k| *k == key).unwrap_or(keys.len())
 }
 

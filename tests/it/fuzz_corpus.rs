@@ -11,6 +11,9 @@ mod http;
 mod reconnect;
 #[path = "../../fuzz/fuzz_targets/roundtrip.rs"]
 mod roundtrip;
+// Also the differential check of `status_json.rs`.
+#[path = "../../fuzz/fuzz_targets/status.rs"]
+pub(crate) mod status;
 
 // The parser checks, through the copy `roundtrip.rs` already loads.
 use roundtrip::common;
@@ -66,6 +69,11 @@ fn encode_roundtrip_seeds() {
 #[test]
 fn http_response_seeds() {
     replay("http_response", http::check);
+}
+
+#[test]
+fn status_json_seeds() {
+    replay("status_json", status::check);
 }
 
 #[test]

@@ -15,5 +15,6 @@ mod security;
 mod seq;
 mod serve;
 mod session;
+mod status_json;
 mod stream_fast_path;
 mod tidy;

@@ -443,3 +443,63 @@ fn bad_escapes_become_replacement_chars() {
     let s = DeviceStatus::parse(json.as_bytes()).unwrap();
     assert_eq!(s.title.as_str(), "x".repeat(TITLE_LEN - 1));
 }
+
+/// Found by the differential test against serde_json (`tests/it/status_json.rs`): a key
+/// spelled with escapes is the key it decodes to, as in any JSON reader.
+#[test]
+fn escaped_keys_are_the_keys_they_spell() {
+    let json = br#"{"\u0074itle":"t","ep\u006Fch":"e","total_usage":{"input\u005ftokens":7}}"#;
+    let s = DeviceStatus::parse(json).unwrap();
+    assert_eq!((s.title.as_str(), s.epoch.as_str()), ("t", "e"));
+    assert_eq!(s.input_tokens, 7);
+    assert_eq!(
+        top_level_str(r#"{"\u0065poch":"e"}"#, "epoch"),
+        Some("e"),
+        "found"
+    );
+    // A key longer than any known one never matches a known one, however it is cut.
+    for key in [
+        "outstanding_tool_calls\u{e9}",
+        "outstanding_tool_calls\u{1F600}",
+        "outstanding_tool_callsx",
+        "title\0",
+    ] {
+        let json = std::format!(r#"{{"{key}":5}}"#);
+        assert_eq!(
+            DeviceStatus::parse(json.as_bytes()),
+            Ok(DeviceStatus::default()),
+            "{key}"
+        );
+    }
+}
+
+/// Found by the differential test: a repeated `epoch` is read as the last one, by the status
+/// and by the follow session's epoch scan alike (serde_json keeps the last one too).
+#[test]
+fn repeated_epoch_the_last_one_counts() {
+    let json = r#"{"epoch":"a","title":"t","epoch":"b"}"#;
+    assert_eq!(
+        DeviceStatus::parse(json.as_bytes()).unwrap().epoch.as_str(),
+        "b"
+    );
+    assert_eq!(top_level_str(json, "epoch"), Some("b"));
+    // A later `null` (or any other value) means there is no epoch string.
+    assert_eq!(
+        top_level_str(r#"{"epoch":"a","epoch":null}"#, "epoch"),
+        None
+    );
+    // Cut or broken after an epoch: the epoch read before the break stands (documented).
+    assert_eq!(
+        top_level_str(r#"{"epoch":"a","title":"no end"#, "epoch"),
+        Some("a")
+    );
+    assert_eq!(top_level_str(r#"{"epoch":"a","x":]"#, "epoch"), Some("a"));
+}
+
+#[test]
+fn key_len_covers_every_key_read() {
+    for key in STATE_KEYS.iter().chain(&USAGE_KEYS).chain(&["epoch"]) {
+        assert!(key.len() <= KEY_LEN, "{key}");
+        assert_eq!(key_index(key, &[key]), 0);
+    }
+}

@@ -80,7 +80,8 @@ pub async fn run<D: StatusDisplay>(
     let mut rx = [0u8; config::TCP_RX];
     let mut tx = [0u8; config::TCP_TX];
     let mut socket = TcpSocket::new(stack, &mut rx, &mut tx);
-    let mut buf = [0u8; config::READ];
+    // The request is written here too, before the first read.
+    let mut buf = [0u8; config::IO];
     let mut follow: Follow<{ config::LINE }, { config::DATA }> = Follow::new(policy, seed);
     let mut view = View::new();
     let mut shown: Option<View> = None;
@@ -175,6 +176,7 @@ async fn step(
                 path: server.path,
                 from: *from,
                 last_event_id: last_event_id.as_deref(),
+                token: server.token,
             };
             let Ok(n) = request.write(buf) else {
                 warn!("request does not fit {} bytes", buf.len());

@@ -4,9 +4,9 @@
 //! |---|---|---|
 //! | TCP receive ([`TCP_RX`]) | 2048 | the advertised window: more than one 1460-byte segment, so a burst of small events never stalls the server |
 //! | TCP transmit ([`TCP_TX`]) | 512 | carries only the request |
-//! | request ([`REQUEST`]) | 384 | `GET` line with `from=` and `events=`, `Host`, `Last-Event-ID` (about 200 bytes with a 40-byte host) |
+//! | request ([`REQUEST`]) | 448 | `GET` line with `from=` and `events=`, `Host`, `Last-Event-ID`, `Authorization` (244 bytes at most with a 40-byte host and no token, 396 with a [`TOKEN_LEN`](crate::TOKEN_LEN) token) |
 //! | response head ([`HEAD`]) | 512 | our server's head is about 200 bytes; a proxy's extra headers fit, a larger head is an error |
-//! | read chunk ([`READ`]) | 256 | one socket read, decoded in place (chunked framing removed) |
+//! | read chunk ([`READ`]) | 256 | one socket read, decoded in place (chunked framing removed); at least this, in the buffer the request is written to first ([`IO`]) |
 //! | parser line ([`LINE`]) | 64 | event type, `id` value, comment: our event names and decimal indices are far shorter |
 //! | parser data ([`DATA`]) | 2048 | one `state` JSON (about 600–900 bytes from `sse-host`); longer `message` data is cut and counted, not parsed |
 //!
@@ -20,11 +20,13 @@ pub const TCP_RX: usize = 2048;
 /// smoltcp transmit buffer of the one TCP socket.
 pub const TCP_TX: usize = 512;
 /// Bytes for the request line and headers.
-pub const REQUEST: usize = 384;
+pub const REQUEST: usize = 448;
 /// Largest response head accepted.
 pub const HEAD: usize = 512;
 /// One socket read.
 pub const READ: usize = 256;
+/// The one I/O buffer: the request is written to it, then every read goes to it.
+pub const IO: usize = if REQUEST > READ { REQUEST } else { READ };
 /// sse-core parser: longest field line kept (event type, id, comment).
 pub const LINE: usize = 64;
 /// sse-core parser: longest joined `data` kept for one event.

@@ -34,6 +34,9 @@ pub struct Request<'a> {
     pub from: Seq,
     /// Sent as `Last-Event-ID` when known (sse-core's `Follow::last_event_id`).
     pub last_event_id: Option<&'a str>,
+    /// Sent as `Authorization: Bearer <token>` unless empty ([`crate::Server::token`]: checked
+    /// with [`crate::bearer_token_ok`] where it is set, not here, to spare the flash).
+    pub token: &'a str,
 }
 
 /// The request did not fit the buffer given to [`Request::write`].
@@ -64,6 +67,11 @@ impl Request<'_> {
         if self.port != 80 {
             w.put(b":")?;
             w.put_u64(u64::from(self.port))?;
+        }
+        if !self.token.is_empty() {
+            // Right after `Host`, so the line break the next header starts with ends it.
+            w.put(b"\r\nAuthorization: Bearer ")?;
+            w.put(self.token.as_bytes())?;
         }
         w.put(b"\r\nAccept: text/event-stream\r\nCache-Control: no-cache\r\n")?;
         if let Some(id) = self.last_event_id {

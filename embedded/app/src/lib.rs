@@ -16,7 +16,7 @@ mod server;
 mod view;
 
 pub use client::run;
-pub use server::{AddrError, Server};
+pub use server::{AddrError, Server, TOKEN_LEN, bearer_token_ok};
 pub use sse_core::Duration;
 pub use sse_core::reconnect::Policy;
 pub use view::{End, Note, StatusDisplay, View, activity_name};

@@ -31,10 +31,43 @@ pub struct Server<'a> {
     pub port: u16,
     /// Path of the stream, e.g. `/stream`.
     pub path: &'a str,
+    /// Sent as `Authorization: Bearer <token>` on the stream request; empty sends none. Must
+    /// pass [`bearer_token_ok`] (the boards check their build-time `SSE_TOKEN` with it at
+    /// compile time, the desktop runner at start) and have at most [`TOKEN_LEN`] bytes.
+    pub token: &'a str,
+}
+
+/// Longest bearer token the request buffer ([`crate::config::REQUEST`]) has room for.
+pub const TOKEN_LEN: usize = 128;
+
+/// `token` is empty (no token) or an RFC 6750 `b64token` (ASCII letters, digits and
+/// `-._~+/`, then any `=` padding) of at most [`TOKEN_LEN`] bytes: nothing that could end the
+/// header line. A `const fn`, so that a board checks its build-time token while compiling and
+/// the check costs no flash.
+#[must_use]
+pub const fn bearer_token_ok(token: &str) -> bool {
+    let b = token.as_bytes();
+    if b.len() > TOKEN_LEN {
+        return false;
+    }
+    let mut i = 0;
+    let mut padding = false;
+    while i < b.len() {
+        let c = b[i];
+        if c == b'=' && i > 0 {
+            padding = true;
+        } else if padding
+            || !(c.is_ascii_alphanumeric() || matches!(c, b'-' | b'.' | b'_' | b'~' | b'+' | b'/'))
+        {
+            return false;
+        }
+        i += 1;
+    }
+    true
 }
 
 impl<'a> Server<'a> {
-    /// Splits `host:port` and checks `path`.
+    /// Splits `host:port` and checks `path`; no token (set [`Server::token`] for one).
     ///
     /// # Errors
     /// [`AddrError`] for a missing host, port or leading `/`.
@@ -50,7 +83,12 @@ impl<'a> Server<'a> {
         if !path.starts_with('/') {
             return Err(AddrError::BadPath);
         }
-        Ok(Self { host, port, path })
+        Ok(Self {
+            host,
+            port,
+            path,
+            token: "",
+        })
     }
 }
 
@@ -96,7 +134,8 @@ mod tests {
             Ok(Server {
                 host: "192.168.69.100",
                 port: 8000,
-                path: "/stream"
+                path: "/stream",
+                token: "",
             })
         );
         assert_eq!(
@@ -118,6 +157,35 @@ mod tests {
         assert_eq!(Server::parse("host:", "/"), Err(AddrError::BadPort));
         assert_eq!(Server::parse("host:65535", "/").map(|s| s.port), Ok(65535));
         assert_eq!(Server::parse("host:65536", "/"), Err(AddrError::BadPort));
+    }
+
+    #[test]
+    fn bearer_tokens() {
+        for ok in [
+            "",
+            "abc",
+            "mF_9.B5f-4.1JqM",
+            "a+b/c~d==",
+            "YWxhZGRpbjpvcGVuc2VzYW1l=",
+        ] {
+            assert!(bearer_token_ok(ok), "{ok}");
+        }
+        assert!(bearer_token_ok(&"t".repeat(TOKEN_LEN)));
+        for bad in [
+            "a b",
+            "a\r\nX-Evil: 1",
+            "tok\n",
+            "=abc",
+            "ab=c",
+            "tök",
+            "a,b",
+            "\"a\"",
+        ] {
+            assert!(!bearer_token_ok(bad), "{bad:?}");
+        }
+        assert!(!bearer_token_ok(&"t".repeat(TOKEN_LEN + 1)));
+        // Usable where the boards use it: in a constant.
+        const _: () = assert!(bearer_token_ok("build-time"));
     }
 
     #[test]

@@ -15,7 +15,8 @@
 //!
 //! Environment: `TAP` (default `tap99`), `SSE_SERVER` (`192.168.69.100:8000`), `SSE_PATH`
 //! (`/stream`), `SSE_IP` (the app's address, `192.168.69.2`), `SSE_SEED` (jitter seed),
-//! `SSE_IDLE_TIMEOUT_MS` (watchdog; sse-core's default 45 s otherwise).
+//! `SSE_IDLE_TIMEOUT_MS` (watchdog; sse-core's default 45 s otherwise), `SSE_TOKEN` (bearer
+//! token sent as `Authorization: Bearer …` on the stream request; empty or unset sends none).
 
 use std::io::Write as _;
 use std::net::Ipv4Addr;
@@ -77,6 +78,15 @@ async fn follow(spawner: Spawner) -> Result<End, String> {
         env_or("SSE_PATH", "/stream"),
     )
     .map_err(|e| format!("SSE_SERVER: {e}"))?;
+    let token = env_or("SSE_TOKEN", "");
+    if !sse_embedded_app::bearer_token_ok(token) {
+        return Err(format!(
+            "SSE_TOKEN: expected at most {} of A-Z a-z 0-9 - . _ ~ + / then = padding \
+             (an RFC 6750 bearer token)",
+            sse_embedded_app::TOKEN_LEN
+        ));
+    }
+    let server = Server { token, ..server };
     let ip: Ipv4Addr = env_or("SSE_IP", "192.168.69.2")
         .parse()
         .map_err(|e| format!("SSE_IP: {e}"))?;

@@ -10,6 +10,7 @@ fn request(last: Option<&'static str>) -> Request<'static> {
         path: "/stream",
         from: Seq(7),
         last_event_id: last,
+        token: "",
     }
 }
 
@@ -44,6 +45,56 @@ fn request_without_last_id_and_default_port() {
     assert!(text.starts_with("GET /s?x=1&from=7&"));
     assert!(text.contains("Host: 192.168.69.100\r\n"));
     assert!(!text.contains("Last-Event-ID"));
+}
+
+#[test]
+fn request_with_a_token_authorizes_the_stream() {
+    let mut buf = [0u8; 256];
+    let req = Request {
+        token: "mF_9.B5f-4.1JqM+/~==",
+        ..request(Some("6"))
+    };
+    let n = req.write(&mut buf).unwrap();
+    assert_eq!(
+        core::str::from_utf8(&buf[..n]).unwrap(),
+        concat!(
+            "GET /stream?from=7&events=state,message,heartbeat,reset,session_ended HTTP/1.1\r\n",
+            "Host: 192.168.69.100:8000\r\n",
+            "Authorization: Bearer mF_9.B5f-4.1JqM+/~==\r\n",
+            "Accept: text/event-stream\r\n",
+            "Cache-Control: no-cache\r\n",
+            "Last-Event-ID: 6\r\n",
+            "\r\n",
+        )
+    );
+    // No token, no header (the bytes are those of the test above).
+    let n = request(None).write(&mut buf).unwrap();
+    assert!(
+        !core::str::from_utf8(&buf[..n])
+            .unwrap()
+            .contains("Authorization")
+    );
+}
+
+#[test]
+fn the_longest_request_fits_the_request_buffer() {
+    let host = "h".repeat(40);
+    let token = "t".repeat(crate::TOKEN_LEN);
+    assert!(crate::bearer_token_ok(&token));
+    let req = Request {
+        host: &host,
+        port: 65535,
+        path: "/stream",
+        from: Seq(u64::MAX),
+        last_event_id: Some("18446744073709551615"),
+        token: &token,
+    };
+    let mut buf = [0u8; crate::config::REQUEST];
+    let n = req.write(&mut buf).unwrap();
+    assert_eq!(n, 396, "config.rs documents this");
+    let plain = Request { token: "", ..req }.write(&mut buf).unwrap();
+    assert_eq!(plain, 244, "config.rs documents this");
+    assert!(crate::config::IO >= crate::config::REQUEST.max(crate::config::READ));
 }
 
 #[test]

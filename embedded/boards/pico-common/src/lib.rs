@@ -184,6 +184,10 @@ pub async fn run_status_light(spawner: Spawner, p: Peripherals, module: Module) 
     let mut display = led::LedDisplay;
     match sse_embedded_app::Server::parse(settings::SSE_SERVER, settings::SSE_PATH) {
         Ok(server) => {
+            let server = sse_embedded_app::Server {
+                token: settings::SSE_TOKEN,
+                ..server
+            };
             let end = sse_embedded_app::run(
                 board.stack,
                 &server,

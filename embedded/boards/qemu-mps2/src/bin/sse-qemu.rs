@@ -23,6 +23,15 @@ const PATH: &str = match option_env!("SSE_PATH") {
     Some(s) => s,
     None => "/stream",
 };
+/// Bearer token for the stream request (`Authorization: Bearer …`); empty sends none.
+const TOKEN: &str = match option_env!("SSE_TOKEN") {
+    Some(s) => s,
+    None => "",
+};
+const _: () = assert!(
+    sse_embedded_app::bearer_token_ok(TOKEN),
+    "SSE_TOKEN: at most 128 of A-Z a-z 0-9 - . _ ~ + / then = padding (RFC 6750 b64token)"
+);
 /// Watchdog: no bytes for this long closes the stream. The emulated board is a test rig whose
 /// server beats every second, so `.cargo/config.toml` sets 3000 (3 heartbeats).
 const IDLE_TIMEOUT_MS: &str = match option_env!("SSE_IDLE_TIMEOUT_MS") {
@@ -74,7 +83,7 @@ async fn main(spawner: Spawner) {
     spawner.spawn(token);
 
     let server = match Server::parse(SERVER, PATH) {
-        Ok(s) => s,
+        Ok(s) => Server { token: TOKEN, ..s },
         Err(e) => {
             semihosting::line(format_args!("SSE_SERVER {SERVER}: {e}"));
             semihosting::exit(false)
