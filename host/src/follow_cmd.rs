@@ -76,9 +76,9 @@ pub struct FollowArgs {
     /// cut at --max-event-bytes has "truncated":true. A "disconnected" line has "retry_in_ms":
     /// when the next attempt starts. {"error":E} says an event was dropped (--max-line-bytes);
     /// {"comment":C} is a comment line (with --comments).
-    #[arg(long, env = "SSE_FOLLOW_JSON")]
+    #[arg(long)]
     pub json: bool,
-    /// Also show comment lines (`:` keep-alives): {"comment":C} with --json, `: C` otherwise.
+    /// Also show comment lines (`:` keep-alives): {"comment":C} with --json, `:C` otherwise.
     #[arg(long, env = "SSE_FOLLOW_COMMENTS")]
     pub comments: bool,
     /// Send `Last-Event-ID: ID` with the first request (a resume point kept from an earlier

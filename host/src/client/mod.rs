@@ -18,6 +18,8 @@
 //!         Observation::Status(s) => println!("{}", s.status),
 //!         Observation::Event(e) => println!("{}: {}", e.event_type, e.data),
 //!         Observation::Reset { .. } => println!("server history replaced: drop what you have"),
+//!         Observation::Dropped { line_bytes } => eprintln!("an event over {line_bytes} B was dropped"),
+//!         Observation::Comment(_) => {}
 //!     }
 //! }
 //! # Ok(()) }
