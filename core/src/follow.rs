@@ -33,7 +33,7 @@
 //! ```
 //! [`Follow::handle_bytes`] performs one parser step per call and lends its output from the
 //! parser's buffers (like [`Parser::push`]); `None` means the step produced nothing for the app
-//! (a comment, a `retry:`, a duplicate, a dropped event). Each call consumes at least one byte
+//! (a `retry:`, a duplicate). Each call consumes at least one byte
 //! or returns a pending output, so the loop above terminates.
 //!
 //! # Events
@@ -52,6 +52,12 @@
 //!   at all feed the watchdog.
 //! - `session_ended`: [`Output::SessionEnded`]; the client is disabled (no reconnect).
 //! - anything else: [`Output::Other`].
+//! - comments (`:` lines, servers' keep-alives): [`Output::Comment`]; they feed the watchdog.
+//! - an event whose `event:` or `id:` value exceeds the parser's line bound: dropped, and
+//!   reported as [`Output::Dropped`] at its blank line. Its `id:` lines that fit still set the
+//!   resume point (see [`crate::parse`]); an over-long `id:` leaves the previous one.
+//! - data over the parser's data bound is cut at a character boundary and delivered with
+//!   `truncated: true` ([`Output::Message`], [`Output::Other`]); a message still counts.
 //!
 //! # Resume
 //! [`Action::Connect`] carries `from` = [`Tracker::resume_from`] (the last accepted index + 1).
@@ -71,7 +77,7 @@
 //! [`Follow::with_resume`]. Before that, a `message` is passed through as [`Output::Other`]
 //! and its ID is sent back as `Last-Event-ID` like any other.
 
-use crate::parse::{Event, Parser, Step};
+use crate::parse::{Event, ParseError, Parser, SeedError, Step};
 use crate::reconnect::{self, Disconnect, Policy, Reconnect, Status, StatusKind};
 use crate::seq::{Arrival, EpochChange, Seq, Tracker, parse_index};
 use crate::status::top_level_str;
@@ -129,7 +135,14 @@ pub enum Output<'a> {
         data: &'a str,
         /// The last event ID at dispatch.
         id: &'a str,
+        /// `data` was cut to the parser's data bound.
+        truncated: bool,
     },
+    /// A comment line's text (after the `:`), cut to the line bound.
+    Comment(&'a str),
+    /// An event was dropped: one of its `event:`/`id:` values exceeded the line bound. The
+    /// resume point is what the event's other `id:` lines (or earlier events) set.
+    Dropped(ParseError),
     /// The connection status changed (only the latest is reported if several happened between
     /// two polls).
     StatusChanged(Status),
@@ -228,7 +241,11 @@ impl<const LINE: usize, const DATA: usize> Follow<LINE, DATA> {
         }
         self.reconnect.handle_bytes(now);
         match self.parser.push(input) {
-            Ok(Step::NeedMore | Step::Comment(_)) => None,
+            Ok(Step::NeedMore) => None,
+            Ok(Step::Comment(text)) => Some(Output::Comment(
+                // Always UTF-8 (the parser decodes comments); an empty one otherwise.
+                core::str::from_utf8(text).unwrap_or_default(),
+            )),
             Ok(Step::Retry(d)) => {
                 self.reconnect.handle_retry_hint(d);
                 None
@@ -241,9 +258,9 @@ impl<const LINE: usize, const DATA: usize> Follow<LINE, DATA> {
                 &mut self.start_over,
                 &mut self.indexed,
             ),
-            Err(_) => {
+            Err(e) => {
                 self.dropped = self.dropped.saturating_add(1);
-                None
+                Some(Output::Dropped(e))
             }
         }
     }
@@ -332,6 +349,28 @@ impl<const LINE: usize, const DATA: usize> Follow<LINE, DATA> {
         }
     }
 
+    /// Seeds the `Last-Event-ID` sent with the first connection (as `EventSource` would after a
+    /// reconnect), e.g. a resume point kept by the user. The stream's own `id:` lines replace it.
+    ///
+    /// # Errors
+    /// The ID is refused (see [`Parser::set_last_event_id`]): longer than the line bound, or it
+    /// contains NUL, CR or LF.
+    pub fn set_last_event_id(&mut self, id: &str) -> Result<(), SeedError> {
+        self.parser.set_last_event_id(id)
+    }
+
+    /// Lowers the parser's bounds (see [`Parser::set_limits`]): `line` bytes for an
+    /// `event:`/`id:` value or a comment, `data` bytes for one event's data.
+    pub fn set_limits(&mut self, line: usize, data: usize) {
+        self.parser.set_limits(line, data);
+    }
+
+    /// The parser's bounds in force: (line, data) bytes.
+    #[must_use]
+    pub fn limits(&self) -> (usize, usize) {
+        self.parser.limits()
+    }
+
     /// The first message index not yet received.
     #[must_use]
     pub fn resume_from(&self) -> Seq {
@@ -344,7 +383,7 @@ impl<const LINE: usize, const DATA: usize> Follow<LINE, DATA> {
         self.tracker.n_received()
     }
 
-    /// Events the parser dropped because an `event:` or `id:` value exceeded `LINE` bytes.
+    /// Events the parser dropped because an `event:` or `id:` value exceeded the line bound.
     #[must_use]
     pub fn n_dropped(&self) -> u32 {
         self.dropped
@@ -418,5 +457,6 @@ fn other(ev: Event<'_>) -> Output<'_> {
         event_type: ev.event_type,
         data: ev.data,
         id: ev.last_event_id,
+        truncated: ev.truncated,
     }
 }

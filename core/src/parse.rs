@@ -12,11 +12,19 @@
 //!   (A single valid data line that arrives in one push with its blank line is not copied at
 //!   all: see [`Parser::push`].)
 //! - `LINE` bytes bound each of: the event type, the last event ID (and the `id:` value being
-//!   read), and one comment. An over-long `event:` or `id:` value is a
-//!   [`ParseError::LineTooLong`]: the event is dropped and the parser skips to the next blank
-//!   line. An over-long comment is cut to `LINE` bytes. Unknown fields are never buffered.
+//!   read), and one comment. An over-long `event:` or `id:` value drops its event: the blank
+//!   line that would dispatch it returns [`ParseError::LineTooLong`] instead (one error per
+//!   event, however many lines were too long). The event's other fields still count as WHATWG
+//!   says: its `id:` lines set the last event ID (dispatch step 1 still runs), so the resume
+//!   point survives an over-long `event:` line. An over-long `id:` value cannot be kept, so it
+//!   leaves the last event ID buffer as it was (the previous resume point). An over-long
+//!   comment is cut to `LINE` bytes. Unknown fields are never buffered.
 //!
 //! The parser holds `4 * LINE + DATA` bytes plus a few words of state.
+//!
+//! [`Parser::set_limits`] lowers both bounds at run time (a shell with a user-set limit builds
+//! the parser with the largest bounds it allows and lowers them); every rule above then applies
+//! at the lowered bound, exactly as if the type had been built with it.
 //!
 //! # Decoding
 //! > Streams must be decoded using the UTF-8 decode algorithm. […] The UTF-8 decode algorithm
@@ -82,7 +90,8 @@ pub struct Parser<const LINE: usize, const DATA: usize> {
     state: State,
     /// A UTF-8 sequence of the current value that was split across pushes.
     utf8: Utf8,
-    /// Skipping lines to the next blank line after a [`ParseError`].
+    /// A value of this event did not fit: its blank line reports [`ParseError::LineTooLong`]
+    /// instead of dispatching it.
     discarding: bool,
     /// An [`Step::Event`] borrowed the buffers; clear them on the next push.
     dispatched: bool,
@@ -153,8 +162,9 @@ pub struct Event<'p> {
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
 pub enum ParseError {
-    /// An `event:` or `id:` value exceeded `LINE` bytes. The event is dropped and the parser
-    /// skips to the next blank line.
+    /// An `event:` or `id:` value exceeded `LINE` bytes. Reported at the blank line that would
+    /// have dispatched the event, which is dropped; its `id:` lines that fit still set the last
+    /// event ID.
     LineTooLong,
 }
 
@@ -248,6 +258,8 @@ enum Item<'i> {
     Event(Option<&'i str>),
     Comment,
     Retry(Duration),
+    /// The blank line of an event that had a value too long to keep.
+    Dropped,
 }
 
 /// The value being read does not fit its buffer.
@@ -309,9 +321,9 @@ impl<const LINE: usize, const DATA: usize> Parser<LINE, DATA> {
     /// split.
     ///
     /// # Errors
-    /// [`ParseError::LineTooLong`] when an `event:` or `id:` value exceeds `LINE` bytes. The
-    /// error is already recovered from (the event is dropped, the parser skips to the next
-    /// blank line), and at least one byte was consumed: keep pushing.
+    /// [`ParseError::LineTooLong`] at the blank line of an event with an `event:` or `id:` value
+    /// longer than `LINE` bytes. The error is already recovered from (the event is dropped), and
+    /// at least one byte was consumed: keep pushing.
     pub fn push<'p, 'i: 'p>(&'p mut self, input: &mut &'i [u8]) -> Result<Step<'p>, ParseError> {
         if self.dispatched {
             // > 7. Set the data buffer and the event type buffer to the empty string.
@@ -324,6 +336,7 @@ impl<const LINE: usize, const DATA: usize> Parser<LINE, DATA> {
             Some(Item::Event(lent)) => Step::Event(self.event(lent)),
             Some(Item::Comment) => Step::Comment(self.scratch.as_str().as_bytes()),
             Some(Item::Retry(d)) => Step::Retry(d),
+            Some(Item::Dropped) => return Err(ParseError::LineTooLong),
         })
     }
 
@@ -351,6 +364,25 @@ impl<const LINE: usize, const DATA: usize> Parser<LINE, DATA> {
         self.id_slot(self.last).as_str()
     }
 
+    /// Lowers the bounds to `line` and `data` bytes (each at most `LINE` and `DATA`; larger
+    /// values count as those). Behaves as `Parser::<line, data>` would from here on; call it
+    /// before the first push (values already buffered are kept).
+    pub fn set_limits(&mut self, line: usize, data: usize) {
+        let line = line.min(LINE);
+        self.event_type.max = line;
+        self.scratch.max = line;
+        for id in &mut self.ids {
+            id.max = line;
+        }
+        self.data.max = data.min(DATA);
+    }
+
+    /// The bounds in force: (line, data) bytes.
+    #[must_use]
+    pub fn limits(&self) -> (usize, usize) {
+        (self.scratch.max, self.data.max)
+    }
+
     /// Seeds the last event ID, as after a reconnect that sent `Last-Event-ID: id`.
     ///
     /// # Errors
@@ -367,7 +399,7 @@ impl<const LINE: usize, const DATA: usize> Parser<LINE, DATA> {
         if memchr(b'\n', bytes).is_some() {
             return Err(SeedError::ContainsLf);
         }
-        if id.len() > LINE {
+        if id.len() > self.scratch.max {
             return Err(SeedError::TooLong);
         }
         let last = self.id_slot_mut(self.last);
@@ -387,7 +419,6 @@ impl<const LINE: usize, const DATA: usize> Parser<LINE, DATA> {
     fn advance<'i>(&mut self, input: &mut &'i [u8]) -> Result<Option<Item<'i>>, ParseError> {
         loop {
             if self.state == State::LineStart
-                && !self.discarding
                 && let Some(item) = self.lines(input)?
             {
                 return Ok(Some(item));
@@ -428,8 +459,6 @@ impl<const LINE: usize, const DATA: usize> Parser<LINE, DATA> {
                         if let Some(item) = self.blank_line() {
                             return Ok(Some(item));
                         }
-                    } else if self.discarding {
-                        self.state = State::Skip;
                     } else if byte == b':' {
                         // (Whole lines were taken by `lines`: this one continues in a later push.)
                         // > If the line starts with a U+003A COLON character (:): Ignore the line.
@@ -494,10 +523,11 @@ impl<const LINE: usize, const DATA: usize> Parser<LINE, DATA> {
                             continue;
                         }
                         Err(Overflow) => {
+                            // The rest of the line is skipped; the blank line reports it.
                             *input = tail;
                             self.state = State::Skip;
                             self.drop_event();
-                            return Err(ParseError::LineTooLong);
+                            continue;
                         }
                     }
                     let Some((&end, after)) = tail.split_first() else {
@@ -510,10 +540,7 @@ impl<const LINE: usize, const DATA: usize> Parser<LINE, DATA> {
                     match self.end_value(field) {
                         Ok(Some(item)) => return Ok(Some(item)),
                         Ok(None) => {}
-                        Err(Overflow) => {
-                            self.drop_event();
-                            return Err(ParseError::LineTooLong);
-                        }
+                        Err(Overflow) => self.drop_event(),
                     }
                 }
                 State::Comment => {
@@ -542,7 +569,7 @@ impl<const LINE: usize, const DATA: usize> Parser<LINE, DATA> {
 
     /// The common case: takes the whole lines at the front of `input` (the same steps as the
     /// byte-wise states, a line at a time) until an item is ready or only part of a line is left.
-    /// Call only at the start of a line and when not discarding.
+    /// Call only at the start of a line.
     ///
     /// Zero copy: the data of an event with a single `data:` line is lent from `input` when
     /// that line is valid UTF-8, fits in `DATA` bytes and the blank line that dispatches the
@@ -554,7 +581,7 @@ impl<const LINE: usize, const DATA: usize> Parser<LINE, DATA> {
         // At most one try per event, so no line is looked at more than twice.
         let mut try_whole = true;
         loop {
-            if try_whole && lent.is_none() && !self.has_data {
+            if try_whole && lent.is_none() && !self.has_data && !self.discarding {
                 try_whole = false;
                 if let Some(item) = self.whole_event(input) {
                     return Ok(Some(item));
@@ -574,8 +601,10 @@ impl<const LINE: usize, const DATA: usize> Parser<LINE, DATA> {
             self.state = state;
             if line.is_empty() {
                 // > If the line is empty (a blank line): Dispatch the event.
-                if let Some(Item::Event(None)) = self.blank_line() {
-                    return Ok(Some(Item::Event(lent)));
+                match self.blank_line() {
+                    Some(Item::Event(None)) => return Ok(Some(Item::Event(lent))),
+                    Some(item) => return Ok(Some(item)),
+                    None => {}
                 }
                 // Nothing was dispatched: there was no data, so nothing was lent.
                 try_whole = true;
@@ -586,7 +615,7 @@ impl<const LINE: usize, const DATA: usize> Parser<LINE, DATA> {
             if let Line::Field(Field::Data, value) = line
                 && lent.is_none()
                 && !self.has_data
-                && value.len() <= DATA
+                && value.len() <= self.data.max
                 && let Ok(text) = utf8(value)
             {
                 self.has_data = true;
@@ -603,10 +632,7 @@ impl<const LINE: usize, const DATA: usize> Parser<LINE, DATA> {
             match self.line(line) {
                 Ok(None) => {}
                 Ok(Some(item)) => return Ok(Some(item)),
-                Err(Overflow) => {
-                    self.drop_event();
-                    return Err(ParseError::LineTooLong);
-                }
+                Err(Overflow) => self.drop_event(),
             }
         }
         self.spill(&mut lent);
@@ -639,12 +665,14 @@ impl<const LINE: usize, const DATA: usize> Parser<LINE, DATA> {
                 break;
             }
             match split_field(line) {
-                Line::Field(Field::Data, value) if data.is_none() && value.len() <= DATA => {
+                Line::Field(Field::Data, value)
+                    if data.is_none() && value.len() <= self.data.max =>
+                {
                     data = Some(utf8(value).ok()?);
                 }
                 // Every value is checked where it stands, even one a later line replaces:
                 // invalid UTF-8 decodes longer (U+FFFD) and may not fit, which is an error.
-                Line::Field(Field::Event, value) if value.len() <= LINE => {
+                Line::Field(Field::Event, value) if value.len() <= self.scratch.max => {
                     event_type = Some(if same_bytes(value, self.event_type.as_str().as_bytes()) {
                         None
                     } else {
@@ -653,7 +681,7 @@ impl<const LINE: usize, const DATA: usize> Parser<LINE, DATA> {
                 }
                 // > If the field value does not contain U+0000 NULL, then set the last event
                 // > ID buffer to the field value. Otherwise, ignore the field.
-                Line::Field(Field::Id, value) if value.len() <= LINE => {
+                Line::Field(Field::Id, value) if value.len() <= self.scratch.max => {
                     let text = utf8(value).ok()?;
                     if !value.contains(&0) {
                         id = Some(text);
@@ -713,7 +741,7 @@ impl<const LINE: usize, const DATA: usize> Parser<LINE, DATA> {
         };
         // Valid UTF-8 that fits decodes to itself: take it in one step. (Anything else goes
         // through the decoder below, which does the same for each piece of a split line.)
-        if value.len() <= LINE && matches!(field, Field::Event | Field::Id) {
+        if value.len() <= self.scratch.max && matches!(field, Field::Event | Field::Id) {
             if field == Field::Event && same_bytes(value, self.event_type.as_str().as_bytes()) {
                 // Streams tend to name the same type again and again: no need to copy it.
                 self.type_set = true;
@@ -884,12 +912,15 @@ impl<const LINE: usize, const DATA: usize> Parser<LINE, DATA> {
         Ok(None)
     }
 
-    /// A blank line: dispatch the event, or end the discarding after an error.
+    /// A blank line: dispatch the event, or report that it was dropped.
     fn blank_line<'i>(&mut self) -> Option<Item<'i>> {
         if self.discarding {
+            // The event cannot be delivered, but dispatch step 1 (below) is not about the event:
+            // the ids it carried stand.
             self.discarding = false;
+            self.last = self.buf;
             self.clear_event();
-            return None;
+            return Some(Item::Dropped);
         }
         // > 1. Set the last event ID string of the event source to the value of the last event
         // > ID buffer. The buffer does not get reset, so the last event ID string of the event
@@ -927,11 +958,11 @@ impl<const LINE: usize, const DATA: usize> Parser<LINE, DATA> {
         }
     }
 
-    /// After [`ParseError::LineTooLong`]: forget the event and skip to the next blank line.
+    /// A value did not fit: the event is dropped at its blank line. Its other fields are still
+    /// processed (an `id:` counts; data is bounded and thrown away at the blank line).
     fn drop_event(&mut self) {
         self.utf8 = Utf8::new();
         self.discarding = true;
-        self.clear_event();
     }
 
     fn clear_event(&mut self) {
@@ -1146,40 +1177,46 @@ fn text(bytes: &[u8]) -> &str {
 }
 
 /// A fixed-capacity text buffer: valid UTF-8 by construction, so handing it out as `&str`
-/// costs nothing.
+/// costs nothing. It holds at most `max` bytes (`N` unless [`Parser::set_limits`] lowered it).
 #[derive(Clone)]
-struct Text<const N: usize>(heapless::String<N>);
+struct Text<const N: usize> {
+    text: heapless::String<N>,
+    max: usize,
+}
 
 impl<const N: usize> Text<N> {
     const fn new() -> Self {
-        Text(heapless::String::new())
+        Text {
+            text: heapless::String::new(),
+            max: N,
+        }
     }
 
     fn as_str(&self) -> &str {
-        self.0.as_str()
+        self.text.as_str()
     }
 
     fn len(&self) -> usize {
-        self.0.len()
+        self.text.len()
     }
 
     fn clear(&mut self) {
-        self.0.clear();
+        self.text.clear();
     }
 
     fn room(&self) -> usize {
-        N.saturating_sub(self.0.len())
+        self.max.min(N).saturating_sub(self.text.len())
     }
 
     /// Appends all of `more`, or nothing if it does not fit (`false`).
     fn push(&mut self, more: &str) -> bool {
-        self.0.push_str(more).is_ok()
+        more.len() <= self.room() && self.text.push_str(more).is_ok()
     }
 
     /// Replaces the contents with `other`'s (without copying the whole capacity).
     fn copy_from(&mut self, other: &Self) {
-        self.0.clear();
-        let _fits = self.0.push_str(other.as_str());
+        self.text.clear();
+        let _fits = self.push(other.as_str());
     }
 }
 

@@ -24,24 +24,35 @@
 //! `base × (backoff_factor_pct / 100)ⁿ`, computed with integer maths (no FPU) and capped at
 //! `max_backoff`. `base` is [`Policy::initial_backoff`] until the server sends `retry:`
 //! ([`Reconnect::handle_retry_hint`]); the hint is clamped to at least [`MIN_RETRY_HINT`] so that a
-//! hostile `retry: 0` cannot turn into a reconnect storm.
+//! hostile `retry: 0` cannot turn into a reconnect storm. A hint that changes the base also
+//! restarts the growth: `n` counts the failures since then, so `retry: 300` after three failures
+//! waits 300 ms, not 300 ms × 1.5³. The same hint again (our server opens every stream with
+//! one) changes nothing, so an accept-then-close server still sees the delays grow.
 //!
-//! **Jitter shape.** The actual delay is drawn uniformly from `[d − d·jitter_pct/100, d]`, where
-//! `d` is the capped nominal delay ("subtractive" jitter). So the delay never exceeds the cap,
-//! never goes below zero, and clients that fail together spread over the last `jitter_pct`
-//! percent of the window. The generator is a seeded PCG32; the seed is the caller's.
+//! **Jitter shape.** Jitter only adds: the delay is drawn uniformly from `[d, d + d·j]`, where
+//! `d` is the capped nominal delay and `j = jitter_pct/100`, so a client never waits less than
+//! the reconnection time it was given. Where that window would pass `max_backoff` it is moved
+//! down to end at the cap, but never below `base` (itself capped): `[max(cap − d·j, base), cap]`.
+//! Clients that fail together spread over a `d·j` wide window. The generator is a seeded
+//! PCG32; the seed is the caller's.
+//!
+//! **Giving up.** With [`Policy::max_retries`] `= Some(n)`, the failure that would start retry
+//! `n + 1` disables the client instead ([`Reason::GaveUp`]). Failures are counted as for the
+//! backoff (consecutive, reset by a healthy connection).
 //!
 //! **Healthy, not merely open.** The failure count resets only when bytes arrive on a connection
 //! that has been up for at least [`Policy::healthy_after`]. A server that accepts and closes at
 //! once (or accepts and sends nothing) keeps the count growing, so delays keep growing too.
 //!
 //! # Which endings retry
-//! Per DESIGN.md §5, only `200` with `text/event-stream` opens the stream. `204` and 4xx other
-//! than 408 and 429 disable the client (the WHATWG `EventSource` "fails the connection" for them:
-//! no reconnect). A `200` that is not `text/event-stream` ([`Disconnect::NotEventStream`]) also
+//! Per DESIGN.md §5, only `200` with `text/event-stream` opens the stream. `204` (and every
+//! other 2xx: `205`, `210`, `299`, …, none of which carries a stream) and 4xx other than 408 and
+//! 429 disable the client (the WHATWG `EventSource` "fails the connection" for them: no
+//! reconnect). A `200` that is not `text/event-stream` ([`Disconnect::NotEventStream`]) also
 //! disables it: WHATWG fails the connection for a wrong content type, and retrying cannot fix a
 //! URL that points at something other than an event stream. A `session_ended` event disables it.
-//! Network errors, end of stream, 5xx, 408, 429 and every other status retry with backoff.
+//! Network errors, end of stream, 5xx, 408 (request timeout), 429 (too many requests) and the
+//! remaining statuses (1xx, a 3xx left after the redirect limit) retry with backoff.
 //!
 //! # Actions
 //! At most one connection exists at a time: between two [`Action::Connect`]s there is always an
@@ -87,6 +98,9 @@ pub struct Policy {
     pub idle_timeout: Duration,
     /// Reset the failure count only once a connection has stayed up and live this long (10 s).
     pub healthy_after: Duration,
+    /// Give up (disable, [`Reason::GaveUp`]) instead of starting retry `n + 1` after `n`
+    /// consecutive failures; `None` (the default) retries forever.
+    pub max_retries: Option<u32>,
 }
 
 impl Policy {
@@ -99,6 +113,7 @@ impl Policy {
         connect_timeout: Duration::from_secs(10),
         idle_timeout: Duration::from_secs(45),
         healthy_after: Duration::from_secs(10),
+        max_retries: None,
     };
 }
 
@@ -116,7 +131,7 @@ pub enum Disconnect {
     Network,
     /// The server ended the response body cleanly.
     EndOfStream,
-    /// The response status was not `200`. `204` and 4xx other than 408/429 disable the client.
+    /// The response status was not `200`. Other 2xx and 4xx other than 408/429 disable the client.
     HttpStatus(u16),
     /// A `200` whose `Content-Type` is not `text/event-stream`. Disables the client.
     NotEventStream,
@@ -171,6 +186,8 @@ pub enum Reason {
     SessionEnded,
     /// "Stopped": [`Reconnect::stop`] was called, or [`Reconnect::start`] not yet.
     Stopped,
+    /// "Gave up after N retries": [`Policy::max_retries`] was reached.
+    GaveUp(u32),
 }
 
 impl fmt::Display for Reason {
@@ -185,6 +202,8 @@ impl fmt::Display for Reason {
             Reason::NotEventStream => f.write_str("Not an event stream"),
             Reason::SessionEnded => f.write_str("Session ended"),
             Reason::Stopped => f.write_str("Stopped"),
+            Reason::GaveUp(1) => f.write_str("Gave up after 1 retry"),
+            Reason::GaveUp(n) => write!(f, "Gave up after {n} retries"),
         }
     }
 }
@@ -253,6 +272,8 @@ pub struct Reconnect {
     policy: Policy,
     /// The backoff base: `initial_backoff`, or the server's `retry:` hint.
     base: Duration,
+    /// The failure count when the base last changed: growth counts failures since then.
+    growth_from: u32,
     rng: Rand,
     pending: Pending,
 }
@@ -264,6 +285,7 @@ impl Reconnect {
         Reconnect {
             state: State::Idle,
             base: policy.initial_backoff,
+            growth_from: 0,
             policy,
             rng: Rand::new(seed),
             pending: Pending {
@@ -284,7 +306,10 @@ impl Reconnect {
     /// connecting or connected it does nothing.
     pub fn start(&mut self, now: Instant) {
         match self.state {
-            State::Idle | State::Disabled(_) => self.connect(now, 0),
+            State::Idle | State::Disabled(_) => {
+                self.growth_from = 0;
+                self.connect(now, 0);
+            }
             State::Waiting { attempt, .. } => self.connect(now, attempt),
             State::Connecting { .. } | State::Connected { .. } => {}
         }
@@ -321,13 +346,20 @@ impl Reconnect {
             *last_rx = (*last_rx).max(now);
             if now - *since >= self.policy.healthy_after {
                 *attempt = 0;
+                self.growth_from = 0;
             }
         }
     }
 
     /// The server's `retry:` field: it becomes the backoff base (at least [`MIN_RETRY_HINT`]).
+    /// A base that changes restarts the growth from the failures counted so far (see the
+    /// module docs); the count itself is kept.
     pub fn handle_retry_hint(&mut self, retry: Duration) {
-        self.base = retry.max(MIN_RETRY_HINT);
+        let base = retry.max(MIN_RETRY_HINT);
+        if base != self.base {
+            self.base = base;
+            self.growth_from = self.attempt();
+        }
     }
 
     /// The connection ended or could not open. Fatal reasons (`204`, 4xx other than 408/429, not
@@ -461,11 +493,26 @@ impl Reconnect {
     }
 
     fn back_off(&mut self, now: Instant, attempt: u32, reason: Reason) {
+        if let Some(max) = self.policy.max_retries
+            && attempt >= max
+        {
+            self.disable(Reason::GaveUp(max));
+            return;
+        }
         self.leave_connection();
-        let d = self.nominal_backoff(attempt);
+        let d = self
+            .nominal_backoff(attempt.saturating_sub(self.growth_from))
+            .as_millis();
+        let cap = self.policy.max_backoff.as_millis();
         let jitter_pct = u64::from(self.policy.jitter_pct.min(100));
-        let span = d.as_millis() / 100 * jitter_pct + d.as_millis() % 100 * jitter_pct / 100;
-        let delay = d.saturating_sub(Duration::from_millis(self.rng.up_to(span)));
+        let span = d / 100 * jitter_pct + d % 100 * jitter_pct / 100;
+        // Additive: `[d, d + span]`, moved down to end at the cap but never below the base.
+        let hi = d.saturating_add(span).min(cap);
+        let lo = hi
+            .saturating_sub(span)
+            .max(self.base.as_millis().min(cap))
+            .min(hi);
+        let delay = Duration::from_millis(lo + self.rng.up_to(hi - lo));
         self.state = State::Waiting {
             attempt: attempt.saturating_add(1),
             until: now + delay,
@@ -483,7 +530,8 @@ impl Reconnect {
 const fn classify(why: Disconnect) -> Option<Reason> {
     match why {
         Disconnect::Network | Disconnect::EndOfStream => None,
-        Disconnect::HttpStatus(code @ (204 | 400..=499)) if code != 408 && code != 429 => {
+        // Only `200` carries a stream; no other 2xx will, however often it is asked.
+        Disconnect::HttpStatus(code @ (201..=299 | 400..=499)) if code != 408 && code != 429 => {
             Some(Reason::HttpStatus(code))
         }
         Disconnect::HttpStatus(_) => None,

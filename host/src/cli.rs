@@ -29,9 +29,11 @@ pub enum Command {
     /// drops duplicates, recovers a gap by resuming at the first missing index, and starts over when the server's log was replaced. On a
     /// terminal, line 1 is a live status line (connection status with its reason and reconnect
     /// countdown, the agent's state, tokens and cost) above the scrolling messages; when stdout is
-    /// not a terminal it prints plain lines instead. Exit status: 0 after --max-events or
-    /// --timeout, or when the session ended; 1 when the server refused the stream (204, 4xx other
-    /// than 408/429, not an event stream); 2 for bad arguments; 128+N on signal N.
+    /// not a terminal it prints plain lines instead (tool runs as `$ command → result`, with ✗
+    /// when the tool failed; multi-line messages in full). Exit status (details below): 0 done,
+    /// 1 other failure, 2 bad arguments, 3 server said stop (204), 4 refused (4xx other than
+    /// 408/429), 5 gave up (--max-retries), 6 --timeout without ever connecting, 128+N on
+    /// signal N.
     Follow(crate::follow_cmd::FollowArgs),
     /// Decode a raw text/event-stream from stdin with the core parser, one JSON line per event.
     ///

@@ -4,6 +4,9 @@
 //! it holds the messages): the connection indicator with its reason and reconnect countdown, the
 //! agent's state, tokens and cost. Not on a terminal it prints plain lines. `--json` prints one
 //! line per observation exactly as DESIGN.md §6 says.
+//!
+//! Protocol decisions (what a status means, backoff, bounds) are the core's; this file maps
+//! flags onto `client::Options`, prints, and chooses the exit code from the final status.
 
 use std::io::{IsTerminal, Write};
 use std::process::ExitCode;
@@ -13,10 +16,47 @@ use clap::Args;
 use futures_util::StreamExt;
 use serde_json::{Value, json};
 
-use crate::client::{self, Event, Observation, Options, Reason, StatusChange, StatusKind};
+use crate::client::{
+    self, DATA_LIMIT, DEFAULT_EVENT_BYTES, DEFAULT_LINE_BYTES, Event, LINE_LIMIT, Observation,
+    Options, Reason, StatusChange, StatusKind,
+};
+
+/// Exit status: the server answered `204 No Content`, "stop" (WHATWG: do not reconnect).
+pub const EXIT_STOPPED: u8 = 3;
+/// Exit status: the server refused (a 4xx other than 408/429, e.g. 401, 404).
+pub const EXIT_REFUSED: u8 = 4;
+/// Exit status: `--max-retries` consecutive reconnects failed.
+pub const EXIT_GAVE_UP: u8 = 5;
+/// Exit status: `--timeout` passed without the stream ever opening.
+pub const EXIT_NEVER_CONNECTED: u8 = 6;
+
+const AFTER_HELP: &str = "\
+Reconnecting: only `200` with `Content-Type: text/event-stream` opens the stream. Network
+errors, a closed stream, 5xx, 408 and 429 are retried with backoff: --retry-initial × 1.5ⁿ
+capped at --retry-max, plus up to 20 % jitter (never less than the reconnection time). A
+server's `retry: MS` replaces the base and restarts the growth. 204 stops; 4xx other than
+408/429, other 2xx (205, 210, 299, …) and a wrong Content-Type are terminal too.
+
+Bounds: the parser keeps at most --max-event-bytes of one event's data (longer data is cut at
+a character boundary and the event marked \"truncated\":true) and --max-line-bytes of an
+`event:`/`id:` value or comment (an event with a longer `event:`/`id:` is dropped and an error
+reported; the resume point is kept: the event's other `id:` lines still count). The bounds are
+set at run time below compile-time maxima of 4 MiB and 64 KiB.
+
+Exit status:
+  0  --max-events reached, --timeout passed after the stream had opened, the session ended
+     (`session_ended`), or stdout was closed (`follow | head -3`)
+  1  another terminal failure (not an event stream, other 2xx, …)
+  2  usage error (bad flag or header, unreadable file)
+  3  the server said stop (HTTP 204)
+  4  the server refused (4xx other than 408/429)
+  5  gave up after --max-retries failed reconnects
+  6  --timeout passed without the stream ever opening
+  129/130/143  SIGHUP/SIGINT/SIGTERM";
 
 /// Arguments of `sse-host follow`.
 #[derive(Debug, Args)]
+#[command(after_help = AFTER_HELP)]
 pub struct FollowArgs {
     /// The stream URL, e.g. http://127.0.0.1:8080/stream
     pub url: String,
@@ -31,8 +71,47 @@ pub struct FollowArgs {
     /// first index. Its data is the server's reset data ({"epoch":..,"message_count":..}), or
     /// {"reason":"epoch","epoch":E} when the client saw the server's log replaced (a new epoch in
     /// "state") without a reset event. Heartbeat data is the server's Unix time.
+    ///
+    /// An event whose data is JSON also has "json": the parsed value (D stays the string); one
+    /// cut at --max-event-bytes has "truncated":true. A "disconnected" line has "retry_in_ms":
+    /// when the next attempt starts. {"error":E} says an event was dropped (--max-line-bytes);
+    /// {"comment":C} is a comment line (with --comments).
     #[arg(long)]
     pub json: bool,
+    /// Also show comment lines (`:` keep-alives): {"comment":C} with --json, `:C` otherwise.
+    #[arg(long, env = "SSE_FOLLOW_COMMENTS")]
+    pub comments: bool,
+    /// Send `Last-Event-ID: ID` with the first request (a resume point kept from an earlier
+    /// run); the stream's `id:` lines replace it. Exactly one Last-Event-ID goes out per request,
+    /// so `-H 'Last-Event-ID: …'` is refused in favour of this flag.
+    #[arg(long, env = "SSE_FOLLOW_LAST_EVENT_ID", value_name = "ID")]
+    pub last_event_id: Option<String>,
+    /// Give up after N consecutive failed reconnects (exit 5). Default: retry forever. A
+    /// connection that stays up for 10 s resets the count.
+    #[arg(long, env = "SSE_FOLLOW_MAX_RETRIES", value_name = "N")]
+    pub max_retries: Option<u32>,
+    /// The first reconnect delay, before growth (at least 250ms). A server's `retry:` replaces it.
+    #[arg(long, env = "SSE_FOLLOW_RETRY_INITIAL", value_name = "DUR", default_value = "1s",
+          value_parser = humantime::parse_duration)]
+    pub retry_initial: Duration,
+    /// The longest reconnect delay, jitter included.
+    #[arg(long, env = "SSE_FOLLOW_RETRY_MAX", value_name = "DUR", default_value = "60s",
+          value_parser = humantime::parse_duration)]
+    pub retry_max: Duration,
+    /// The watchdog: an open stream silent (no byte, not even a heartbeat or comment) this long
+    /// is closed and reconnected. Our server sends a heartbeat every 15 s.
+    #[arg(long, env = "SSE_FOLLOW_READ_TIMEOUT", value_name = "DUR", default_value = "45s",
+          value_parser = humantime::parse_duration)]
+    pub read_timeout: Duration,
+    /// The most data one event keeps (bytes, up to 4 MiB); longer data is cut and marked.
+    #[arg(long, env = "SSE_FOLLOW_MAX_EVENT_BYTES", value_name = "N",
+          default_value_t = DEFAULT_EVENT_BYTES)]
+    pub max_event_bytes: usize,
+    /// The longest `event:`/`id:` value or comment kept (bytes, up to 64 KiB); an event with a
+    /// longer `event:`/`id:` is dropped and reported.
+    #[arg(long, env = "SSE_FOLLOW_MAX_LINE_BYTES", value_name = "N",
+          default_value_t = DEFAULT_LINE_BYTES)]
+    pub max_line_bytes: usize,
     /// Start at message index N (our server's `from`; default: the whole log). Reconnects then
     /// resume after the last message received.
     #[arg(long, value_name = "N")]
@@ -44,10 +123,10 @@ pub struct FollowArgs {
     /// Exit 0 after this many events (`reset` lines do not count).
     #[arg(long, value_name = "N")]
     pub max_events: Option<u64>,
-    /// Exit 0 after this long (e.g. 30s, 5m).
+    /// Exit after this long (e.g. 30s, 5m): 0 if the stream opened at some point, 6 if it never did.
     #[arg(long, value_name = "DUR", value_parser = humantime::parse_duration)]
     pub timeout: Option<Duration>,
-    /// An extra request header, 'Name: value' (repeatable).
+    /// An extra request header, 'Name: value' (repeatable). Not Last-Event-ID: see --last-event-id.
     #[arg(long = "header", short = 'H', value_name = "'K: V'")]
     pub headers: Vec<String>,
     /// Also trust the PEM certificate(s) in FILE for https (a private CA, or a self-signed
@@ -85,12 +164,63 @@ fn parse_header(h: &str) -> Result<(String, String), String> {
         .ok_or_else(|| format!("bad --header `{h}`: expected 'Name: value'"))
 }
 
+/// A usage error: the message on stderr, exit 2.
+fn usage(message: &str) -> ExitCode {
+    let _ = writeln!(std::io::stderr(), "sse-host follow: {message}");
+    ExitCode::from(2)
+}
+
+/// The flags' reconnect tuning, or what is wrong with it.
+fn policy(args: &FollowArgs) -> Result<client::Policy, String> {
+    let ms = |d: Duration| {
+        sse_core::Duration::from_millis(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
+    };
+    let min = Duration::from_millis(sse_core::reconnect::MIN_RETRY_HINT.as_millis());
+    if args.retry_initial < min {
+        return Err(format!("--retry-initial must be at least {min:?}"));
+    }
+    if args.retry_max < args.retry_initial {
+        return Err("--retry-max must not be shorter than --retry-initial".into());
+    }
+    if args.read_timeout < Duration::from_secs(1) {
+        return Err("--read-timeout must be at least 1s".into());
+    }
+    let mut policy = client::Policy::default();
+    policy.initial_backoff = ms(args.retry_initial);
+    policy.max_backoff = ms(args.retry_max);
+    policy.idle_timeout = ms(args.read_timeout);
+    policy.max_retries = args.max_retries;
+    Ok(policy)
+}
+
 async fn follow(args: FollowArgs) -> ExitCode {
     let mut options = Options::new(args.url.clone());
     options.from = args.from;
     options.events = args.events.clone();
+    options.comments = args.comments;
+    options.last_event_id = args.last_event_id.clone();
+    match policy(&args) {
+        Ok(p) => options.policy = p,
+        Err(e) => return usage(&e),
+    }
+    for (flag, value, max) in [
+        ("--max-event-bytes", args.max_event_bytes, DATA_LIMIT),
+        ("--max-line-bytes", args.max_line_bytes, LINE_LIMIT),
+    ] {
+        if value == 0 || value > max {
+            return usage(&format!("{flag} must be 1 to {max}, not {value}"));
+        }
+    }
+    options.max_event_bytes = args.max_event_bytes;
+    options.max_line_bytes = args.max_line_bytes;
     for h in &args.headers {
         match parse_header(h) {
+            Ok((k, _)) if k.eq_ignore_ascii_case("last-event-id") => {
+                return usage(&format!(
+                    "bad --header `{h}`: use --last-event-id ID (the client sends exactly one \
+                     Last-Event-ID per request and keeps it up to date)"
+                ));
+            }
             Ok(kv) => options.headers.push(kv),
             Err(e) => {
                 eprintln!("sse-host follow: {e}");
@@ -131,26 +261,38 @@ async fn follow(args: FollowArgs) -> ExitCode {
             return ExitCode::from(2);
         }
     };
-    let mut out = Output::new(args.json);
+    let mut out = Output::new(args.json, args.max_event_bytes);
     let deadline = args.timeout.map(|d| tokio::time::Instant::now() + d);
     let mut events = 0u64;
     let mut tick = tokio::time::interval(Duration::from_millis(500));
     let mut signals = Signals::new();
     let code = loop {
+        if out.closed {
+            // `follow | head -3`: the reader is gone, nothing more can be shown.
+            break ExitCode::SUCCESS;
+        }
         tokio::select! {
             obs = stream.next() => match obs {
                 Some(Observation::Event(ev)) => {
                     out.event(&ev);
                     events += 1;
-                    if args.max_events.is_some_and(|max| events >= max) {
+                    if args.max_events.is_some_and(|max| events >= max) && !out.closed {
                         break ExitCode::SUCCESS;
                     }
                 }
                 Some(Observation::Status(change)) => out.status(change),
                 Some(Observation::Reset { data }) => out.reset(data),
+                Some(Observation::Comment(text)) => out.comment(&text),
+                Some(Observation::Dropped { line_bytes }) => out.dropped(line_bytes),
                 None => break out.exit_code(),
             },
-            () = sleep_until_opt(deadline) => break ExitCode::SUCCESS,
+            () = sleep_until_opt(deadline) => {
+                break if out.ever_connected {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(EXIT_NEVER_CONNECTED)
+                };
+            }
             _ = tick.tick() => out.redraw(),
             signal = signals.next() => match signal {
                 Signal::Resized => out.resized(),
@@ -283,10 +425,16 @@ struct Output {
     status: Option<StatusChange>,
     agent: Agent,
     stdout: std::io::Stdout,
+    /// A write failed with EPIPE: the reader is gone.
+    closed: bool,
+    /// The stream opened at least once.
+    ever_connected: bool,
+    /// `--max-event-bytes`, for messages about cut data.
+    max_event_bytes: usize,
 }
 
 impl Output {
-    fn new(json: bool) -> Self {
+    fn new(json: bool, max_event_bytes: usize) -> Self {
         let stdout = std::io::stdout();
         let mode = if json {
             Mode::Json
@@ -304,14 +452,42 @@ impl Output {
             status: None,
             agent: Agent::default(),
             stdout,
+            closed: false,
+            ever_connected: false,
+            max_event_bytes,
         }
     }
 
-    fn line(&self, text: &str) {
+    fn line(&mut self, text: &str) {
         let mut lock = self.stdout.lock();
-        // A closed stdout (`| head`) is not an error worth a panic.
-        let _ = writeln!(lock, "{text}");
-        let _ = lock.flush();
+        let written = writeln!(lock, "{text}").and_then(|()| lock.flush());
+        // A closed stdout (`| head`) ends the process quietly (exit 0), like other Unix tools.
+        if written.is_err_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) {
+            self.closed = true;
+        }
+    }
+
+    /// A problem with the stream that is not a status: `{"error":..}` with --json, stderr otherwise.
+    fn error(&mut self, text: &str) {
+        if matches!(self.mode, Mode::Json) {
+            self.line(&json!({ "error": text }).to_string());
+        } else {
+            let _ = writeln!(std::io::stderr(), "sse-host follow: {text}");
+        }
+    }
+
+    fn comment(&mut self, text: &str) {
+        match self.mode {
+            Mode::Json => self.line(&json!({ "comment": text }).to_string()),
+            Mode::Plain | Mode::Terminal => self.line(&format!(":{text}")),
+        }
+    }
+
+    fn dropped(&mut self, line_bytes: usize) {
+        self.error(&format!(
+            "event dropped: an `event:` or `id:` line is longer than the {line_bytes}-byte line \
+             bound (--max-line-bytes); the resume point is kept"
+        ));
     }
 
     fn status(&mut self, change: StatusChange) {
@@ -324,11 +500,17 @@ impl Output {
                 if let Some(cause) = &change.cause {
                     line["cause"] = cause.as_str().into();
                 }
+                if let Some(at) = change.retry_at {
+                    let left = at.saturating_duration_since(tokio::time::Instant::now());
+                    line["retry_in_ms"] =
+                        u64::try_from(left.as_millis()).unwrap_or(u64::MAX).into();
+                }
                 self.line(&line.to_string());
             }
             Mode::Plain => self.line(&format!("[{}] {}", change.status.kind, describe(&change))),
             Mode::Terminal => {}
         }
+        self.ever_connected |= change.status.kind == StatusKind::Connected;
         self.status = Some(change);
         self.redraw();
     }
@@ -351,18 +533,31 @@ impl Output {
     }
 
     fn event(&mut self, ev: &Event) {
+        let json: Option<Value> = serde_json::from_str(&ev.data).ok();
         if matches!(self.mode, Mode::Json) {
             if ev.event_type == "state"
-                && let Ok(state) = serde_json::from_str::<Value>(&ev.data)
+                && let Some(state) = &json
             {
                 // Kept for a synthetic `reset` line's epoch.
-                self.agent.update(&state);
+                self.agent.update(state);
             }
-            let line = json!({"event": {"type": ev.event_type, "data": ev.data, "id": ev.id}});
+            let mut line = json!({"event": {"type": ev.event_type, "data": ev.data, "id": ev.id}});
+            if let Some(parsed) = json {
+                line["event"]["json"] = parsed;
+            }
+            if ev.truncated {
+                line["event"]["truncated"] = true.into();
+            }
             self.line(&line.to_string());
             return;
         }
-        let json: Option<Value> = serde_json::from_str(&ev.data).ok();
+        if ev.truncated {
+            let id = ev.id.as_deref().unwrap_or("-");
+            self.error(&format!(
+                "{} event (id {id}): data cut at the {}-byte event bound (--max-event-bytes)",
+                ev.event_type, self.max_event_bytes
+            ));
+        }
         match (ev.event_type.as_str(), json) {
             ("state", Some(state)) => {
                 let before = self.agent.state.clone();
@@ -376,7 +571,10 @@ impl Output {
                 }
             }
             ("heartbeat", _) => {}
-            ("message", Some(msg)) => self.line(&message_line(&msg)),
+            ("message", Some(msg)) => {
+                let text = message_line(&msg);
+                self.line(&text);
+            }
             (other, _) => self.line(&format!("{other}: {}", ev.data)),
         }
     }
@@ -401,12 +599,15 @@ impl Output {
         };
         let agent = self.agent.summary();
         let sep = if agent.is_empty() { "" } else { " | " };
+        // The dot and its space take two columns; auto-wrap off below is the fallback.
+        let line = format!("{text}{sep}{agent}");
+        let line = terminal_width().map_or(line.clone(), |w| fit(&line, w.saturating_sub(2)));
         let mut lock = self.stdout.lock();
         // Save the cursor, turn auto-wrap off (a line wider than the terminal is cut at the right
         // margin instead of spilling into the message area), paint line 1, wrap on, restore.
         let _ = write!(
             lock,
-            "\x1b7\x1b[?7l\x1b[1;1H\x1b[2K{dot} {text}{sep}{agent}\x1b[?7h\x1b8"
+            "\x1b7\x1b[?7l\x1b[1;1H\x1b[2K{dot} {line}\x1b[?7h\x1b8"
         );
         let _ = lock.flush();
     }
@@ -423,9 +624,13 @@ impl Output {
         }
     }
 
+    /// The exit status for a stream that ended on its own (see `AFTER_HELP`).
     fn exit_code(&self) -> ExitCode {
         match self.status.as_ref().map(|s| s.status.reason) {
             Some(Reason::SessionEnded) => ExitCode::SUCCESS,
+            Some(Reason::HttpStatus(204)) => ExitCode::from(EXIT_STOPPED),
+            Some(Reason::HttpStatus(400..=499)) => ExitCode::from(EXIT_REFUSED),
+            Some(Reason::GaveUp(_)) => ExitCode::from(EXIT_GAVE_UP),
             _ => ExitCode::FAILURE,
         }
     }
@@ -460,7 +665,12 @@ fn describe(change: &StatusChange) -> String {
     text
 }
 
-/// One line for an agent message: `#idx type [tool]: first line of content`.
+/// Lines of a multi-line text shown in human mode; the rest is counted.
+const MAX_TEXT_LINES: usize = 12;
+
+/// An agent message for a person: `#idx type [tool]: text`, every line of a multi-line text
+/// (indented, up to [`MAX_TEXT_LINES`]); for a tool run also what ran (`$ command`) and a result
+/// summary (`→ first line (+N lines)`), with ` ✗` after the tool name when it failed.
 fn message_line(msg: &Value) -> String {
     let idx = msg["idx"]
         .as_u64()
@@ -470,12 +680,78 @@ fn message_line(msg: &Value) -> String {
         .as_str()
         .map(|t| format!(" [{t}]"))
         .unwrap_or_default();
-    let content = msg["content"].as_str().unwrap_or_default();
-    let first = content.lines().next().unwrap_or_default();
-    let more = if content.lines().nth(1).is_some() {
-        " …"
+    let failed = if msg["tool_error"].as_bool() == Some(true) {
+        " ✗"
     } else {
         ""
     };
-    format!("#{idx} {kind}{tool}: {first}{more}")
+    let mut body: Vec<String> = msg["content"]
+        .as_str()
+        .unwrap_or_default()
+        .lines()
+        .map(str::to_owned)
+        .collect();
+    if let Some(input) = msg["input"].as_str() {
+        // Tool input is a JSON string; a shell tool's is `{"command": ..}`.
+        let command = serde_json::from_str::<Value>(input)
+            .ok()
+            .and_then(|v| v["command"].as_str().map(str::to_owned))
+            .unwrap_or_else(|| input.to_owned());
+        body.push(format!("$ {}", command.lines().next().unwrap_or_default()));
+    }
+    if let Some(result) = msg["tool_result"].as_str() {
+        let mut lines = result.lines();
+        let first = lines.next().unwrap_or("(no output)");
+        let more = lines.count();
+        let more = if more > 0 {
+            format!(" (+{more} lines)")
+        } else {
+            String::new()
+        };
+        let summary = format!("→ {first}{more}");
+        match body.last_mut() {
+            // `$ command → result`: what ran and what came of it, on one line.
+            Some(last) if msg["input"].is_string() => {
+                last.push(' ');
+                last.push_str(&summary);
+            }
+            _ => body.push(summary),
+        }
+    }
+    let mut text = format!("#{idx} {kind}{tool}{failed}:");
+    if body.is_empty() {
+        return text;
+    }
+    let shown = body.len().min(MAX_TEXT_LINES);
+    for (i, line) in body.iter().take(shown).enumerate() {
+        text.push_str(if i == 0 { " " } else { "\n  " });
+        text.push_str(line);
+    }
+    if body.len() > shown {
+        text.push_str(&format!("\n  … ({} more lines)", body.len() - shown));
+    }
+    text
+}
+
+/// The terminal's width in columns, if stdout is one.
+fn terminal_width() -> Option<usize> {
+    #[cfg(unix)]
+    {
+        rustix::termios::tcgetwinsize(std::io::stdout())
+            .ok()
+            .map(|w| usize::from(w.ws_col))
+            .filter(|&w| w > 0)
+    }
+    #[cfg(not(unix))]
+    None
+}
+
+/// `text` cut to `width` characters (an ellipsis marks the cut).
+fn fit(text: &str, width: usize) -> String {
+    if text.chars().count() <= width {
+        return text.to_owned();
+    }
+    let mut cut: String = text.chars().take(width.saturating_sub(1)).collect();
+    cut.push('…');
+    cut
 }

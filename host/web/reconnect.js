@@ -10,7 +10,7 @@
 //        │          connect timeout   │ backoff expired / retryNow() │ watchdog / handleDisconnected()
 //        │                       ▼   │                              ▼
 //        └────────────────────── Waiting(backoff) ◀──────────────────┘
-//   any state ──stop() or fatal disconnect (204, 4xx other than 408/429, session ended)──▶ Disabled
+//   any state ──stop() or fatal disconnect (2xx but 200, 4xx other than 408/429, session ended)──▶ Disabled
 //
 // Backoff: base × 1.5ⁿ capped at 60 s, then drawn from [d × (1 − jitter), d]. The attempt count n
 // is reset only once a connection has stayed up for `healthyAfter`, so a server that accepts and
@@ -64,7 +64,11 @@ export const Disconnect = Object.freeze({
 
 /** Whether an HTTP status means "stop trying" (DESIGN.md §5). */
 export function isFatalStatus(status) {
-  return status === 204 || (status >= 400 && status < 500 && status !== 408 && status !== 429);
+  // Only 200 carries a stream: every other 2xx (204, 205, 299, …) is terminal too.
+  return (
+    (status > 200 && status < 300) ||
+    (status >= 400 && status < 500 && status !== 408 && status !== 429)
+  );
 }
 
 export class Reconnect {
@@ -76,6 +80,8 @@ export class Reconnect {
     this.policy = { ...DEFAULT_POLICY, ...policy };
     this.random = random;
     this.baseMs = this.policy.initialBackoffMs;
+    /** The failure count when the base last changed: growth counts failures since then. */
+    this.growthFrom = 0;
     // One of:
     //   { name: 'idle' }
     //   { name: 'connecting', attempt, deadline }
@@ -125,12 +131,20 @@ export class Reconnect {
     const s = this.state;
     if (s.name !== 'connected') return;
     s.lastRx = now;
-    if (s.attempt !== 0 && now - s.since >= this.policy.healthyAfterMs) s.attempt = 0;
+    if (s.attempt !== 0 && now - s.since >= this.policy.healthyAfterMs) {
+      s.attempt = 0;
+      this.growthFrom = 0;
+    }
   }
 
-  /** A `retry:` hint from the server sets the backoff base. */
+  /** A `retry:` hint from the server sets the backoff base; a new base restarts the growth. */
   handleRetryHint(ms) {
-    if (Number.isFinite(ms) && ms >= 0) this.baseMs = Math.min(ms, this.policy.maxBackoffMs);
+    if (!Number.isFinite(ms) || ms < 0) return;
+    const base = Math.min(ms, this.policy.maxBackoffMs);
+    if (base !== this.baseMs) {
+      this.baseMs = base;
+      this.growthFrom = this.state.attempt ?? 0;
+    }
   }
 
   handleDisconnected(now, why) {
@@ -230,10 +244,17 @@ export class Reconnect {
     this.state = { name: 'waiting', attempt: attempt + 1, until: now + this.backoffMs(attempt), reason };
   }
 
-  /** The jittered delay before attempt number `attempt + 1`. */
+  /**
+   * The jittered delay before attempt number `attempt + 1`. Jitter only adds: [d, d + d·j],
+   * moved down to end at the cap but never below the base (core/src/reconnect.rs).
+   */
   backoffMs(attempt) {
     const { backoffFactorPct, maxBackoffMs, jitterPct } = this.policy;
-    const d = Math.min(this.baseMs * (backoffFactorPct / 100) ** attempt, maxBackoffMs);
-    return Math.round(d * (1 - (jitterPct / 100) * this.random()));
+    const n = Math.max(0, attempt - this.growthFrom);
+    const d = Math.min(this.baseMs * (backoffFactorPct / 100) ** n, maxBackoffMs);
+    const span = d * (jitterPct / 100);
+    const hi = Math.min(d + span, maxBackoffMs);
+    const lo = Math.min(hi, Math.max(hi - span, Math.min(this.baseMs, maxBackoffMs)));
+    return Math.round(lo + (hi - lo) * this.random());
   }
 }

@@ -5,7 +5,7 @@ import assert from 'node:assert/strict';
 import { test } from 'node:test';
 import { Disconnect, Kind, Reason, Reconnect } from '../../host/web/reconnect.js';
 
-const noJitter = () => 0; // random() = 0 → the full, unjittered delay
+const noJitter = () => 0; // random() = 0 → the low end of the window: the nominal delay below the cap
 
 function started(policy = {}, random = noJitter) {
   const rc = new Reconnect(policy, random);
@@ -16,7 +16,7 @@ function started(policy = {}, random = noJitter) {
 }
 
 test('backoff grows by half and caps at the maximum', () => {
-  const rc = started({ maxBackoffMs: 4000 });
+  const rc = started({ maxBackoffMs: 4000, jitterPct: 0 });
   let now = 0;
   for (const want of [1000, 1500, 2250, 3375, 4000, 4000]) {
     rc.handleDisconnected(now, Disconnect.network());
@@ -33,13 +33,35 @@ test('backoff grows by half and caps at the maximum', () => {
   }
 });
 
-test('jitter draws the delay from [d * 0.8, d]', () => {
+test('jitter only adds: the delay is drawn from [d, d * 1.2]', () => {
   for (const r of [0, 0.5, 0.999]) {
     const rc = started({}, () => r);
     rc.handleDisconnected(0, Disconnect.network());
     const d = rc.pollTimeout();
-    assert.ok(d >= 800 && d <= 1000, `random ${r} gave ${d}`);
+    assert.ok(d >= 1000 && d <= 1200, `random ${r} gave ${d}`);
   }
+});
+
+test('a new retry hint restarts the growth; the same one again does not', () => {
+  const rc = started();
+  let now = 0;
+  for (let i = 0; i < 3; i++) {
+    rc.handleDisconnected(now, Disconnect.network());
+    now = rc.pollTimeout();
+    rc.handleTimeout(now);
+    while (rc.pollAction()) {}
+  }
+  rc.handleConnected(now);
+  rc.handleRetryHint(300);
+  rc.handleDisconnected(now, Disconnect.network());
+  assert.equal(rc.pollTimeout() - now, 300);
+  now = rc.pollTimeout();
+  rc.handleTimeout(now);
+  while (rc.pollAction()) {}
+  rc.handleConnected(now);
+  rc.handleRetryHint(300);
+  rc.handleDisconnected(now, Disconnect.network());
+  assert.equal(rc.pollTimeout() - now, 450);
 });
 
 test('an accept-then-close server does not reset the attempt count', () => {
@@ -97,6 +119,8 @@ test('connecting times out', () => {
 test('204 and 4xx other than 408/429 disable; 408, 429 and 5xx retry', () => {
   for (const [status, kind] of [
     [204, Kind.Disabled],
+    [205, Kind.Disabled],
+    [299, Kind.Disabled],
     [404, Kind.Disabled],
     [401, Kind.Disabled],
     [408, Kind.Disconnected],

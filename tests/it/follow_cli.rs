@@ -180,16 +180,28 @@ async fn plain_mode_prints_status_state_and_messages_as_lines() {
         &json!({"type": "tool", "tool_name": "bash", "content": "ls"}),
     )
     .await;
+    srv::append(
+        a,
+        &json!({"type": "tool", "tool_name": "bash", "input": "{\"command\":\"cargo test\"}",
+                "tool_result": "error[E0425]: x\n  at y\nfailed", "tool_error": true}),
+    )
+    .await;
     let url = format!("http://{a}/stream");
     let mut cli = FollowCli::spawn(&[&url, "--timeout", "30s"]);
     let first = cli.until(|l| l.starts_with("#1 ")).await;
+    let tool = cli.until(|l| l.starts_with("#2 ")).await;
+    assert_eq!(
+        tool,
+        ["#2 tool [bash] ✗: $ cargo test → error[E0425]: x (+2 lines)"]
+    );
     assert_eq!(
         first,
         [
             "[connecting] Connecting...",
             "[connected] Connected",
             "[state] RunningTool | 12 in / 3 out tokens | $0.5000 | Fixing",
-            "#0 agent: hello …",
+            "#0 agent: hello",
+            "  world",
             "#1 tool [bash]: ls",
         ]
     );
@@ -301,4 +313,221 @@ async fn cacert_that_cannot_be_read_exits_2() {
         .unwrap();
     assert_eq!(status.code(), Some(2), "{stderr}");
     assert!(stderr.contains("/nonexistent/ca.pem"), "{stderr}");
+}
+
+/// Runs `sse-host follow ARGS` to its end (stdout and stderr captured), bounded by a watchdog.
+async fn run_to_end(args: &[&str]) -> (Option<i32>, Vec<Value>, String) {
+    let out = tokio::time::timeout(
+        Duration::from_secs(30),
+        Command::new(host_bin::path())
+            .arg("follow")
+            .args(args)
+            .stdin(Stdio::null())
+            .kill_on_drop(true)
+            .output(),
+    )
+    .await
+    .expect("follow exits in time")
+    .expect("run sse-host follow");
+    let stdout = String::from_utf8_lossy(&out.stdout);
+    let lines = stdout
+        .lines()
+        .map(|l| serde_json::from_str(l).unwrap_or_else(|e| panic!("{e}: {l}")))
+        .collect();
+    (
+        out.status.code(),
+        lines,
+        String::from_utf8_lossy(&out.stderr).into(),
+    )
+}
+
+#[tokio::test]
+async fn terminal_statuses_exit_at_once_with_their_own_codes() {
+    // (status, exit code): 204 = stop, 4xx = refused, other 2xx = terminal failure.
+    for (status, code) in [(204, 3), (404, 4), (401, 4), (205, 1), (210, 1), (299, 1)] {
+        let server = Scripted::start(move |_, _| Reply::status(status)).await;
+        let url = server.url("/stream");
+        let (got, lines, err) = run_to_end(&[&url, "--json", "--timeout", "20s"]).await;
+        assert_eq!(got, Some(code), "HTTP {status}: {lines:?} {err}");
+        assert_eq!(server.requests().len(), 1, "HTTP {status} is not retried");
+        assert_eq!(
+            lines.last().unwrap(),
+            &json!({"status": "disabled", "reason": format!("HTTP {status}")})
+        );
+    }
+}
+
+#[tokio::test]
+async fn max_retries_gives_up_with_exit_5_and_disconnected_lines_say_when() {
+    let server = Scripted::start(|_, _| Reply::status(503)).await;
+    let url = server.url("/stream");
+    let args = [
+        &url,
+        "--json",
+        "--max-retries",
+        "2",
+        "--retry-initial",
+        "250ms",
+    ];
+    let (code, lines, err) = run_to_end(&[&args[..], &["--timeout", "20s"]].concat()).await;
+    assert_eq!(code, Some(5), "{lines:?} {err}");
+    assert_eq!(server.requests().len(), 3, "the first try and 2 retries");
+    let down: Vec<&Value> = lines
+        .iter()
+        .filter(|l| l["status"] == "disconnected")
+        .collect();
+    assert_eq!(down.len(), 2, "{lines:?}");
+    for l in down {
+        let ms = l["retry_in_ms"].as_u64().expect("retry_in_ms");
+        assert!(ms <= 1_000, "{l}");
+        assert_eq!(l["cause"], "HTTP 503");
+    }
+    assert_eq!(
+        lines.last().unwrap(),
+        &json!({"status": "disabled", "reason": "Gave up after 2 retries"})
+    );
+}
+
+#[tokio::test]
+async fn timeout_without_ever_connecting_exits_6() {
+    let server = Scripted::start(|_, _| Reply::status(503)).await;
+    let url = server.url("/stream");
+    let (code, _, err) = run_to_end(&[&url, "--json", "--timeout", "1500ms"]).await;
+    assert_eq!(code, Some(6), "{err}");
+}
+
+#[tokio::test]
+async fn exactly_one_last_event_id_goes_out_on_every_request() {
+    let server = Scripted::start(|n, _| match n {
+        0 => Reply::sse().send("id: e-1\ndata: {\"a\":1}\n\n"),
+        _ => Reply::sse().send("data: two\n\n").hold(),
+    })
+    .await;
+    let url = server.url("/stream");
+    let (code, lines, err) = run_to_end(&[
+        &url,
+        "--json",
+        "--last-event-id",
+        "seed-0",
+        "--retry-initial",
+        "250ms",
+        "--max-events",
+        "2",
+        "-H",
+        "X-Test: 1",
+    ])
+    .await;
+    assert_eq!(code, Some(0), "{lines:?} {err}");
+    let sent: Vec<Vec<String>> = server
+        .requests()
+        .iter()
+        .map(|r| {
+            r.headers
+                .iter()
+                .filter(|(k, _)| k == "last-event-id")
+                .map(|(_, v)| v.clone())
+                .collect()
+        })
+        .collect();
+    assert_eq!(sent, [vec!["seed-0".to_owned()], vec!["e-1".to_owned()]]);
+    // Data that is JSON also comes parsed.
+    let ev = events(&lines);
+    assert_eq!(ev[0]["json"], json!({"a": 1}));
+    assert_eq!(ev[0]["data"], "{\"a\":1}");
+    assert!(ev[1].get("json").is_none(), "{:?}", ev[1]);
+
+    // A Last-Event-ID header is refused, pointing at the flag.
+    let (code, _, err) = run_to_end(&[&url, "-H", "last-event-id: 5"]).await;
+    assert_eq!(code, Some(2));
+    assert!(err.contains("--last-event-id"), "{err}");
+}
+
+#[tokio::test]
+async fn cut_data_and_dropped_events_are_reported_and_the_resume_point_kept() {
+    let long_type = "t".repeat(100);
+    let script = format!(
+        "id: 1\ndata: {}\n\n: hello\nevent: {long_type}\nid: 2\ndata: x\n\ndata: after\n\n",
+        "y".repeat(50)
+    );
+    let server = Scripted::start(move |n, _| match n {
+        0 => Reply::sse().send(script.clone()),
+        _ => Reply::sse().send("data: again\n\n").hold(),
+    })
+    .await;
+    let url = server.url("/stream");
+    let (code, lines, err) = run_to_end(&[
+        &url,
+        "--json",
+        "--comments",
+        "--max-event-bytes",
+        "10",
+        "--max-line-bytes",
+        "64",
+        "--retry-initial",
+        "250ms",
+        "--max-events",
+        "3",
+    ])
+    .await;
+    assert_eq!(code, Some(0), "{lines:?} {err}");
+    let ev = events(&lines);
+    assert_eq!(ev[0]["data"], "yyyyyyyyyy");
+    assert_eq!(ev[0]["truncated"], true);
+    assert!(ev[1].get("truncated").is_none());
+    assert!(lines.contains(&json!({"comment": " hello"})), "{lines:?}");
+    let error = lines
+        .iter()
+        .find_map(|l| l["error"].as_str())
+        .unwrap_or_else(|| panic!("no error line: {lines:?}"));
+    assert!(
+        error.contains("64-byte line bound") && error.contains("--max-line-bytes"),
+        "{error}"
+    );
+    // The dropped event's `id: 2` is the resume point.
+    assert_eq!(server.requests()[1].header("last-event-id"), Some("2"));
+}
+
+#[tokio::test]
+async fn a_closed_stdout_ends_follow_with_exit_0() {
+    let server = Scripted::start(|_, _| {
+        let mut r = Reply::sse();
+        for i in 0..20 {
+            r = r.send(format!("data: {i}\n\n")).wait_ms(50);
+        }
+        r.hold()
+    })
+    .await;
+    let url = server.url("/stream");
+    let mut child = Command::new(host_bin::path())
+        .args(["follow", &url, "--json"])
+        .stdin(Stdio::null())
+        .stdout(Stdio::piped())
+        .stderr(Stdio::piped())
+        .kill_on_drop(true)
+        .spawn()
+        .expect("spawn sse-host follow");
+    // `| head -3`: read three lines, then close the pipe.
+    let mut lines = BufReader::new(child.stdout.take().unwrap()).lines();
+    for _ in 0..3 {
+        tokio::time::timeout(LINE_WAIT, lines.next_line())
+            .await
+            .expect("a line in time")
+            .unwrap()
+            .expect("a line");
+    }
+    drop(lines);
+    let status = tokio::time::timeout(Duration::from_secs(20), child.wait())
+        .await
+        .expect("follow exits once its reader is gone")
+        .unwrap();
+    let mut stderr = String::new();
+    child
+        .stderr
+        .take()
+        .unwrap()
+        .read_to_string(&mut stderr)
+        .await
+        .unwrap();
+    assert_eq!(status.code(), Some(0), "{stderr}");
+    assert!(stderr.is_empty(), "quietly: {stderr}");
 }

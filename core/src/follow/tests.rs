@@ -23,6 +23,8 @@ enum O {
     StartOver(Option<String>),
     Ended(String),
     Other(String, String, String),
+    Comment(String),
+    Dropped,
     Status(StatusKind, Reason),
 }
 
@@ -37,7 +39,10 @@ fn own(o: Output<'_>) -> O {
             event_type,
             data,
             id,
+            ..
         } => O::Other(event_type.into(), data.into(), id.into()),
+        Output::Comment(c) => O::Comment(c.into()),
+        Output::Dropped(_) => O::Dropped,
         Output::StatusChanged(s) => O::Status(s.kind, s.reason),
     }
 }
@@ -324,7 +329,10 @@ fn heartbeat_silence_trips_the_watchdog() {
 #[test]
 fn comments_keep_the_connection_alive() {
     let mut f = connected();
-    assert_eq!(feed(&mut f, at(40_000), b":\n\n"), []);
+    assert_eq!(
+        feed(&mut f, at(40_000), b":\n\n"),
+        [O::Comment(String::new())]
+    );
     assert_eq!(f.poll_timeout(), Some(at(85_000)));
 }
 
@@ -334,8 +342,9 @@ fn retry_field_sets_the_backoff_base() {
     let _ = feed(&mut f, at(0), b"retry: 5000\n\n");
     f.handle_disconnected(at(10), Disconnect::EndOfStream);
     let wait = f.retry_at().expect("waiting") - at(10);
+    // Jitter only adds.
     assert!(
-        wait <= Duration::from_secs(5) && wait >= Duration::from_secs(4),
+        wait >= Duration::from_secs(5) && wait <= Duration::from_secs(6),
         "{wait}"
     );
 }
@@ -430,7 +439,7 @@ fn outputs_do_not_depend_on_chunking() {
         let mut f = connected();
         feed(&mut f, at(1), stream.as_bytes())
     };
-    assert_eq!(whole.len(), 7, "{whole:?}");
+    assert_eq!(whole.len(), 8, "{whole:?}");
     for size in [1, 2, 3, 7, 13] {
         let mut f = connected();
         let mut got = Vec::new();
@@ -459,8 +468,64 @@ fn over_long_ids_are_counted_drops() {
         message(0, "a").as_str(),
     ]
     .concat();
-    assert_eq!(feed(&mut f, at(1), long.as_bytes()), [msg(0, "a")]);
+    assert_eq!(
+        feed(&mut f, at(1), long.as_bytes()),
+        [O::Dropped, msg(0, "a")]
+    );
     assert_eq!(f.n_dropped(), 1);
+}
+
+#[test]
+fn an_over_long_type_is_reported_and_the_resume_point_survives() {
+    let mut f = Follow::<8, 256>::new(Policy::default(), 1);
+    f.start(at(0));
+    let _ = f.poll_action();
+    f.handle_response(at(0), 200, true);
+    let mut rest: &[u8] = b"event: much-too-long\nid: e7\ndata: x\n\n: hi\n";
+    let mut out = Vec::new();
+    while !rest.is_empty() {
+        if let Some(o) = f.handle_bytes(at(1), &mut rest) {
+            out.push(own(o));
+        }
+    }
+    assert_eq!(
+        out,
+        [
+            O::Status(StatusKind::Connected, Reason::Connected),
+            O::Dropped,
+            O::Comment(" hi".into())
+        ]
+    );
+    assert_eq!(f.last_event_id(), Some("e7"));
+}
+
+#[test]
+fn truncated_data_is_marked_on_other_events_too() {
+    let mut f = Follow::<64, 4>::new(Policy::default(), 1);
+    f.start(at(0));
+    let _ = f.poll_action();
+    f.handle_response(at(0), 200, true);
+    let mut rest: &[u8] = b"event: tool\ndata: 123456\n\n";
+    let mut seen = None;
+    while !rest.is_empty() {
+        if let Some(Output::Other {
+            data, truncated, ..
+        }) = f.handle_bytes(at(1), &mut rest)
+        {
+            seen = Some((data.len(), truncated));
+        }
+    }
+    assert_eq!(seen, Some((4, true)));
+}
+
+#[test]
+fn a_seeded_last_event_id_goes_out_until_the_stream_sets_one() {
+    let mut f = connected_generic();
+    assert_eq!(f.set_last_event_id("abc-7"), Ok(()));
+    assert_eq!(f.last_event_id(), Some("abc-7"));
+    assert!(f.set_last_event_id("a\nb").is_err());
+    assert_eq!(feed(&mut f, at(1), b"id: 3-9\ndata: x\n\n").len(), 1);
+    assert_eq!(f.last_event_id(), Some("3-9"));
 }
 
 #[test]

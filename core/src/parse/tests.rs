@@ -526,7 +526,9 @@ fn long_data_line_needs_no_line_buffer() {
 }
 
 #[test]
-fn over_long_event_or_id_drops_the_event_and_resyncs() {
+fn over_long_event_or_id_drops_the_event_but_keeps_the_resume_point() {
+    // The `id: 2` of the event with the over-long type still counts (WHATWG dispatch step 1
+    // runs whatever the event); the over-long `id:` cannot be kept and leaves 2 in place.
     let input = concat!(
         "id: 1\n",
         "data: kept\n",
@@ -548,7 +550,7 @@ fn over_long_event_or_id_drops_the_event_and_resyncs() {
             ev("message", "kept", "1"),
             Out::TooLong,
             Out::TooLong,
-            ev("message", "next", "1")
+            ev("message", "next", "2")
         ]
     );
 }
@@ -576,8 +578,19 @@ fn over_long_id_with_nul_is_still_too_long() {
 #[test]
 fn too_long_error_at_end_of_stream_then_finish() {
     let mut parser = Parser::<4, 8>::new();
-    assert_eq!(feed(&mut parser, &[b"event: toolong"]), [Out::TooLong]);
+    // Reported at the blank line; an event the stream never finished is not reported at all
+    // (WHATWG discards it anyway), and its `id:` does not count.
+    assert_eq!(
+        feed(
+            &mut parser,
+            &[b"event: toolong
+id: 9
+data: x"]
+        ),
+        []
+    );
     parser.finish();
+    assert_eq!(parser.last_event_id(), "");
     assert_eq!(
         feed(&mut parser, &[b"data: a\n\n"]),
         [ev("message", "a", "")]
@@ -654,4 +667,48 @@ fn random_streams_do_not_depend_on_chunking() {
         }
         let _ = parse::<6, 10>(&input);
     }
+}
+
+#[test]
+fn lowered_limits_behave_like_a_parser_built_with_them() {
+    let inputs: [&[u8]; 5] = [
+        b"event: abcd\nid: wxyz\ndata\n\n",
+        b"event: abcde\ndata: x\n\nid: vwxyz\ndata: y\n\n",
+        b"data: 123456789\n\ndata: 1234\ndata: 5678\n\n",
+        b":a long comment\ndata: \xFF\xFF\xFF\n\n",
+        "data: ééééé\n\n".as_bytes(),
+    ];
+    for input in inputs {
+        let mut lowered = Parser::<64, 64>::new();
+        lowered.set_limits(4, 8);
+        assert_eq!(lowered.limits(), (4, 8));
+        assert_eq!(
+            feed(&mut lowered, &[input]),
+            feed(&mut Parser::<4, 8>::new(), &[input]),
+            "{}",
+            String::from_utf8_lossy(input)
+        );
+    }
+    let mut p = Parser::<4, 8>::new();
+    p.set_limits(100, 100);
+    assert_eq!(p.limits(), (4, 8), "never above the type's bounds");
+    p.set_limits(2, 8);
+    assert_eq!(p.set_last_event_id("abc"), Err(SeedError::TooLong));
+}
+
+#[test]
+fn one_error_per_event_and_the_ids_around_an_over_long_line_count() {
+    assert_eq!(
+        parse::<4, 8>(b"id: 1\nevent: toolong\nevent: alsotoolong\ndata: x\n\ndata: y\n\n"),
+        [Out::TooLong, ev("message", "y", "1")]
+    );
+    assert_eq!(
+        parse::<4, 8>(b"event: toolong\nid: 2\n\ndata: y\n\n"),
+        [Out::TooLong, ev("message", "y", "2")]
+    );
+    // An over-long id after a good one in the same event: the good one stands.
+    assert_eq!(
+        parse::<4, 8>(b"id: 3\nid: toolong\ndata\n\ndata: y\n\n"),
+        [Out::TooLong, ev("message", "y", "3")]
+    );
 }

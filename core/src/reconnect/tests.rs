@@ -69,16 +69,22 @@ fn backoff_grows_by_half_and_caps() {
     policy.max_backoff = secs(4);
     let mut rc = started(policy);
     let mut now = at(0);
-    for cap_ms in [1_000, 1_500, 2_250, 3_375, 4_000, 4_000] {
+    // Nominal 1 000, 1 500, 2 250, 3 375, 4 000 (capped): jitter adds up to 20 %, and near the
+    // cap the window moves down to end at it.
+    for (lo, hi) in [
+        (1_000, 1_200),
+        (1_500, 1_800),
+        (2_250, 2_700),
+        (3_325, 4_000),
+        (3_200, 4_000),
+        (3_200, 4_000),
+    ] {
         rc.handle_disconnected(now, Disconnect::Network);
         assert_eq!(rc.poll_action(), Some(Action::Close));
         let wake = rc.poll_timeout().expect("backoff armed");
         let delay = wake - now;
-        assert!(delay <= Duration::from_millis(cap_ms), "{delay} > {cap_ms}");
-        assert!(
-            delay >= Duration::from_millis(cap_ms * 80 / 100),
-            "{delay} below jitter floor"
-        );
+        assert!(delay <= Duration::from_millis(hi), "{delay} > {hi}");
+        assert!(delay >= Duration::from_millis(lo), "{delay} < {lo}");
         now = wake;
         rc.handle_timeout(now);
         assert_eq!(rc.poll_action(), Some(Action::Connect));
@@ -273,7 +279,7 @@ fn fatal_statuses_disable() {
 
 #[test]
 fn retryable_statuses_back_off() {
-    for code in [500, 502, 503, 408, 429, 200, 301, 100] {
+    for code in [500, 502, 503, 504, 408, 429, 200, 301, 100] {
         let mut rc = started(Policy::default());
         rc.handle_disconnected(at(0), Disconnect::HttpStatus(code));
         assert_eq!(
@@ -398,6 +404,8 @@ fn display_strings() {
         (Reason::NotEventStream, "Not an event stream"),
         (Reason::SessionEnded, "Session ended"),
         (Reason::Stopped, "Stopped"),
+        (Reason::GaveUp(1), "Gave up after 1 retry"),
+        (Reason::GaveUp(3), "Gave up after 3 retries"),
     ];
     for (reason, text) in cases {
         assert_eq!(shown(reason), text);
@@ -424,4 +432,114 @@ fn tiny_factor_still_grows_and_terminates() {
     p.backoff_factor_pct = 50; // counts as 100: constant delay
     let rc = Reconnect::new(p, 0);
     assert_eq!(rc.nominal_backoff(100), Duration::from_millis(1));
+}
+
+#[test]
+fn two_hundreds_other_than_200_are_terminal() {
+    for code in [201, 205, 210, 299] {
+        let mut rc = started(Policy::default());
+        rc.handle_disconnected(at(0), Disconnect::HttpStatus(code));
+        assert_eq!(
+            rc.status(),
+            Status {
+                kind: StatusKind::Disabled,
+                reason: Reason::HttpStatus(code)
+            },
+            "{code}"
+        );
+        assert_eq!(rc.poll_timeout(), None);
+    }
+}
+
+/// Fails `n` times in a row (each attempt refused at once), starting from a handed-out `Connect`.
+fn fail_times(rc: &mut Reconnect, mut now: Instant, n: u32) -> Instant {
+    for _ in 0..n {
+        rc.handle_disconnected(now, Disconnect::Network);
+        now = rc.retry_at().expect("waiting");
+        rc.handle_timeout(now);
+        assert_eq!(drain(rc), [Action::Close, Action::Connect]);
+    }
+    now
+}
+
+#[test]
+fn a_new_retry_hint_restarts_growth() {
+    let mut rc = started(no_jitter());
+    let now = fail_times(&mut rc, at(0), 3);
+    // Connected, the server says `retry: 300` and goes away: wait 300 ms, not 300 × 1.5³.
+    rc.handle_connected(now);
+    rc.handle_retry_hint(Duration::from_millis(300));
+    rc.handle_disconnected(now, Disconnect::EndOfStream);
+    assert_eq!(rc.retry_at(), Some(now + Duration::from_millis(300)));
+    // Growth goes on from the new base, and the count (for --max-retries) was kept.
+    assert_eq!(rc.attempt(), 4);
+    let now = rc.retry_at().unwrap();
+    rc.handle_timeout(now);
+    let _ = drain(&mut rc);
+    rc.handle_disconnected(now, Disconnect::Network);
+    assert_eq!(rc.retry_at(), Some(now + Duration::from_millis(450)));
+}
+
+#[test]
+fn the_same_retry_hint_again_does_not_restart_growth() {
+    // Our server opens every stream with the same `retry:`; an accept-then-close server that does
+    // so must still back off.
+    let mut rc = started(no_jitter());
+    let mut now = at(0);
+    let mut delays = std::vec::Vec::new();
+    for _ in 0..4 {
+        rc.handle_connected(now);
+        rc.handle_retry_hint(secs(1));
+        rc.handle_disconnected(now, Disconnect::EndOfStream);
+        let until = rc.retry_at().unwrap();
+        delays.push((until - now).as_millis());
+        now = until;
+        rc.handle_timeout(now);
+        let _ = drain(&mut rc);
+    }
+    assert_eq!(delays, [1_000, 1_500, 2_250, 3_375]);
+}
+
+#[test]
+fn jitter_never_waits_less_than_the_reconnection_time() {
+    for seed in 0..200 {
+        let mut rc = Reconnect::new(Policy::default(), seed);
+        rc.start(at(0));
+        let _ = drain(&mut rc);
+        rc.handle_retry_hint(Duration::from_millis(300));
+        rc.handle_disconnected(at(0), Disconnect::Network);
+        let d = rc.retry_at().unwrap() - at(0);
+        assert!(d >= Duration::from_millis(300), "seed {seed}: {d}");
+        assert!(d <= Duration::from_millis(360), "seed {seed}: {d}");
+    }
+    // At the cap the window moves below it, but never under the base.
+    let mut p = Policy::default();
+    p.max_backoff = Duration::from_millis(1_100);
+    for seed in 0..200 {
+        let mut rc = Reconnect::new(p, seed);
+        rc.start(at(0));
+        let _ = drain(&mut rc);
+        let now = fail_times(&mut rc, at(0), 3);
+        rc.handle_disconnected(now, Disconnect::Network);
+        let d = rc.retry_at().unwrap() - now;
+        assert!(d >= secs(1) && d <= Duration::from_millis(1_100), "{d}");
+    }
+}
+
+#[test]
+fn max_retries_gives_up() {
+    let mut p = no_jitter();
+    p.max_retries = Some(2);
+    let mut rc = started(p);
+    let now = fail_times(&mut rc, at(0), 2);
+    assert_eq!(rc.attempt(), 2);
+    rc.handle_disconnected(now, Disconnect::Network);
+    assert_eq!(shown(rc.status()), "disabled: Gave up after 2 retries");
+    assert_eq!(drain(&mut rc), [Action::Close]);
+    assert_eq!(rc.poll_timeout(), None);
+    // Zero: not even one retry.
+    p.max_retries = Some(0);
+    let mut rc = started(p);
+    rc.handle_timeout(at(10_000));
+    assert_eq!(rc.status().reason, Reason::GaveUp(0));
 }

@@ -302,6 +302,7 @@ fn apply<D: StatusDisplay>(view: &mut View, output: Output<'_>, display: &mut D)
             display.note(&Note::SessionEnded);
         }
         Output::StatusChanged(status) => view.status = status,
-        Output::Other { .. } => {}
+        // Keep-alives and events dropped at the line bound change nothing on the display.
+        Output::Other { .. } | Output::Comment(_) | Output::Dropped(_) => {}
     }
 }

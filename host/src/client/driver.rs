@@ -16,11 +16,14 @@ use super::clock::Clock;
 use super::transport::{Opening, Transport, is_event_stream};
 use super::{ClientError, Event, Observation, Options, StatusChange};
 
-/// Longest `event:`/`id:` value and comment the client keeps (bytes). Longer lines drop the event.
-pub const LINE_LIMIT: usize = 4 * 1024;
-/// Largest event data the client keeps (bytes): our messages can be hundreds of KB; longer data is
-/// delivered truncated (the core marks it). This bounds the client's memory per connection.
-pub const DATA_LIMIT: usize = 1024 * 1024;
+/// The largest [`Options::max_line_bytes`](super::Options::max_line_bytes): the parser's
+/// compile-time line bound (64 KiB; it holds four such buffers). The user's bound lowers it at
+/// run time (`sse_core::parse::Parser::set_limits`), with the parser's rules at that bound.
+pub const LINE_LIMIT: usize = 64 * 1024;
+/// The largest [`Options::max_event_bytes`](super::Options::max_event_bytes): the parser's
+/// compile-time data bound (4 MiB), lowered at run time like [`LINE_LIMIT`]. The buffer is
+/// reserved, not touched, until data arrives; it bounds the client's memory per connection.
+pub const DATA_LIMIT: usize = 4 * 1024 * 1024;
 
 type CoreSession = Session<LINE_LIMIT, DATA_LIMIT>;
 
@@ -80,6 +83,8 @@ struct Driver {
     send_from: bool,
     /// What the transport said about the connection that just ended, for the next status change.
     cause: Option<String>,
+    /// Pass comments on.
+    comments: bool,
 }
 
 impl Driver {
@@ -156,41 +161,67 @@ impl Driver {
     }
 
     fn report(&mut self, out: Output<'_>) {
-        let obs = observation(out);
-        self.push(obs);
+        let line_bytes = self.session.limits().0;
+        if let Some(obs) = observation(out, self.comments, line_bytes) {
+            self.push(obs);
+        }
     }
 
     /// Snippet 2: push every byte through the session, report what it says.
     fn feed(&mut self, bytes: &[u8], now: sse_core::Instant) {
         let mut rest = bytes;
+        let line_bytes = self.session.limits().0;
         while !rest.is_empty() {
             // The output borrows the session's parser: copy it out before queueing.
-            if let Some(obs) = self.session.handle_bytes(now, &mut rest).map(observation) {
+            if let Some(obs) = self
+                .session
+                .handle_bytes(now, &mut rest)
+                .and_then(|out| observation(out, self.comments, line_bytes))
+            {
                 self.push(obs);
             }
         }
     }
 }
 
-/// What the app sees of one session output (owned: the core lends from its parser).
-fn observation(out: Output<'_>) -> Observation {
-    let event = |event_type: &str, data: &str, id: Option<String>| {
+/// What the app sees of one session output (owned: the core lends from its parser); `None` for
+/// a comment nobody asked for.
+fn observation(out: Output<'_>, comments: bool, line_bytes: usize) -> Option<Observation> {
+    let event = |event_type: &str, data: &str, id: Option<String>, truncated: bool| {
         Observation::Event(Event {
             event_type: event_type.to_owned(),
             data: data.to_owned(),
             id,
+            truncated,
         })
     };
-    match out {
-        Output::Message { idx, data, .. } => event("message", data, Some(idx.0.to_string())),
-        Output::State(data) => event("state", data, None),
-        Output::Heartbeat(data) => event("heartbeat", data, None),
-        Output::SessionEnded(data) => event("session_ended", data, None),
+    Some(match out {
+        Output::Message {
+            idx,
+            data,
+            truncated,
+        } => event("message", data, Some(idx.0.to_string()), truncated),
+        Output::State(data) => event("state", data, None, false),
+        Output::Heartbeat(data) => event("heartbeat", data, None, false),
+        Output::SessionEnded(data) => event("session_ended", data, None, false),
         Output::Other {
             event_type,
             data,
             id,
-        } => event(event_type, data, (!id.is_empty()).then(|| id.to_owned())),
+            truncated,
+        } => event(
+            event_type,
+            data,
+            (!id.is_empty()).then(|| id.to_owned()),
+            truncated,
+        ),
+        Output::Comment(text) => {
+            if !comments {
+                return None;
+            }
+            Observation::Comment(text.to_owned())
+        }
+        Output::Dropped(_) => Observation::Dropped { line_bytes },
         Output::StartOver { reset } => Observation::Reset {
             data: reset.map(str::to_owned),
         },
@@ -199,7 +230,7 @@ fn observation(out: Output<'_>) -> Observation {
             retry_at: None,
             cause: None,
         }),
-    }
+    })
 }
 
 /// A live, reconnecting event stream. See the [module docs](super).
@@ -224,7 +255,23 @@ impl Follow {
             options.identity_pem.as_deref(),
         )?;
         let from = options.from.map(sse_core::Seq);
-        let session = boxed_session(options.policy, options.seed, from)?;
+        for (name, value, max) in [
+            ("max_line_bytes", options.max_line_bytes, LINE_LIMIT),
+            ("max_event_bytes", options.max_event_bytes, DATA_LIMIT),
+        ] {
+            if value == 0 || value > max {
+                return Err(ClientError::Limit(format!(
+                    "{name} must be 1 to {max} bytes, not {value}"
+                )));
+            }
+        }
+        let mut session = boxed_session(options.policy, options.seed, from)?;
+        session.set_limits(options.max_line_bytes, options.max_event_bytes);
+        if let Some(id) = &options.last_event_id {
+            session
+                .set_last_event_id(id)
+                .map_err(|e| ClientError::LastEventId(e.to_string()))?;
+        }
         let driver = Driver {
             session,
             transport,
@@ -234,6 +281,7 @@ impl Follow {
             started: false,
             send_from: options.from.is_some(),
             cause: None,
+            comments: options.comments,
         };
         let inner = futures_util::stream::unfold(driver, |mut d| async move {
             let obs = d.next().await?;

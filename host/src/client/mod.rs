@@ -18,6 +18,8 @@
 //!         Observation::Status(s) => println!("{}", s.status),
 //!         Observation::Event(e) => println!("{}: {}", e.event_type, e.data),
 //!         Observation::Reset { .. } => println!("server history replaced: drop what you have"),
+//!         Observation::Dropped { line_bytes } => eprintln!("an event over {line_bytes} B was dropped"),
+//!         Observation::Comment(_) => {}
 //!     }
 //! }
 //! # Ok(()) }
@@ -32,7 +34,12 @@ use std::fmt;
 pub use sse_core::reconnect::{Policy, Reason, Status, StatusKind};
 pub use transport::MAX_REDIRECTS;
 
-pub use driver::Follow;
+pub use driver::{DATA_LIMIT, Follow, LINE_LIMIT};
+
+/// The default [`Options::max_line_bytes`]: 4 KiB.
+pub const DEFAULT_LINE_BYTES: usize = 4 * 1024;
+/// The default [`Options::max_event_bytes`]: 1 MiB (our messages can be hundreds of KB).
+pub const DEFAULT_EVENT_BYTES: usize = 1024 * 1024;
 
 /// What to follow and how.
 #[derive(Debug, Clone)]
@@ -57,6 +64,18 @@ pub struct Options {
     /// A client certificate (chain) and its private key, PEM, both in this one buffer: presented
     /// to `https` servers that require one (mutual TLS).
     pub identity_pem: Option<Vec<u8>>,
+    /// The `Last-Event-ID` of the first request (a resume point kept from before); the stream's
+    /// `id:` lines replace it. The client sends exactly one `Last-Event-ID` on every request,
+    /// so `headers` must not hold one.
+    pub last_event_id: Option<String>,
+    /// Report comment lines (`:` keep-alives) as [`Observation::Comment`].
+    pub comments: bool,
+    /// The longest `event:`/`id:` value or comment kept, in bytes (at most [`LINE_LIMIT`]).
+    /// An event with a longer `event:`/`id:` value is dropped ([`Observation::Dropped`]).
+    pub max_line_bytes: usize,
+    /// The most data one event keeps, in bytes (at most [`DATA_LIMIT`]); longer data is cut
+    /// and the event marked [`Event::truncated`].
+    pub max_event_bytes: usize,
 }
 
 impl Options {
@@ -76,6 +95,10 @@ impl Options {
             max_redirects: MAX_REDIRECTS,
             ca_pem: None,
             identity_pem: None,
+            last_event_id: None,
+            comments: false,
+            max_line_bytes: DEFAULT_LINE_BYTES,
+            max_event_bytes: DEFAULT_EVENT_BYTES,
         }
     }
 }
@@ -93,6 +116,14 @@ pub enum Observation {
         /// The server's `reset` event data (`{"epoch":..,"message_count":..}`), or `None` when
         /// a `state` with a new epoch revealed the change (the server sends no `reset` then).
         data: Option<String>,
+    },
+    /// A comment line's text (only with [`Options::comments`]).
+    Comment(String),
+    /// An event was dropped: an `event:` or `id:` value was longer than `line_bytes`
+    /// ([`Options::max_line_bytes`]). The resume point is kept.
+    Dropped {
+        /// The line bound in force.
+        line_bytes: usize,
     },
 }
 
@@ -118,6 +149,8 @@ pub struct Event {
     /// The message index for `message` events of our server; the last event ID for events of
     /// other servers; `None` for events without one (`state`, `heartbeat`, …).
     pub id: Option<String>,
+    /// `data` was cut to [`Options::max_event_bytes`] (at a character boundary).
+    pub truncated: bool,
 }
 
 /// Why the client could not start.
@@ -133,6 +166,10 @@ pub enum ClientError {
     Ca(String),
     /// `identity_pem` is not a certificate and its private key.
     Identity(String),
+    /// `last_event_id` cannot be sent (too long, or NUL, CR or LF in it).
+    LastEventId(String),
+    /// A bound in `max_line_bytes`/`max_event_bytes` is 0 or above the client's limit.
+    Limit(String),
 }
 
 impl fmt::Display for ClientError {
@@ -143,6 +180,8 @@ impl fmt::Display for ClientError {
             ClientError::Http(e) => write!(f, "cannot build HTTP client: {e}"),
             ClientError::Ca(e) => write!(f, "bad CA certificate: {e}"),
             ClientError::Identity(e) => write!(f, "bad client certificate or key: {e}"),
+            ClientError::LastEventId(e) => write!(f, "bad last event ID: {e}"),
+            ClientError::Limit(e) => f.write_str(e),
         }
     }
 }

@@ -55,6 +55,14 @@ impl Transport {
         for (k, v) in headers {
             let name = HeaderName::from_bytes(k.trim().as_bytes())
                 .map_err(|_| ClientError::Header(k.clone()))?;
+            if name.as_str() == "last-event-id" {
+                // The session sends the resume point itself, once per request: a second header
+                // would contradict it after the first reconnect.
+                return Err(ClientError::Header(format!(
+                    "{k}: the client sends Last-Event-ID itself; seed it with last_event_id \
+                     (--last-event-id)"
+                )));
+            }
             let value =
                 HeaderValue::from_str(v.trim()).map_err(|_| ClientError::Header(k.clone()))?;
             map.append(name, value);
