@@ -8,8 +8,8 @@
 //!
 //! How: the accept loop peeks at a new connection's first bytes. Only when they are a
 //! complete, plain `GET /stream` request, which the `/stream` handler would accept too
-//! (HTTP/1.1, a query of only `from`/`events` in plain characters, a valid `Last-Event-ID`,
-//! no CORS configured, the hub has room), does this module consume the request and answer it.
+//! (HTTP/1.1, no body, no CORS configured, the hub has room, and `stream::StreamRequest::parse`,
+//! the handler's own reading, accepts it), does this module consume the request and answer it.
 //! Anything else, every request that would get an error included, is left unread in the
 //! socket for hyper and axum, so error responses and every other endpoint keep their one
 //! implementation.
@@ -19,8 +19,8 @@
 //! request, closes, or passes the hub's stall bound is disconnected.
 
 use super::App;
-use crate::hub::{EventFilter, Subscription};
-use sse_core::seq::{ResumeRequest, parse_index};
+use super::stream::StreamRequest;
+use crate::hub::Subscription;
 use std::io::{self, IoSlice};
 use std::sync::Arc;
 use std::time::Duration;
@@ -75,50 +75,17 @@ pub(super) async fn accept(stream: &TcpStream, app: &App, kill: &Arc<Notify>) ->
     if path != "/stream" {
         return None;
     }
-    // Same reading as the handler: the last `from`/`events` wins, other keys are ignored.
-    // Anything percent-encoded or unusual goes to hyper and axum's query parser.
-    let (mut from, mut events) = (None, None);
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let plain = |s: &str| {
-            s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b',' || b == b'_' || b == b'-')
-        };
-        if !plain(key) || !plain(value) {
-            return None;
-        }
-        match key {
-            "from" => from = Some(value),
-            "events" => events = Some(value),
-            _ => {}
-        }
-    }
-    let from = match from {
-        None => None,
-        Some(v) => Some(parse_index(v).ok()?),
-    };
-    let mut last_event_id = None;
-    for h in req.headers.iter() {
-        let name = h.name;
-        if name.eq_ignore_ascii_case("last-event-id") {
-            let v = std::str::from_utf8(h.value).ok()?;
-            last_event_id = if v.is_empty() {
-                None
-            } else {
-                Some(parse_index(v).ok()?)
-            };
-        } else if ["content-length", "transfer-encoding", "upgrade", "expect"]
+    if req.headers.iter().any(|h| {
+        ["content-length", "transfer-encoding", "upgrade", "expect"]
             .iter()
-            .any(|n| name.eq_ignore_ascii_case(n))
-        {
-            return None;
-        }
+            .any(|n| h.name.eq_ignore_ascii_case(n))
+    }) {
+        return None;
     }
-    let filter = events.map_or(EventFilter::ALL, EventFilter::parse);
-    let resume = ResumeRequest {
-        from,
-        last_event_id,
-    };
+    // The handler's own reading; a request it refuses is left to hyper, which answers 400
+    // through the same function.
+    let StreamRequest { resume, filter } =
+        StreamRequest::parse(query, req.headers.iter().map(|h| (h.name, h.value))).ok()?;
     // Full: hyper and axum answer 503 with Retry-After.
     let sub = app
         .hub
