@@ -184,7 +184,10 @@ async fn under_a_low_fd_limit_extra_subscribers_get_503_and_publishes_still_work
     let stderr = child.0.stderr.take().expect("stderr");
     let (tx, rx) = std::sync::mpsc::channel::<String>();
     std::thread::spawn(move || {
-        for line in std::io::BufReader::new(stderr).lines().map_while(Result::ok) {
+        for line in std::io::BufReader::new(stderr)
+            .lines()
+            .map_while(Result::ok)
+        {
             if tx.send(line).is_err() {
                 break;
             }
@@ -194,7 +197,10 @@ async fn under_a_low_fd_limit_extra_subscribers_get_503_and_publishes_still_work
     let addr: SocketAddr = loop {
         let line = rx.recv_timeout(WAIT).expect("the server logs its address");
         log.push(line.clone());
-        if let Some(a) = line.split_whitespace().find_map(|w| w.strip_prefix("addr=")) {
+        if let Some(a) = line
+            .split_whitespace()
+            .find_map(|w| w.strip_prefix("addr="))
+        {
             break a.parse().expect("an address");
         }
     };
@@ -212,10 +218,15 @@ async fn under_a_low_fd_limit_extra_subscribers_get_503_and_publishes_still_work
             refused += 1;
         }
     }
-    assert!(!open.is_empty() && refused > 0, "{} open, {refused} refused", open.len());
+    assert!(
+        !open.is_empty() && refused > 0,
+        "{} open, {refused} refused",
+        open.len()
+    );
     let m = get(addr, "/metrics").await.body;
     assert!(
-        m.lines().any(|l| l == format!("sse_subscribers_max {}", open.len())),
+        m.lines()
+            .any(|l| l == format!("sse_subscribers_max {}", open.len())),
         "the bound is what was accepted ({}): {m}",
         open.len()
     );
@@ -241,4 +252,34 @@ async fn under_a_low_fd_limit_extra_subscribers_get_503_and_publishes_still_work
         "the derived bound is logged:\n{}",
         log.join("\n")
     );
+}
+
+/// A command larger than the inbox's whole byte bound (16 MiB) is refused with 413, and a
+/// chat that is refused does not join the conversation either.
+#[tokio::test]
+async fn a_command_larger_than_the_inbox_is_413_and_not_half_done() {
+    let mut c = config();
+    c.max_body = 32 << 20;
+    let s = start(c).await;
+    let a = s.local_addr();
+    let huge = "z".repeat(17 << 20);
+    for (path, body) in [
+        ("/chat", json!({ "message": huge })),
+        ("/cancel", json!({ "reason": huge })),
+    ] {
+        let r = sse_tests::server::request(a, "POST", path, Some(&body.to_string()), &[]).await;
+        assert_eq!(
+            r.status,
+            413,
+            "{path}: {}",
+            &r.body[..r.body.len().min(200)]
+        );
+        assert!(
+            r.json()["error"].as_str().unwrap().contains("inbox"),
+            "{}",
+            r.body
+        );
+    }
+    assert_eq!(get(a, "/state").await.json()["message_count"], 0);
+    s.shutdown().await.unwrap();
 }

@@ -173,7 +173,8 @@ pub(super) async fn stream(
 /// none to spare for (the bound is derived from the fd limit), and the client is told to come
 /// back later anyway.
 fn too_many_subscribers() -> Response {
-    let mut res = ApiError::unavailable("too many subscribers; try again later", 10).into_response();
+    let mut res =
+        ApiError::unavailable("too many subscribers; try again later", 10).into_response();
     res.headers_mut()
         .insert(header::CONNECTION, HeaderValue::from_static("close"));
     res
