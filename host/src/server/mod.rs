@@ -6,10 +6,12 @@
 //! - `stream`: `GET /stream` and `GET /api/inbox` (SSE bodies pulled from the hub/inbox)
 //! - `handlers`: the JSON endpoints (browser-facing and agent-facing)
 //! - `stall`: the stall bound on the writes of hyper's connections
+//! - `fds`: the subscriber bound derived from the fd limit
 //! - `error`: `{"error": ...}` responses
 
 mod error;
 mod fast_stream;
+pub mod fds;
 mod handlers;
 mod listener;
 mod routes;
