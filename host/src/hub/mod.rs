@@ -73,7 +73,8 @@ pub struct HubConfig {
     pub retry: Duration,
     /// A subscriber that leaves a ready batch untaken this long is disconnected (default 60 s).
     pub stall_timeout: Duration,
-    /// Most concurrent stream subscribers (default 100 000); more get 503.
+    /// Most concurrent stream subscribers (default 100 000; `serve` derives it from the fd
+    /// limit, see `server::fds`); more get 503.
     pub max_subscribers: usize,
 }
 

@@ -29,8 +29,79 @@ pub fn subscriber_bound(soft: u64) -> usize {
         .max(1)
 }
 
-/// Raises the soft fd limit to the hard one (logged) and returns the soft limit in force;
-/// `None` when unlimited.
+/// What was found and done at start, logged by [`log_report`] once the server is up (its
+/// first log line is the address it serves on).
+#[derive(Debug)]
+enum Event {
+    Raised {
+        from: u64,
+        to: u64,
+    },
+    NotRaised {
+        soft: u64,
+        hard: Option<u64>,
+        error: rustix::io::Errno,
+    },
+    Derived {
+        max_subscribers: usize,
+        fd_limit: u64,
+    },
+    TooLarge {
+        max_subscribers: usize,
+        fd_limit: u64,
+        fits: usize,
+    },
+}
+
+static REPORT: std::sync::Mutex<Vec<Event>> = std::sync::Mutex::new(Vec::new());
+
+fn report(e: Event) {
+    REPORT
+        .lock()
+        .unwrap_or_else(std::sync::PoisonError::into_inner)
+        .push(e);
+}
+
+/// Logs what [`max_subscribers`] found and did (once).
+pub(crate) fn log_report() {
+    let events = std::mem::take(
+        &mut *REPORT
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner),
+    );
+    for e in events {
+        match e {
+            Event::Raised { from, to } => {
+                tracing::info!(from, to, "raised the soft fd limit (RLIMIT_NOFILE)");
+            }
+            Event::NotRaised { soft, hard, error } => {
+                tracing::warn!(soft, hard = ?hard, %error, "could not raise the soft fd limit");
+            }
+            Event::Derived {
+                max_subscribers,
+                fd_limit,
+            } => tracing::info!(
+                max_subscribers,
+                fd_limit,
+                "subscriber bound derived from the fd limit"
+            ),
+            Event::TooLarge {
+                max_subscribers,
+                fd_limit,
+                fits,
+            } => tracing::warn!(
+                max_subscribers,
+                fd_limit,
+                fits,
+                "--max-subscribers is above what the fd limit holds with a reserve for the API; \
+                 past it accepts fail and subscribers are shed to let publishes in"
+            ),
+        }
+    }
+}
+
+/// Raises the soft fd limit to the hard one and returns the soft limit in force; `None` when
+/// unlimited.
 fn raise_nofile() -> Option<u64> {
     let Rlimit { current, maximum } = getrlimit(Resource::Nofile);
     let soft = current?;
@@ -44,15 +115,18 @@ fn raise_nofile() -> Option<u64> {
     };
     match setrlimit(Resource::Nofile, raised) {
         Ok(()) => {
-            tracing::info!(
-                from = soft,
-                to = target,
-                "raised the soft fd limit (RLIMIT_NOFILE)"
-            );
+            report(Event::Raised {
+                from: soft,
+                to: target,
+            });
             Some(target)
         }
-        Err(e) => {
-            tracing::warn!(soft, hard = ?maximum, error = %e, "could not raise the soft fd limit");
+        Err(error) => {
+            report(Event::NotRaised {
+                soft,
+                hard: maximum,
+                error,
+            });
             Some(soft)
         }
     }
@@ -60,7 +134,7 @@ fn raise_nofile() -> Option<u64> {
 
 /// The subscriber bound for `serve`: `requested` (`--max-subscribers`) when given, with a
 /// warning if it does not fit in the fd limit; otherwise derived from the fd limit. Raises the
-/// soft fd limit first.
+/// soft fd limit first. What it did is logged once the server is up.
 #[must_use]
 pub fn max_subscribers(requested: Option<usize>) -> usize {
     let soft = raise_nofile();
@@ -68,24 +142,21 @@ pub fn max_subscribers(requested: Option<usize>) -> usize {
         (Some(n), Some(soft)) => {
             let fits = subscriber_bound(soft);
             if n > fits {
-                tracing::warn!(
-                    max_subscribers = n,
-                    fd_limit = soft,
+                report(Event::TooLarge {
+                    max_subscribers: n,
+                    fd_limit: soft,
                     fits,
-                    "--max-subscribers is above what the fd limit holds with a reserve for the \
-                     API; past it accepts fail and subscribers are shed to let publishes in"
-                );
+                });
             }
             n
         }
         (Some(n), None) => n,
         (None, Some(soft)) => {
             let n = subscriber_bound(soft);
-            tracing::info!(
-                max_subscribers = n,
-                fd_limit = soft,
-                "subscriber bound derived from the fd limit"
-            );
+            report(Event::Derived {
+                max_subscribers: n,
+                fd_limit: soft,
+            });
             n
         }
         (None, None) => DEFAULT_MAX_SUBSCRIBERS,

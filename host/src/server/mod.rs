@@ -164,6 +164,7 @@ impl Server {
             let _ = stop_rx.wait_for(|closing| *closing).await;
         }));
         tracing::info!(%addr, epoch = %hub.epoch(), "serving");
+        fds::log_report();
         Ok(Server {
             addr,
             hub,
