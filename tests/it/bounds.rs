@@ -158,20 +158,24 @@ impl Drop for Killed {
     }
 }
 
-/// The real binary under a low fd limit and without `--max-subscribers`: it derives the bound
-/// from `RLIMIT_NOFILE` (after raising the soft limit to the hard one), subscribers past it get
-/// 503 with `Retry-After`, and the agent's publishes are still answered and delivered.
-#[tokio::test]
-async fn under_a_low_fd_limit_extra_subscribers_get_503_and_publishes_still_work() {
+/// The real binary with a soft fd limit of 128 and a hard one of 256 (the server raises the
+/// soft one to 256), serving from memory with `extra` flags; its address and its log lines.
+fn spawn_under_fd_limit(
+    extra: &str,
+) -> (
+    Killed,
+    SocketAddr,
+    std::sync::mpsc::Receiver<String>,
+    Vec<String>,
+) {
     use std::io::BufRead;
     use std::process::{Command, Stdio};
-    // Soft 128, hard 256: the server raises the soft limit to 256 and keeps a reserve.
+    let script = format!(
+        "ulimit -Sn 128 && ulimit -Hn 256 && exec \"$0\" serve --memory --bind 127.0.0.1:0 {extra}"
+    );
     let mut child = Killed(
         Command::new("sh")
-            .args([
-                "-c",
-                "ulimit -Sn 128 && ulimit -Hn 256 && exec \"$0\" serve --memory --bind 127.0.0.1:0",
-            ])
+            .args(["-c", &script])
             .arg(host_bin::path())
             .env("RUST_LOG", "info")
             .env_remove("SSE_MAX_SUBSCRIBERS")
@@ -204,8 +208,34 @@ async fn under_a_low_fd_limit_extra_subscribers_get_503_and_publishes_still_work
             break a.parse().expect("an address");
         }
     };
-    // More connections than the whole fd table (256) holds.
-    const TRIES: usize = 400;
+    (child, addr, rx, log)
+}
+
+/// Publishes one message and reads `stream` until it arrives.
+async fn publish_and_receive(addr: SocketAddr, stream: &mut TcpStream) {
+    let idx = append(addr, &json!({"type": "agent", "content": "still here"})).await;
+    assert_eq!(idx, 0);
+    let mut seen = Vec::new();
+    let mut buf = [0u8; 4096];
+    while !String::from_utf8_lossy(&seen).contains("still here") {
+        let n = tokio::time::timeout(WAIT, stream.read(&mut buf))
+            .await
+            .expect("the message in time")
+            .expect("read");
+        assert!(n > 0, "stream ended: {}", String::from_utf8_lossy(&seen));
+        seen.extend_from_slice(&buf[..n]);
+    }
+}
+
+/// More connections than the whole fd table (256) holds.
+const TRIES: usize = 400;
+
+/// The real binary under a low fd limit and without `--max-subscribers`: it derives the bound
+/// from `RLIMIT_NOFILE` (after raising the soft limit to the hard one), subscribers past it get
+/// 503 with `Retry-After`, and the agent's publishes are still answered and delivered.
+#[tokio::test]
+async fn under_a_low_fd_limit_extra_subscribers_get_503_and_publishes_still_work() {
+    let (child, addr, rx, mut log) = spawn_under_fd_limit("");
     let (mut open, mut refused) = (Vec::new(), 0usize);
     for i in 0..TRIES {
         let (s, head) = open_stream(addr).await;
@@ -230,26 +260,43 @@ async fn under_a_low_fd_limit_extra_subscribers_get_503_and_publishes_still_work
         "the bound is what was accepted ({}): {m}",
         open.len()
     );
-    let idx = append(addr, &json!({"type": "agent", "content": "still here"})).await;
-    assert_eq!(idx, 0);
-    // Delivered to an open subscriber.
-    let first = open.first_mut().expect("a subscriber");
-    let mut seen = Vec::new();
-    let mut buf = [0u8; 4096];
-    while !String::from_utf8_lossy(&seen).contains("still here") {
-        let n = tokio::time::timeout(WAIT, first.read(&mut buf))
-            .await
-            .expect("the message in time")
-            .expect("read");
-        assert!(n > 0, "stream ended: {}", String::from_utf8_lossy(&seen));
-        seen.extend_from_slice(&buf[..n]);
-    }
+    publish_and_receive(addr, open.first_mut().expect("a subscriber")).await;
     drop(open);
     drop(child);
     log.extend(rx.try_iter());
     assert!(
-        log.iter().any(|l| l.contains("max_subscribers")),
+        log.iter().any(|l| l.contains("max_subscribers=")),
         "the derived bound is logged:\n{}",
+        log.join("\n")
+    );
+}
+
+/// With `--max-subscribers` above what the fd table holds, the table does fill up: accept
+/// fails, and a subscriber is shed (it would resume on reconnect) so that the connections
+/// waiting in the backlog, the agent's publish among them, are still answered.
+#[tokio::test]
+async fn when_the_fd_table_is_full_subscribers_are_shed_and_publishes_answered() {
+    let (child, addr, rx, mut log) = spawn_under_fd_limit("--max-subscribers 1000");
+    let mut open = Vec::new();
+    for i in 0..TRIES {
+        let (s, head) = open_stream(addr).await;
+        assert!(head.starts_with("HTTP/1.1 200"), "#{i}: {head}");
+        open.push(s);
+    }
+    publish_and_receive(addr, open.first_mut().expect("a subscriber")).await;
+    let m = get(addr, "/metrics").await.body;
+    let shed: u64 = m
+        .lines()
+        .find_map(|l| l.strip_prefix("sse_subscribers_shed_total "))
+        .and_then(|v| v.parse().ok())
+        .unwrap_or_else(|| panic!("sse_subscribers_shed_total in {m}"));
+    assert!(shed > 0, "{m}");
+    drop(open);
+    drop(child);
+    log.extend(rx.try_iter());
+    assert!(
+        log.iter().any(|l| l.contains("--max-subscribers is above")),
+        "the warning:\n{}",
         log.join("\n")
     );
 }
