@@ -150,7 +150,8 @@ pub struct ServeArgs {
     /// for it is disconnected. Time is the only criterion on purpose: a slow subscriber holds no
     /// queue in the server (it is a position in the log and catches up from it), so being far
     /// behind costs nothing; what a stalled one pins is its connection. Idle subscribers (nothing
-    /// to send) are never dropped.
+    /// to send) are never dropped. The same bound ends any other response (/download,
+    /// /messages, /api/inbox) whose client takes no bytes of it for this long.
     #[arg(long, env = "SSE_STALL_TIMEOUT", default_value = "60s", value_name = "DUR", value_parser = parse_interval)]
     pub stall_timeout: Duration,
     /// Pause between the demo agent's steps.
