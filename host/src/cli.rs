@@ -171,15 +171,19 @@ pub struct ServeArgs {
     /// timestamp, passes that limit gets 413 too).
     #[arg(long, env = "SSE_MAX_BODY", default_value = "8M", value_name = "SIZE", value_parser = parse_body_size)]
     pub max_body: usize,
-    /// Most concurrent /stream subscribers; more get 503 with Retry-After.
+    /// Most concurrent /stream subscribers; more get 503 with Retry-After. Each holds a file
+    /// descriptor, so by default it is derived from the fd limit (RLIMIT_NOFILE, whose soft
+    /// value is first raised to the hard one): the limit less a reserve of a tenth, at least
+    /// 256 (half of a limit below 512), for API requests, the agent, the log and Redis. The value
+    /// in force is logged at start and shown as sse_subscribers_max in /metrics; a larger N is
+    /// accepted with a warning.
     #[arg(
         long,
         env = "SSE_MAX_SUBSCRIBERS",
-        default_value_t = 100_000,
         value_name = "N",
         value_parser = parse_count
     )]
-    pub max_subscribers: usize,
+    pub max_subscribers: Option<usize>,
     /// Allow this origin cross-origin requests (CORS is off by default).
     #[arg(long, env = "SSE_CORS_ORIGIN", value_name = "ORIGIN")]
     pub cors_origin: Option<String>,
@@ -187,7 +191,8 @@ pub struct ServeArgs {
     /// for it is disconnected. Time is the only criterion on purpose: a slow subscriber holds no
     /// queue in the server (it is a position in the log and catches up from it), so being far
     /// behind costs nothing; what a stalled one pins is its connection. Idle subscribers (nothing
-    /// to send) are never dropped.
+    /// to send) are never dropped. The same bound ends any other response (/download,
+    /// /messages, /api/inbox) whose client takes no bytes of it for this long.
     #[arg(long, env = "SSE_STALL_TIMEOUT", default_value = "60s", value_name = "DUR", value_parser = parse_interval)]
     pub stall_timeout: Duration,
     /// Pause between the demo agent's steps.
@@ -440,7 +445,7 @@ impl ServeArgs {
             repair_log: self.repair,
             hub: crate::hub::HubConfig {
                 heartbeat: self.heartbeat,
-                max_subscribers: self.max_subscribers,
+                max_subscribers: crate::server::fds::max_subscribers(self.max_subscribers),
                 stall_timeout: self.stall_timeout,
                 ..crate::hub::HubConfig::default()
             },

@@ -1,7 +1,8 @@
 //! The inbox: what users sent (chat, cancel, restart), for the agent to consume.
 //!
-//! Commands get increasing ids from 1 and sit in a bounded ring ([`INBOX_CAPACITY`]; older
-//! ones are dropped and counted). A consumer resumes after an id it has (`Last-Event-ID` on
+//! Commands get increasing ids from 1 and sit in a ring bounded in count ([`INBOX_CAPACITY`])
+//! and in bytes ([`INBOX_BYTES`]); older ones are dropped and counted. A single command larger
+//! than the byte bound is refused ([`TooLarge`]; the HTTP handlers answer 413). A consumer resumes after an id it has (`Last-Event-ID` on
 //! `/api/inbox`), or, without one, starts at the first command no consumer has taken yet, so
 //! commands sent while no agent was connected are not lost.
 
@@ -13,6 +14,21 @@ use tokio::sync::watch;
 
 /// Commands kept for consumers that reconnect. Beyond it the oldest is dropped.
 pub const INBOX_CAPACITY: usize = 1024;
+
+/// Bytes of command JSON kept. Without it the count bound alone lets 1024 commands of up to
+/// `--max-body` (8 MiB by default) each pin ~8 GiB. 16 MiB holds hundreds of ordinary chat
+/// messages for an agent that reconnects, and still two commands of the default `--max-body`.
+pub const INBOX_BYTES: usize = 16 << 20;
+
+/// A command whose JSON alone is larger than [`INBOX_BYTES`]: it could never be kept.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, thiserror::Error)]
+#[error("the command is {len} bytes; the inbox holds at most {limit}")]
+pub struct TooLarge {
+    /// The command's JSON length.
+    pub len: usize,
+    /// The inbox's byte bound.
+    pub limit: usize,
+}
 
 /// One user command: `{"type":"chat"|"cancel"|"restart", ...}`.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -55,6 +71,8 @@ struct Ring {
     /// The first id no consumer has taken.
     undelivered: u64,
     dropped: u64,
+    /// Sum of `json.len()` over `items`.
+    bytes: usize,
 }
 
 /// The inbox. Shared by the HTTP handlers and the built-in agents.
@@ -62,6 +80,7 @@ struct Ring {
 pub struct Inbox {
     ring: Mutex<Ring>,
     tx: watch::Sender<u64>,
+    max_bytes: usize,
 }
 
 impl Default for Inbox {
@@ -71,45 +90,79 @@ impl Default for Inbox {
 }
 
 impl Inbox {
-    /// An empty inbox.
+    /// An empty inbox bounded by [`INBOX_BYTES`].
     #[must_use]
     pub fn new() -> Self {
+        Self::with_max_bytes(INBOX_BYTES)
+    }
+
+    /// An empty inbox keeping at most `max_bytes` of command JSON.
+    #[must_use]
+    pub fn with_max_bytes(max_bytes: usize) -> Self {
         Inbox {
             ring: Mutex::new(Ring {
                 items: VecDeque::new(),
                 next_id: 1,
                 undelivered: 1,
                 dropped: 0,
+                bytes: 0,
             }),
             tx: watch::channel(0).0,
+            max_bytes,
         }
     }
 
-    /// Adds a command: `fields` (an object) gets `type` and `id` set. Returns its id.
-    pub fn push(&self, kind: CommandKind, fields: serde_json::Map<String, Value>) -> u64 {
+    /// Whether a command of `kind` with `fields` (and any id) would be kept; call before
+    /// acting on a command that must not be half done (chat joins the conversation first).
+    ///
+    /// # Errors
+    /// [`TooLarge`].
+    pub fn check(
+        &self,
+        kind: CommandKind,
+        fields: &serde_json::Map<String, Value>,
+    ) -> Result<(), TooLarge> {
+        self.fits(encode(kind, u64::MAX, fields.clone()).len())
+    }
+
+    fn fits(&self, len: usize) -> Result<(), TooLarge> {
+        if len > self.max_bytes {
+            return Err(TooLarge {
+                len,
+                limit: self.max_bytes,
+            });
+        }
+        Ok(())
+    }
+
+    /// Adds a command: `fields` (an object) gets `type` and `id` set. Returns its id. The
+    /// oldest commands are dropped (and counted) while more than [`INBOX_CAPACITY`] or the byte
+    /// bound are kept.
+    ///
+    /// # Errors
+    /// [`TooLarge`]: the command alone is over the byte bound; nothing was added.
+    pub fn push(
+        &self,
+        kind: CommandKind,
+        fields: serde_json::Map<String, Value>,
+    ) -> Result<u64, TooLarge> {
         let mut ring = self.ring.lock().unwrap_or_else(PoisonError::into_inner);
         let id = ring.next_id;
+        let json = encode(kind, id, fields);
+        self.fits(json.len())?;
         ring.next_id += 1;
-        let mut obj = serde_json::Map::new();
-        obj.insert("type".into(), kind.as_str().into());
-        obj.insert("id".into(), id.into());
-        for (k, v) in fields {
-            if k != "type" && k != "id" {
-                obj.insert(k, v);
-            }
-        }
-        ring.items.push_back(Command {
-            id,
-            kind,
-            json: Bytes::from(Value::Object(obj).to_string()),
-        });
-        while ring.items.len() > INBOX_CAPACITY {
-            ring.items.pop_front();
+        ring.bytes += json.len();
+        ring.items.push_back(Command { id, kind, json });
+        while ring.items.len() > INBOX_CAPACITY || ring.bytes > self.max_bytes {
+            let Some(old) = ring.items.pop_front() else {
+                break;
+            };
+            ring.bytes -= old.json.len();
             ring.dropped += 1;
         }
         drop(ring);
         self.tx.send_replace(id);
-        id
+        Ok(id)
     }
 
     /// A consumer starting after `last_id`, or at the first untaken command.
@@ -139,6 +192,19 @@ impl Inbox {
             .unwrap_or_else(PoisonError::into_inner)
             .dropped
     }
+}
+
+/// The command's JSON: `type` and `id` first, then `fields` (their own `type`/`id` ignored).
+fn encode(kind: CommandKind, id: u64, fields: serde_json::Map<String, Value>) -> Bytes {
+    let mut obj = serde_json::Map::new();
+    obj.insert("type".into(), kind.as_str().into());
+    obj.insert("id".into(), id.into());
+    for (k, v) in fields {
+        if k != "type" && k != "id" {
+            obj.insert(k, v);
+        }
+    }
+    Bytes::from(Value::Object(obj).to_string())
 }
 
 /// Reads commands in order.
@@ -178,7 +244,7 @@ mod tests {
     fn chat(inbox: &Inbox, text: &str) -> u64 {
         let mut m = serde_json::Map::new();
         m.insert("message".into(), text.into());
-        inbox.push(CommandKind::Chat, m)
+        inbox.push(CommandKind::Chat, m).unwrap()
     }
 
     #[tokio::test]
@@ -212,5 +278,44 @@ mod tests {
         }
         assert_eq!(inbox.dropped(), 5);
         assert_eq!(inbox.consumer(Some(0)).next().await.unwrap().id, 6);
+    }
+
+    #[tokio::test]
+    async fn the_ring_is_bounded_in_bytes_and_drops_the_oldest() {
+        let inbox = Inbox::with_max_bytes(1000);
+        let text = "x".repeat(300); // ~340 bytes of JSON each: two fit, a third does not
+        for _ in 0..5 {
+            chat(&inbox, &text);
+        }
+        assert_eq!(inbox.dropped(), 3, "only the newest two fit in 1000 bytes");
+        let mut c = inbox.consumer(Some(0));
+        assert_eq!(c.next().await.unwrap().id, 4);
+        assert_eq!(c.next().await.unwrap().id, 5);
+        let kept: usize = inbox
+            .ring
+            .lock()
+            .unwrap()
+            .items
+            .iter()
+            .map(|c| c.json.len())
+            .sum();
+        assert!(kept <= 1000, "{kept}");
+        assert_eq!(inbox.ring.lock().unwrap().bytes, kept);
+    }
+
+    #[tokio::test]
+    async fn a_command_larger_than_the_bound_is_refused_not_lost_silently() {
+        let inbox = Inbox::with_max_bytes(1000);
+        chat(&inbox, "small");
+        let mut m = serde_json::Map::new();
+        m.insert("message".into(), "y".repeat(2000).into());
+        assert!(inbox.check(CommandKind::Chat, &m).is_err());
+        let err = inbox.push(CommandKind::Chat, m).expect_err("too large");
+        assert_eq!(err.limit, 1000);
+        assert!(err.len > 2000, "{err}");
+        assert_eq!(inbox.dropped(), 0, "nothing was pushed out for it");
+        assert_eq!(chat(&inbox, "next"), 2, "its id was not used");
+        let mut c = inbox.consumer(Some(0));
+        assert_eq!(c.next().await.unwrap().id, 1);
     }
 }

@@ -1,5 +1,6 @@
 //! The integration tests, one module per concern.
 
+mod bounds;
 mod decode;
 mod encode;
 mod file_log;

@@ -17,6 +17,8 @@ pub struct Metrics {
     pub(crate) bytes_out: AtomicU64,
     pub(crate) lagged: AtomicU64,
     pub(crate) dropped: AtomicU64,
+    pub(crate) connections_stalled: AtomicU64,
+    pub(crate) subscribers_shed: AtomicU64,
 }
 
 impl Metrics {
@@ -27,9 +29,9 @@ impl Metrics {
     }
 
     /// Renders the Prometheus text exposition format; `log_bytes` and `log_messages` come
-    /// from the log.
+    /// from the log, `max_subscribers` from the configuration.
     #[must_use]
-    pub fn render(&self, log_bytes: u64, log_messages: u64) -> String {
+    pub fn render(&self, log_bytes: u64, log_messages: u64, max_subscribers: u64) -> String {
         let mut out = String::new();
         let mut put = |name: &str, kind: &str, help: &str, v: u64| {
             let _ = write!(
@@ -42,6 +44,12 @@ impl Metrics {
             "gauge",
             "Stream subscribers connected now.",
             self.subscribers.load(Relaxed),
+        );
+        put(
+            "sse_subscribers_max",
+            "gauge",
+            "The subscriber bound (--max-subscribers, or derived from the fd limit).",
+            max_subscribers,
         );
         put(
             "sse_subscribers_total",
@@ -102,6 +110,18 @@ impl Metrics {
             "counter",
             "Subscribers disconnected for not accepting bytes within the stall bound.",
             self.dropped.load(Relaxed),
+        );
+        put(
+            "sse_connections_stalled_total",
+            "counter",
+            "Connections served by hyper (/download, /messages, ...) closed for taking no response bytes within the stall bound.",
+            self.connections_stalled.load(Relaxed),
+        );
+        put(
+            "sse_subscribers_shed_total",
+            "counter",
+            "Subscribers disconnected to free a file descriptor when accept found the fd table full.",
+            self.subscribers_shed.load(Relaxed),
         );
         put(
             "sse_log_bytes",

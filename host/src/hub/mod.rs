@@ -73,7 +73,8 @@ pub struct HubConfig {
     pub retry: Duration,
     /// A subscriber that leaves a ready batch untaken this long is disconnected (default 60 s).
     pub stall_timeout: Duration,
-    /// Most concurrent stream subscribers (default 100 000); more get 503.
+    /// Most concurrent stream subscribers (default 100 000; `serve` derives it from the fd
+    /// limit, see `server::fds`); more get 503.
     pub max_subscribers: usize,
 }
 
@@ -358,6 +359,29 @@ impl Hub {
         ))
     }
 
+    /// Disconnects the newest subscriber that has a connection to close, to give its file
+    /// descriptor to a connection waiting in the accept backlog (the fd table is full: an
+    /// agent's publish there would otherwise wait until some subscriber leaves). A subscriber
+    /// loses nothing: it reconnects and resumes. Returns whether one was disconnected.
+    pub(crate) fn shed_one(&self) -> bool {
+        let s = &self.shared;
+        let victim = {
+            let reg = s.registry.lock().unwrap_or_else(PoisonError::into_inner);
+            reg.slots
+                .iter()
+                .filter(|(_, slot)| slot.kill.is_some() && !slot.killed.load(Relaxed))
+                .max_by_key(|(id, _)| **id)
+                .map(|(_, slot)| Arc::clone(slot))
+        };
+        let Some(slot) = victim else { return false };
+        slot.killed.store(true, Relaxed);
+        s.metrics.subscribers_shed.fetch_add(1, Relaxed);
+        if let Some(kill) = &slot.kill {
+            kill.notify_one();
+        }
+        true
+    }
+
     /// The current state JSON (as `/state` serves it).
     #[must_use]
     pub fn state_json(&self) -> Bytes {
@@ -405,9 +429,11 @@ impl Hub {
     #[must_use]
     pub fn render_metrics(&self) -> String {
         let log = &self.shared.log;
-        self.shared
-            .metrics
-            .render(log.size_bytes(), log.extent().end.0)
+        self.shared.metrics.render(
+            log.size_bytes(),
+            log.extent().end.0,
+            self.shared.config.max_subscribers as u64,
+        )
     }
 
     /// Stops publishing, ends every stream, stops the heartbeat and flushes the log.

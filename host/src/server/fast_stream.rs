@@ -8,9 +8,9 @@
 //!
 //! How: the accept loop peeks at a new connection's first bytes. Only when they are a
 //! complete, plain `GET /stream` request, which the `/stream` handler would accept too
-//! (HTTP/1.1, a query of only `from`/`events`/`access_token` in plain characters, a valid
-//! `Last-Event-ID`, a `Host` and token that `guard.rs` accepts, no CORS configured, the hub
-//! has room), does this module consume the request and answer it.
+//! (HTTP/1.1, no body, no CORS configured, a `Host` and token that `guard.rs` accepts, the hub
+//! has room, and `stream::StreamRequest::parse`, the handler's own reading, accepts it), does
+//! this module consume the request and answer it.
 //! Anything else, every request that would get an error included, is left unread in the
 //! socket for hyper and axum, so error responses and every other endpoint keep their one
 //! implementation.
@@ -20,8 +20,8 @@
 //! request, closes, or passes the hub's stall bound is disconnected.
 
 use super::App;
-use crate::hub::{EventFilter, Subscription};
-use sse_core::seq::{ResumeRequest, parse_index};
+use super::stream::StreamRequest;
+use crate::hub::Subscription;
 use std::io::{self, IoSlice};
 use std::sync::Arc;
 use std::time::Duration;
@@ -83,62 +83,37 @@ pub(super) async fn accept(stream: &TcpStream, app: &App, kill: &Arc<Notify>) ->
     if path != "/stream" {
         return None;
     }
-    // Same reading as the handler: the last `from`/`events` wins, other keys are ignored.
-    // Anything percent-encoded or unusual goes to hyper and axum's query parser.
-    let (mut from, mut events, mut access_token) = (None, None, None);
-    for pair in query.split('&').filter(|p| !p.is_empty()) {
-        let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
-        let plain = |s: &str| {
-            s.bytes()
-                .all(|b| b.is_ascii_alphanumeric() || b == b',' || b == b'_' || b == b'-')
-        };
-        if !plain(key) || !plain(value) {
-            return None;
-        }
-        match key {
-            "from" => from = Some(value),
-            "events" => events = Some(value),
-            "access_token" => access_token = Some(value),
-            _ => {}
-        }
-    }
-    let from = match from {
-        None => None,
-        Some(v) => Some(parse_index(v).ok()?),
-    };
-    let mut last_event_id = None;
-    let (mut host, mut authorization) = (None, None);
-    for h in req.headers.iter() {
-        let name = h.name;
-        // The first of each, as `HeaderMap::get` reads it in the router.
-        if name.eq_ignore_ascii_case("host") {
-            host = host.or(Some(h.value));
-        } else if name.eq_ignore_ascii_case("authorization") {
-            authorization = authorization.or(Some(h.value));
-        } else if name.eq_ignore_ascii_case("last-event-id") {
-            let v = std::str::from_utf8(h.value).ok()?;
-            last_event_id = if v.is_empty() {
-                None
-            } else {
-                Some(parse_index(v).ok()?)
-            };
-        } else if ["content-length", "transfer-encoding", "upgrade", "expect"]
+    if req.headers.iter().any(|h| {
+        ["content-length", "transfer-encoding", "upgrade", "expect"]
             .iter()
-            .any(|n| name.eq_ignore_ascii_case(n))
-        {
-            return None;
-        }
-    }
-    // A foreign or missing host, or a missing token: hyper and axum answer the error.
-    super::guard::check_host(&app.config, Some(std::str::from_utf8(host?).ok()?)).ok()?;
-    if !super::guard::read_allowed(&app.config, authorization, access_token.map(str::as_bytes)) {
+            .any(|n| h.name.eq_ignore_ascii_case(n))
+    }) {
         return None;
     }
-    let filter = events.map_or(EventFilter::ALL, EventFilter::parse);
-    let resume = ResumeRequest {
-        from,
-        last_event_id,
+    // A foreign or missing host, or a missing token: hyper and axum answer the error. (The
+    // first of each header, as `HeaderMap::get` reads it in the router.)
+    let header = |name: &str| {
+        req.headers
+            .iter()
+            .find(|h| h.name.eq_ignore_ascii_case(name))
+            .map(|h| h.value)
     };
+    super::guard::check_host(&app.config, Some(std::str::from_utf8(header("host")?).ok()?)).ok()?;
+    let access_token = form_urlencoded::parse(query.as_bytes())
+        .filter(|(k, _)| k == "access_token")
+        .last()
+        .map(|(_, v)| v.into_owned());
+    if !super::guard::read_allowed(
+        &app.config,
+        header("authorization"),
+        access_token.as_deref().map(str::as_bytes),
+    ) {
+        return None;
+    }
+    // The handler's own reading; a request it refuses is left to hyper, which answers 400
+    // through the same function.
+    let StreamRequest { resume, filter } =
+        StreamRequest::parse(query, req.headers.iter().map(|h| (h.name, h.value))).ok()?;
     // Full: hyper and axum answer 503 with Retry-After.
     let sub = app
         .hub

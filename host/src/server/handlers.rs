@@ -2,7 +2,7 @@
 
 use super::stream::query;
 use super::{ApiError, App};
-use crate::inbox::CommandKind;
+use crate::inbox::{CommandKind, TooLarge};
 use crate::web;
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
@@ -221,6 +221,11 @@ fn object(v: Value, what: &str) -> Result<Map<String, Value>, ApiError> {
     }
 }
 
+/// 413 for a command the inbox could never hold (larger than its whole byte bound).
+fn command_too_large(e: TooLarge) -> ApiError {
+    ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, e.to_string())
+}
+
 /// `POST /api/messages`: append; `{"idx": N}`.
 pub(super) async fn append_message(
     State(app): State<Arc<App>>,
@@ -260,13 +265,18 @@ pub(super) async fn chat(
     if text.trim().is_empty() {
         return Err(ApiError::bad_request("chat message is empty"));
     }
-    let idx = app
-        .hub
-        .append(json!({"type": "user", "content": text}))
-        .await?;
+    let message = json!({"type": "user", "content": text});
     let mut cmd = fields;
+    // Refused before it joins the conversation: a chat the agent never gets must not look sent.
+    cmd.insert("idx".into(), u64::MAX.into());
+    app.inbox
+        .check(CommandKind::Chat, &cmd)
+        .map_err(command_too_large)?;
+    let idx = app.hub.append(message).await?;
     cmd.insert("idx".into(), idx.0.into());
-    app.inbox.push(CommandKind::Chat, cmd);
+    app.inbox
+        .push(CommandKind::Chat, cmd)
+        .map_err(command_too_large)?;
     Ok(json_response(
         StatusCode::OK,
         json!({"idx": idx.0}).to_string(),
@@ -283,7 +293,10 @@ pub(super) async fn cancel(
     if fields.get("reason").is_some_and(|r| !r.is_string()) {
         return Err(ApiError::bad_request("\"reason\" must be a string"));
     }
-    let id = app.inbox.push(CommandKind::Cancel, fields);
+    let id = app
+        .inbox
+        .push(CommandKind::Cancel, fields)
+        .map_err(command_too_large)?;
     Ok(json_response(
         StatusCode::OK,
         json!({"ok": true, "id": id}).to_string(),
@@ -297,7 +310,10 @@ pub(super) async fn restart(
     body: Body,
 ) -> Result<Response, ApiError> {
     let fields = object(read_json(&app, &headers, body).await?, "restart")?;
-    let id = app.inbox.push(CommandKind::Restart, fields);
+    let id = app
+        .inbox
+        .push(CommandKind::Restart, fields)
+        .map_err(command_too_large)?;
     Ok(json_response(
         StatusCode::OK,
         json!({"ok": true, "id": id}).to_string(),

@@ -29,9 +29,16 @@ const HEADER_READ_TIMEOUT: Duration = Duration::from_secs(30);
 pub async fn serve(
     listener: TcpListener,
     router: Router,
-    fast: Option<Arc<super::App>>,
+    app: Arc<super::App>,
+    fast: bool,
     stop: impl Future<Output = ()>,
 ) {
+    let hyper_conn = HyperConn {
+        stall: app.config.hub.stall_timeout,
+        hub: app.hub.clone(),
+    };
+    let fast = fast.then_some(app);
+    let mut accept_errors = AcceptErrors::default();
     let graceful = GracefulShutdown::new();
     let mut builder = hyper::server::conn::http1::Builder::new();
     builder
@@ -43,9 +50,7 @@ pub async fn serve(
             accepted = listener.accept() => match accepted {
                 Ok(x) => x,
                 Err(e) => {
-                    // EMFILE and friends: back off instead of spinning.
-                    tracing::warn!(error = %e, "accept failed");
-                    tokio::time::sleep(Duration::from_millis(50)).await;
+                    accept_errors.handle(&e, &hyper_conn.hub).await;
                     continue;
                 }
             },
@@ -61,10 +66,12 @@ pub async fn serve(
                 &builder,
                 graceful.watcher(),
                 kill,
+                hyper_conn.clone(),
             ));
             continue;
         };
         let (router, builder, watcher) = (router.clone(), builder.clone(), graceful.watcher());
+        let hyper_conn = hyper_conn.clone();
         tokio::spawn(async move {
             if let Some(accepted) = super::fast_stream::accept(&stream, &app, &kill).await {
                 super::fast_stream::serve(stream, accepted, kill).await;
@@ -72,7 +79,9 @@ pub async fn serve(
             }
             // A task of its own: hyper's connection state stays out of the (many, long-lived)
             // fast stream tasks.
-            tokio::spawn(serve_hyper(stream, peer, router, &builder, watcher, kill));
+            tokio::spawn(serve_hyper(
+                stream, peer, router, &builder, watcher, kill, hyper_conn,
+            ));
         });
     }
     drop(listener);
@@ -85,7 +94,51 @@ pub async fn serve(
     }
 }
 
-/// One connection served by hyper and the router, until it ends or the hub pulls `kill`.
+/// What every hyper connection needs besides the router: the stall bound on its writes.
+#[derive(Clone)]
+struct HyperConn {
+    stall: Duration,
+    hub: crate::hub::Hub,
+}
+
+/// Accept failures. EMFILE/ENFILE (the fd table is full) leave the connection in the backlog,
+/// where an agent's publish would wait until some connection closes; a subscriber is shed
+/// instead (it resumes on reconnect), so the backlog moves. Logged at most once per
+/// [`ACCEPT_WARN_EVERY`], with the count in between.
+#[derive(Default)]
+struct AcceptErrors {
+    last_warn: Option<tokio::time::Instant>,
+    since_warn: u64,
+}
+
+/// Least time between two "accept failed" warnings.
+const ACCEPT_WARN_EVERY: Duration = Duration::from_secs(5);
+
+impl AcceptErrors {
+    async fn handle(&mut self, e: &std::io::Error, hub: &crate::hub::Hub) {
+        // EMFILE (24), ENFILE (23): out of file descriptors.
+        let out_of_fds = matches!(e.raw_os_error(), Some(23 | 24));
+        let shed = out_of_fds && hub.shed_one();
+        self.since_warn += 1;
+        let now = tokio::time::Instant::now();
+        if self.last_warn.is_none_or(|t| now - t >= ACCEPT_WARN_EVERY) {
+            tracing::warn!(
+                error = %e,
+                failures = self.since_warn,
+                shed_a_subscriber = shed,
+                "accept failed"
+            );
+            self.last_warn = Some(now);
+            self.since_warn = 0;
+        }
+        // Back off instead of spinning; shortly when a subscriber's fd is being freed.
+        let pause = if shed { 5 } else { 50 };
+        tokio::time::sleep(Duration::from_millis(pause)).await;
+    }
+}
+
+/// One connection served by hyper and the router, until it ends, its writes pass the stall
+/// bound, or the hub pulls `kill`.
 fn serve_hyper(
     stream: TcpStream,
     peer: SocketAddr,
@@ -93,6 +146,7 @@ fn serve_hyper(
     builder: &hyper::server::conn::http1::Builder,
     watcher: Watcher,
     kill: Arc<Notify>,
+    conn: HyperConn,
 ) -> impl Future<Output = ()> + Send + 'static {
     let svc = {
         let kill = ConnKill(Arc::clone(&kill));
@@ -101,7 +155,8 @@ fn serve_hyper(
             router.clone().oneshot(req)
         })
     };
-    let conn = watcher.watch(builder.serve_connection(TokioIo::new(stream), svc));
+    let io = super::stall::StallIo::new(stream, conn.stall, conn.hub);
+    let conn = watcher.watch(builder.serve_connection(TokioIo::new(io), svc));
     async move {
         tokio::select! {
             res = conn => {

@@ -6,14 +6,18 @@
 //! - `fast_stream`: plain `GET /stream` requests answered without hyper (memory per subscriber)
 //! - `stream`: `GET /stream` and `GET /api/inbox` (SSE bodies pulled from the hub/inbox)
 //! - `handlers`: the JSON endpoints (browser-facing and agent-facing)
+//! - `stall`: the stall bound on the writes of hyper's connections
+//! - `fds`: the subscriber bound derived from the fd limit
 //! - `error`: `{"error": ...}` responses
 
 mod error;
 mod fast_stream;
+pub mod fds;
 mod guard;
 mod handlers;
 mod listener;
 mod routes;
+mod stall;
 mod stream;
 
 pub use error::ApiError;
@@ -186,14 +190,14 @@ impl Server {
         });
         let router = routes::router(Arc::clone(&app));
         // `SSE_STREAM_VIA_HYPER=1` serves every stream through hyper (for A/B benchmarks).
-        let fast = std::env::var_os("SSE_STREAM_VIA_HYPER")
-            .is_none_or(|v| v.is_empty() || v == "0")
-            .then_some(app);
+        let fast =
+            std::env::var_os("SSE_STREAM_VIA_HYPER").is_none_or(|v| v.is_empty() || v == "0");
         let mut stop_rx = closing;
-        let task = tokio::spawn(listener::serve(listener, router, fast, async move {
+        let task = tokio::spawn(listener::serve(listener, router, app, fast, async move {
             let _ = stop_rx.wait_for(|closing| *closing).await;
         }));
         tracing::info!(%addr, epoch = %hub.epoch(), "serving");
+        fds::log_report();
         Ok(Server {
             addr,
             hub,

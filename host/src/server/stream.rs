@@ -8,7 +8,7 @@ use crate::inbox::Command;
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, Version, header};
+use axum::http::{HeaderMap, HeaderValue, Uri, Version, header};
 use axum::response::{IntoResponse, Response};
 use sse_core::event::EventName;
 use sse_core::seq::{ResumeRequest, parse_index};
@@ -17,33 +17,118 @@ use std::sync::Arc;
 
 type Params = Vec<(String, String)>;
 
-fn param<'a>(params: &'a Params, name: &str) -> Option<&'a str> {
-    params
-        .iter()
-        .rev()
-        .find(|(k, _)| k == name)
-        .map(|(_, v)| v.as_str())
-}
-
 pub(super) fn query(q: Result<Query<Params>, QueryRejection>) -> Result<Params, ApiError> {
     q.map(|Query(p)| p)
         .map_err(|e| ApiError::bad_request(format!("bad query string: {e}")))
 }
 
-/// `Last-Event-ID` as an index; absent or empty is `None`.
-fn last_event_id(headers: &HeaderMap) -> Result<Option<sse_core::Seq>, ApiError> {
-    let Some(v) = headers.get("last-event-id") else {
-        return Ok(None);
+/// A `GET /stream` request as both paths read it: hyper's handler ([`stream`]) and
+/// `fast_stream::accept`. One reading, so that the two paths cannot disagree.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct StreamRequest {
+    /// Where to start (`from`, `Last-Event-ID`); `sse_core` decides replay vs reset.
+    pub(super) resume: ResumeRequest,
+    /// `events=`.
+    pub(super) filter: EventFilter,
+}
+
+/// Why a `/stream` request is refused (400).
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+pub(super) enum RequestError {
+    /// `from` is not a message index.
+    #[error("bad from {value:?}: {reason}")]
+    From {
+        /// The value as sent (decoded).
+        value: String,
+        /// Why it is not an index.
+        reason: String,
+    },
+    /// `Last-Event-ID` is not text or not a message index.
+    #[error("bad Last-Event-ID {value:?}: {reason}")]
+    LastEventId {
+        /// The value as sent (lossily decoded).
+        value: String,
+        /// Why it is not an index.
+        reason: String,
+    },
+    /// More than one `Last-Event-ID` header: which one the client meant is unknowable (a proxy
+    /// added one, or the client sent two), so neither is guessed.
+    #[error("more than one Last-Event-ID header")]
+    DuplicateLastEventId,
+}
+
+impl From<RequestError> for ApiError {
+    fn from(e: RequestError) -> Self {
+        ApiError::bad_request(e.to_string())
+    }
+}
+
+impl StreamRequest {
+    /// Reads the raw query string (percent-encoded, as on the request line) and the headers
+    /// (name, value). In the query the last `from` / `events` wins and other keys are ignored;
+    /// `Last-Event-ID` may appear at most once, and empty means absent.
+    ///
+    /// # Errors
+    /// [`RequestError`]: the request gets 400.
+    pub(super) fn parse<'a>(
+        query: &str,
+        headers: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+    ) -> Result<StreamRequest, RequestError> {
+        let (mut from, mut events) = (None, None);
+        for (key, value) in form_urlencoded::parse(query.as_bytes()) {
+            match &*key {
+                "from" => from = Some(value),
+                "events" => events = Some(value),
+                _ => {}
+            }
+        }
+        let from = match from {
+            None => None,
+            Some(v) => Some(parse_index(&v).map_err(|e| RequestError::From {
+                value: v.into_owned(),
+                reason: e.to_string(),
+            })?),
+        };
+        let last_event_id = last_event_id(headers)?;
+        let filter = events.map_or(EventFilter::ALL, |e| EventFilter::parse(&e));
+        Ok(StreamRequest {
+            resume: ResumeRequest {
+                from,
+                last_event_id,
+            },
+            filter,
+        })
+    }
+}
+
+/// `Last-Event-ID` as an index: absent or empty is `None`; twice is an error.
+fn last_event_id<'a>(
+    headers: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+) -> Result<Option<sse_core::Seq>, RequestError> {
+    let mut found = None;
+    for (name, value) in headers {
+        if !name.eq_ignore_ascii_case("last-event-id") {
+            continue;
+        }
+        if found.replace(value).is_some() {
+            return Err(RequestError::DuplicateLastEventId);
+        }
+    }
+    let Some(raw) = found else { return Ok(None) };
+    let bad = |reason: String| RequestError::LastEventId {
+        value: String::from_utf8_lossy(raw).into_owned(),
+        reason,
     };
-    let v = v
-        .to_str()
-        .map_err(|_| ApiError::bad_request("Last-Event-ID is not text"))?;
+    let v = std::str::from_utf8(raw).map_err(|_| bad("not text".into()))?;
     if v.is_empty() {
         return Ok(None);
     }
-    parse_index(v)
-        .map(Some)
-        .map_err(|e| ApiError::bad_request(format!("bad Last-Event-ID {v:?}: {e}")))
+    parse_index(v).map(Some).map_err(|e| bad(e.to_string()))
+}
+
+/// The headers of a hyper request as [`StreamRequest::parse`] takes them.
+fn header_pairs(headers: &HeaderMap) -> impl Iterator<Item = (&str, &[u8])> {
+    headers.iter().map(|(k, v)| (k.as_str(), v.as_bytes()))
 }
 
 fn sse_response(version: Version, body: Body) -> Response {
@@ -65,28 +150,16 @@ fn sse_response(version: Version, body: Body) -> Response {
 pub(super) async fn stream(
     State(app): State<Arc<App>>,
     version: Version,
+    uri: Uri,
     headers: HeaderMap,
     kill: Option<axum::Extension<ConnKill>>,
-    q: Result<Query<Params>, QueryRejection>,
 ) -> Result<Response, ApiError> {
-    let params = query(q)?;
-    let from = match param(&params, "from") {
-        None => None,
-        Some(v) => Some(
-            parse_index(v).map_err(|e| ApiError::bad_request(format!("bad from {v:?}: {e}")))?,
-        ),
+    let StreamRequest { resume, filter } =
+        StreamRequest::parse(uri.query().unwrap_or(""), header_pairs(&headers))?;
+    let sub = match app.hub.subscribe(resume, filter, kill.map(|k| k.0.0)) {
+        Ok(sub) => sub,
+        Err(SubscribeError::TooMany) => return Ok(too_many_subscribers()),
     };
-    let resume = ResumeRequest {
-        from,
-        last_event_id: last_event_id(&headers)?,
-    };
-    let filter = param(&params, "events").map_or(EventFilter::ALL, EventFilter::parse);
-    let sub = app
-        .hub
-        .subscribe(resume, filter, kill.map(|k| k.0.0))
-        .map_err(|SubscribeError::TooMany| {
-            ApiError::unavailable("too many subscribers; try again later", 10)
-        })?;
     let body = futures_util::stream::unfold(sub, |mut sub| async move {
         sub.next_batch()
             .await
@@ -95,13 +168,25 @@ pub(super) async fn stream(
     Ok(sse_response(version, Body::from_stream(body)))
 }
 
+/// 503 with `Retry-After` for a subscriber past `max_subscribers`, and `Connection: close`:
+/// a connection kept open after the refusal would hold a file descriptor the server has
+/// none to spare for (the bound is derived from the fd limit), and the client is told to come
+/// back later anyway.
+fn too_many_subscribers() -> Response {
+    let mut res =
+        ApiError::unavailable("too many subscribers; try again later", 10).into_response();
+    res.headers_mut()
+        .insert(header::CONNECTION, HeaderValue::from_static("close"));
+    res
+}
+
 /// `GET /api/inbox` (+ `Last-Event-ID`): user commands as SSE, event name = command type.
 pub(super) async fn inbox(
     State(app): State<Arc<App>>,
     version: Version,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let last = last_event_id(&headers)?.map(|s| s.0);
+    let last = last_event_id(header_pairs(&headers))?.map(|s| s.0);
     let retry = app.hub.retry_frame();
     let state = (Arc::clone(&app), last, Some(retry));
     let body = futures_util::stream::unfold(state, |(app, last, opening)| async move {
