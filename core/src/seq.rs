@@ -118,7 +118,8 @@ pub fn parse_index(s: &str) -> Result<Seq, ResumeError> {
 }
 
 /// Parses `from=` as sketch's server did (Go's `strconv.Atoi`, then clamped at 0): empty is 0,
-/// an optional `+` or `-` sign, then ASCII digits; a negative value is 0.
+/// an optional `+` or `-` sign (or the space a form-decoded `+` becomes), then ASCII digits; a
+/// negative value is 0.
 ///
 /// # Errors
 /// [`ResumeError::NotANumber`] for anything else (`abc`, `1.5`, ` 1`), [`ResumeError::TooLarge`]
@@ -127,7 +128,8 @@ pub fn parse_from(s: &str) -> Result<Seq, ResumeError> {
     let (negative, digits) = match s.as_bytes().split_first() {
         None => return Ok(Seq::ZERO),
         Some((b'-', _)) => (true, &s[1..]),
-        Some((b'+', _)) => (false, &s[1..]),
+        // A `+` in a query string is a space once form-decoded (`from=+5` reads as ` 5`).
+        Some((b'+' | b' ', _)) => (false, &s[1..]),
         Some(_) => (false, s),
     };
     match parse_index(digits) {
@@ -246,6 +248,11 @@ pub enum Resume {
         /// The first index to send: the window's `first`.
         from: Seq,
     },
+    /// The session has ended and the client already has every message: answer `204 No
+    /// Content`, which tells an `EventSource` to stop reconnecting (WHATWG HTML §9.2.3: any
+    /// status other than 200 fails the connection for good). Only from
+    /// [`ResumeRequest::decide_ended`].
+    Ended,
 }
 
 impl<'a> ResumeRequest<'a> {
@@ -304,6 +311,19 @@ impl<'a> ResumeRequest<'a> {
             Resume::Replay { from: start }
         } else {
             Resume::Reset { from: window.first }
+        }
+    }
+}
+
+impl ResumeRequest<'_> {
+    /// [`ResumeRequest::decide`] for a log whose session has ended: a client that would only
+    /// get live messages (its resume point is the end) gets [`Resume::Ended`], since none will
+    /// come; any other resume replays as usual (and the stream ends with `session_ended`).
+    #[must_use]
+    pub fn decide_ended(&self, window: Window, epoch: &str) -> Resume {
+        match self.decide(window, epoch) {
+            Resume::Replay { from } if from >= window.end => Resume::Ended,
+            other => other,
         }
     }
 }

@@ -34,6 +34,12 @@ pub enum CommandKind {
     Cancel,
     /// The user asked to restart the conversation.
     Restart,
+    /// The browser asks for a re-prompt suggestion; answer with `{"id","prompt"}`
+    /// ([`crate::replies`]).
+    SuggestReprompt,
+    /// The browser asks for a commit's description (`revision`); answer with
+    /// `{"id","description"}` ([`crate::replies`]).
+    CommitDescription,
 }
 
 impl CommandKind {
@@ -44,6 +50,8 @@ impl CommandKind {
             CommandKind::Chat => "chat",
             CommandKind::Cancel => "cancel",
             CommandKind::Restart => "restart",
+            CommandKind::SuggestReprompt => "suggest_reprompt",
+            CommandKind::CommitDescription => "commit_description",
         }
     }
 }
@@ -87,6 +95,17 @@ impl Inbox {
 
     /// Adds a command: `fields` (an object) gets `type` and `id` set. Returns its id.
     pub fn push(&self, kind: CommandKind, fields: serde_json::Map<String, Value>) -> u64 {
+        self.push_then(kind, fields, |_| ()).0
+    }
+
+    /// [`Inbox::push`], calling `before(id)` before any consumer can see the command (to
+    /// register for the agent's answer first, [`crate::replies`]).
+    pub fn push_then<R>(
+        &self,
+        kind: CommandKind,
+        fields: serde_json::Map<String, Value>,
+        before: impl FnOnce(u64) -> R,
+    ) -> (u64, R) {
         let mut ring = self.ring.lock().unwrap_or_else(PoisonError::into_inner);
         let id = ring.next_id;
         ring.next_id += 1;
@@ -107,9 +126,10 @@ impl Inbox {
             ring.items.pop_front();
             ring.dropped += 1;
         }
+        let r = before(id);
         drop(ring);
         self.tx.send_replace(id);
-        id
+        (id, r)
     }
 
     /// A consumer starting after `last_id`, or at the first untaken command.

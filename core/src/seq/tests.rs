@@ -286,7 +286,8 @@ fn from_is_read_as_sketch_read_it() {
     assert_eq!(parse_from("-99999999999999999999999"), Ok(Seq(0)));
     assert_eq!(parse_from("+5"), Ok(Seq(5)));
     assert_eq!(parse_from("07"), Ok(Seq(7)));
-    for s in ["abc", "+", "-", "1.5", " 1", "+-1", "--1", "1-"] {
+    assert_eq!(parse_from(" 5"), Ok(Seq(5)), "from=+5 once form-decoded");
+    for s in ["abc", "+", "-", "1.5", "  1", "+-1", "--1", "1-"] {
         assert_eq!(parse_from(s), Err(ResumeError::NotANumber), "{s:?}");
     }
     assert_eq!(
@@ -345,4 +346,19 @@ fn a_resume_from_another_epoch_is_always_a_reset() {
         ResumeRequest::parse(None, Some("a-b"), None),
         Err(ResumeError::InvalidEpoch)
     );
+}
+
+#[test]
+fn an_ended_session_answers_a_client_at_its_end_with_ended() {
+    let w = Window {
+        first: Seq(0),
+        end: Seq(5),
+    };
+    let at_end = ResumeRequest::parse(None, None, Some("e-4")).unwrap();
+    assert_eq!(at_end.decide_ended(w, "e"), Resume::Ended);
+    assert_eq!(at_end.decide(w, "e"), Resume::Replay { from: Seq(5) });
+    let behind = ResumeRequest::parse(Some("2"), None, None).unwrap();
+    assert_eq!(behind.decide_ended(w, "e"), Resume::Replay { from: Seq(2) });
+    // Another history still resets (its client needs the whole log).
+    assert_eq!(at_end.decide_ended(w, "f"), Resume::Reset { from: Seq(0) });
 }

@@ -20,7 +20,7 @@
 
 use super::App;
 use crate::hub::{EventFilter, Subscription};
-use sse_core::seq::{ResumeRequest, parse_index};
+use sse_core::seq::ResumeRequest;
 use std::io::{self, IoSlice};
 use std::sync::Arc;
 use std::time::Duration;
@@ -77,7 +77,7 @@ pub(super) async fn accept(stream: &TcpStream, app: &App, kill: &Arc<Notify>) ->
     }
     // Same reading as the handler: the last `from`/`events` wins, other keys are ignored.
     // Anything percent-encoded or unusual goes to hyper and axum's query parser.
-    let (mut from, mut events) = (None, None);
+    let (mut from, mut events, mut epoch) = (None, None, None);
     for pair in query.split('&').filter(|p| !p.is_empty()) {
         let (key, value) = pair.split_once('=').unwrap_or((pair, ""));
         let plain = |s: &str| {
@@ -90,23 +90,15 @@ pub(super) async fn accept(stream: &TcpStream, app: &App, kill: &Arc<Notify>) ->
         match key {
             "from" => from = Some(value),
             "events" => events = Some(value),
+            "epoch" => epoch = Some(value),
             _ => {}
         }
     }
-    let from = match from {
-        None => None,
-        Some(v) => Some(parse_index(v).ok()?),
-    };
     let mut last_event_id = None;
     for h in req.headers.iter() {
         let name = h.name;
         if name.eq_ignore_ascii_case("last-event-id") {
-            let v = std::str::from_utf8(h.value).ok()?;
-            last_event_id = if v.is_empty() {
-                None
-            } else {
-                Some(parse_index(v).ok()?)
-            };
+            last_event_id = Some(std::str::from_utf8(h.value).ok()?);
         } else if ["content-length", "transfer-encoding", "upgrade", "expect"]
             .iter()
             .any(|n| name.eq_ignore_ascii_case(n))
@@ -115,11 +107,8 @@ pub(super) async fn accept(stream: &TcpStream, app: &App, kill: &Arc<Notify>) ->
         }
     }
     let filter = events.map_or(EventFilter::ALL, EventFilter::parse);
-    let resume = ResumeRequest {
-        from,
-        last_event_id,
-    };
-    // Full: hyper and axum answer 503 with Retry-After.
+    let resume = ResumeRequest::parse(from, epoch, last_event_id).ok()?;
+    // Full: hyper and axum answer 503 with Retry-After; ended: 204.
     let sub = app
         .hub
         .subscribe(resume, filter, Some(Arc::clone(kill)))

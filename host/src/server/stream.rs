@@ -8,7 +8,7 @@ use crate::inbox::Command;
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, Version, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Version, header};
 use axum::response::{IntoResponse, Response};
 use sse_core::event::EventName;
 use sse_core::seq::{ResumeRequest, parse_index};
@@ -70,23 +70,30 @@ pub(super) async fn stream(
     q: Result<Query<Params>, QueryRejection>,
 ) -> Result<Response, ApiError> {
     let params = query(q)?;
-    let from = match param(&params, "from") {
+    let last_event_id = match headers.get("last-event-id") {
         None => None,
         Some(v) => Some(
-            parse_index(v).map_err(|e| ApiError::bad_request(format!("bad from {v:?}: {e}")))?,
+            v.to_str()
+                .map_err(|_| ApiError::bad_request("Last-Event-ID is not text"))?,
         ),
     };
-    let resume = ResumeRequest {
-        from,
-        last_event_id: last_event_id(&headers)?,
-    };
+    let resume = ResumeRequest::parse(
+        param(&params, "from"),
+        param(&params, "epoch"),
+        last_event_id,
+    )
+    .map_err(|e| ApiError::bad_request(format!("bad resume point: {e}")))?;
     let filter = param(&params, "events").map_or(EventFilter::ALL, EventFilter::parse);
-    let sub = app
-        .hub
-        .subscribe(resume, filter, kill.map(|k| k.0.0))
-        .map_err(|SubscribeError::TooMany| {
-            ApiError::unavailable("too many subscribers; try again later", 10)
-        })?;
+    let sub = match app.hub.subscribe(resume, filter, kill.map(|k| k.0.0)) {
+        Ok(sub) => sub,
+        Err(SubscribeError::TooMany) => {
+            return Err(ApiError::unavailable(
+                "too many subscribers; try again later",
+                10,
+            ));
+        }
+        Err(SubscribeError::Ended) => return Ok(StatusCode::NO_CONTENT.into_response()),
+    };
     let body = futures_util::stream::unfold(sub, |mut sub| async move {
         sub.next_batch()
             .await
@@ -102,12 +109,10 @@ pub(super) async fn inbox(
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
     let last = last_event_id(&headers)?.map(|s| s.0);
-    let retry = app.hub.retry_frame();
+    // The `retry:` line goes in the first command's block (never a data-less block of its own).
+    let retry = app.hub.retry_line();
     let state = (Arc::clone(&app), last, Some(retry));
     let body = futures_util::stream::unfold(state, |(app, last, opening)| async move {
-        if let Some(retry) = opening {
-            return Some((Ok::<_, Infallible>(retry), (app, last, None)));
-        }
         let mut closing = app.closing.clone();
         let next = {
             let mut consumer = app.inbox.consumer(last);
@@ -116,8 +121,11 @@ pub(super) async fn inbox(
                 _ = closing.wait_for(|c| *c) => None,
             }
         }?;
-        let frame = command_frame(&next);
-        Some((Ok(frame), (app, Some(next.id), None)))
+        let frame = match opening {
+            Some(retry) => [retry, command_frame(&next)].concat().into(),
+            None => command_frame(&next),
+        };
+        Some((Ok::<_, Infallible>(frame), (app, Some(next.id), None)))
     });
     Ok(sse_response(version, Body::from_stream(body)))
 }
