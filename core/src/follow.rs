@@ -20,7 +20,7 @@
 //! # Driving it
 //! ```text
 //! loop {
-//!     while let Some(a) = f.poll_action() { Connect{from} => open(from, f.last_event_id()), Close => drop }
+//!     while let Some(a) = f.poll_action() { Connect{from} => open(from, f.resume_epoch(), f.last_event_id()), Close => drop }
 //!     while let Some(o) = f.poll_output() { app(o) }
 //!     select {
 //!         timer(f.poll_timeout()) => f.handle_timeout(now),
@@ -37,7 +37,7 @@
 //! or returns a pending output, so the loop above terminates.
 //!
 //! # Events
-//! - `message` whose `id:` is an index: delivered once, in order ([`Output::Message`]).
+//! - `message` whose `id:` is an index (`<epoch>-<idx>` or a bare `<idx>`): delivered once, in order ([`Output::Message`]).
 //!   Duplicates (after a reconnect) are dropped here. A gap is never delivered: the connection is
 //!   closed and the client reconnects, resuming at the first missing index, with backoff (a
 //!   server that keeps skipping cannot cause a storm). A `message` whose id is not an index is
@@ -60,7 +60,9 @@
 //!   `truncated: true` ([`Output::Message`], [`Output::Other`]); a message still counts.
 //!
 //! # Resume
-//! [`Action::Connect`] carries `from` = [`Tracker::resume_from`] (the last accepted index + 1).
+//! [`Action::Connect`] carries `from` = [`Tracker::resume_from`] (the last accepted index + 1);
+//! send it with [`Follow::resume_epoch`] as `epoch=` when there is one, so that a server whose
+//! log is another history answers `reset` instead of replaying its own `from`.
 //! [`Follow::last_event_id`] is the parser's last event ID, as WHATWG `EventSource` sends it,
 //! with one exception: once the stream is known to number its messages (see *Indexed streams*),
 //! an index-shaped ID is sent only when it agrees with `from` (it names `from − 1`). After a gap, a duplicate, a
@@ -79,7 +81,7 @@
 
 use crate::parse::{Event, ParseError, Parser, SeedError, Step};
 use crate::reconnect::{self, Disconnect, Policy, Reconnect, Status, StatusKind};
-use crate::seq::{Arrival, EpochChange, Seq, Tracker, parse_index};
+use crate::seq::{Arrival, EpochChange, EventRef, Seq, Tracker};
 use crate::status::top_level_str;
 use crate::time::Instant;
 
@@ -341,8 +343,8 @@ impl<const LINE: usize, const DATA: usize> Follow<LINE, DATA> {
         if id.is_empty() {
             return None;
         }
-        match parse_index(id) {
-            Ok(idx) if self.indexed => {
+        match EventRef::parse(id) {
+            Ok(EventRef { idx, .. }) if self.indexed => {
                 (idx.next() == self.tracker.resume_from() && idx.0 != u64::MAX).then_some(id)
             }
             _ => Some(id),
@@ -369,6 +371,17 @@ impl<const LINE: usize, const DATA: usize> Follow<LINE, DATA> {
     #[must_use]
     pub fn limits(&self) -> (usize, usize) {
         self.parser.limits()
+    }
+
+    /// The epoch to send with the next [`Action::Connect`] (as `epoch=`), so that a server
+    /// whose log is not the one this client's copy came from answers `reset`: the epoch part of
+    /// the last `<epoch>-<idx>` id, when it is the epoch the session follows. `None` before any
+    /// such id, or after the server moved to another epoch (then the session restarted at 0 and
+    /// there is no copy to protect).
+    #[must_use]
+    pub fn resume_epoch(&self) -> Option<&str> {
+        let epoch = EventRef::parse(self.parser.last_event_id()).ok()?.epoch?;
+        self.tracker.follows_epoch(epoch).then_some(epoch)
     }
 
     /// The first message index not yet received.
@@ -402,7 +415,7 @@ fn on_event<'a>(
 ) -> Option<Output<'a>> {
     match ev.event_type {
         "message" => {
-            let Ok(idx) = parse_index(ev.last_event_id) else {
+            let Ok(EventRef { idx, .. }) = EventRef::parse(ev.last_event_id) else {
                 return Some(other(ev));
             };
             if !*indexed {

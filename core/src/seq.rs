@@ -20,8 +20,17 @@
 //!   evicts its oldest frame. Both bounds are in the type: RAM use is `N * FRAME` bytes plus
 //!   a few words, whatever the peers do.
 //!
-//! Parsing an index ([`parse_index`]) takes ASCII digits only: `from=` and `Last-Event-ID` come
-//! from the peer, and anything but a plain non-negative `u64` is a typed error (HTTP 400).
+//! # Event ids are epoch-qualified
+//! A message's SSE `id:` is `<epoch>-<idx>` ([`EventRef`]), so an id names one message of one
+//! log's history. A client that resumes with an id (or an `epoch=`) of another epoch gets
+//! [`Resume::Reset`] instead of a replay that would splice two histories: a standard
+//! `EventSource` only ever sends `Last-Event-ID` back, and without the epoch in it a restarted
+//! server could not tell `3` of the old log from `3` of the new one. A bare `<idx>` is still
+//! accepted (clients that only know `from=`, such as sketch's web UI).
+//!
+//! Parsing an index ([`parse_index`]) takes ASCII digits only: `Last-Event-ID` comes from the
+//! peer, and anything but a plain non-negative `u64` is a typed error (HTTP 400). `from=` is
+//! read as sketch's server read it ([`parse_from`]).
 
 use core::fmt;
 
@@ -60,6 +69,11 @@ pub enum ResumeError {
     Negative,
     /// Digits only, but larger than `u64::MAX`.
     TooLarge,
+    /// The epoch part of an `<epoch>-<idx>` id (or `epoch=`) is not 1 to [`MAX_EPOCH_LEN`]
+    /// ASCII letters, digits or `_`.
+    InvalidEpoch,
+    /// `Last-Event-ID` and `epoch=` name different epochs.
+    ConflictingEpochs,
 }
 
 impl fmt::Display for ResumeError {
@@ -68,6 +82,8 @@ impl fmt::Display for ResumeError {
             ResumeError::NotANumber => "index is not a non-negative integer",
             ResumeError::Negative => "index is negative",
             ResumeError::TooLarge => "index is too large",
+            ResumeError::InvalidEpoch => "epoch is not 1 to 64 letters, digits or '_'",
+            ResumeError::ConflictingEpochs => "Last-Event-ID and epoch= name different epochs",
         })
     }
 }
@@ -101,6 +117,86 @@ pub fn parse_index(s: &str) -> Result<Seq, ResumeError> {
     Ok(Seq(n))
 }
 
+/// Parses `from=` as sketch's server did (Go's `strconv.Atoi`, then clamped at 0): empty is 0,
+/// an optional `+` or `-` sign (or the space a form-decoded `+` becomes), then ASCII digits; a
+/// negative value is 0.
+///
+/// # Errors
+/// [`ResumeError::NotANumber`] for anything else (`abc`, `1.5`, ` 1`), [`ResumeError::TooLarge`]
+/// beyond `u64::MAX`.
+pub fn parse_from(s: &str) -> Result<Seq, ResumeError> {
+    let (negative, digits) = match s.as_bytes().split_first() {
+        None => return Ok(Seq::ZERO),
+        Some((b'-', _)) => (true, &s[1..]),
+        // A `+` in a query string is a space once form-decoded (`from=+5` reads as ` 5`).
+        Some((b'+' | b' ', _)) => (false, &s[1..]),
+        Some(_) => (false, s),
+    };
+    match parse_index(digits) {
+        Ok(_) if negative => Ok(Seq::ZERO),
+        // A negative number too large for Atoi is still a negative number: 0.
+        Err(ResumeError::TooLarge) if negative => Ok(Seq::ZERO),
+        Err(ResumeError::Negative) => Err(ResumeError::NotANumber),
+        other => other,
+    }
+}
+
+/// Longest epoch accepted in an id or `epoch=` (the server's epochs are 32 hex digits).
+pub const MAX_EPOCH_LEN: usize = 64;
+
+/// Whether `s` can be an epoch: 1 to [`MAX_EPOCH_LEN`] ASCII letters, digits or `_`. (No `-`:
+/// it separates the epoch from the index in an id.)
+#[must_use]
+pub fn is_epoch(s: &str) -> bool {
+    !s.is_empty()
+        && s.len() <= MAX_EPOCH_LEN
+        && s.bytes().all(|b| b.is_ascii_alphanumeric() || b == b'_')
+}
+
+/// A message's SSE id: `<epoch>-<idx>`, or a bare `<idx>` (no epoch).
+///
+/// `Display` writes the id as the server sends it.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[cfg_attr(feature = "defmt", derive(defmt::Format))]
+pub struct EventRef<'a> {
+    /// The log's epoch, when the id names one.
+    pub epoch: Option<&'a str>,
+    /// The message's index.
+    pub idx: Seq,
+}
+
+impl<'a> EventRef<'a> {
+    /// Parses an id: `<epoch>-<idx>` or `<idx>`.
+    ///
+    /// # Errors
+    /// The index part as [`parse_index`]; [`ResumeError::InvalidEpoch`] for an epoch part that
+    /// is not [`is_epoch`].
+    pub fn parse(s: &'a str) -> Result<Self, ResumeError> {
+        match s.rsplit_once('-') {
+            // `-5`: a negative index, as `parse_index` says.
+            Some(("", _)) | None => parse_index(s).map(|idx| EventRef { epoch: None, idx }),
+            Some((epoch, idx)) => {
+                if !is_epoch(epoch) {
+                    return Err(ResumeError::InvalidEpoch);
+                }
+                Ok(EventRef {
+                    epoch: Some(epoch),
+                    idx: parse_index(idx)?,
+                })
+            }
+        }
+    }
+}
+
+impl fmt::Display for EventRef<'_> {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        match self.epoch {
+            Some(epoch) => write!(f, "{epoch}-{}", self.idx),
+            None => write!(f, "{}", self.idx),
+        }
+    }
+}
+
 // ---------------------------------------------------------------------------------------------
 // Server side: deciding a resume
 
@@ -123,14 +219,18 @@ impl Window {
     }
 }
 
-/// What a client asked for: `?from=N` and/or `Last-Event-ID: N`, already parsed.
+/// What a client asked for: `?from=N`, `Last-Event-ID: [E-]N` and `?epoch=E`, already parsed
+/// ([`ResumeRequest::parse`]).
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash, Default)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
-pub struct ResumeRequest {
+pub struct ResumeRequest<'a> {
     /// The `from` query parameter: the first index wanted.
     pub from: Option<Seq>,
     /// The `Last-Event-ID` header: the last index the client has.
     pub last_event_id: Option<Seq>,
+    /// The epoch the client's copy belongs to (from its `Last-Event-ID` or `epoch=`), if it
+    /// said. Another epoch than the log's always means [`Resume::Reset`].
+    pub epoch: Option<&'a str>,
 }
 
 /// How the server answers a [`ResumeRequest`].
@@ -148,9 +248,45 @@ pub enum Resume {
         /// The first index to send: the window's `first`.
         from: Seq,
     },
+    /// The session has ended and the client already has every message: answer `204 No
+    /// Content`, which tells an `EventSource` to stop reconnecting (WHATWG HTML §9.2.3: any
+    /// status other than 200 fails the connection for good). Only from
+    /// [`ResumeRequest::decide_ended`].
+    Ended,
 }
 
-impl ResumeRequest {
+impl<'a> ResumeRequest<'a> {
+    /// Reads a request's resume parts, each as sent (`None`: absent): `from` ([`parse_from`]),
+    /// `epoch` (empty is absent) and `Last-Event-ID` (an [`EventRef`]; empty is absent).
+    ///
+    /// # Errors
+    /// A part that does not parse, or [`ResumeError::ConflictingEpochs`] when the id and
+    /// `epoch` name different epochs.
+    pub fn parse(
+        from: Option<&str>,
+        epoch: Option<&'a str>,
+        last_event_id: Option<&'a str>,
+    ) -> Result<Self, ResumeError> {
+        let from = from.map(parse_from).transpose()?;
+        let epoch = match epoch.filter(|e| !e.is_empty()) {
+            Some(e) if !is_epoch(e) => return Err(ResumeError::InvalidEpoch),
+            e => e,
+        };
+        let last = last_event_id
+            .filter(|id| !id.is_empty())
+            .map(EventRef::parse)
+            .transpose()?;
+        let epoch = match (epoch, last.and_then(|l| l.epoch)) {
+            (Some(a), Some(b)) if a != b => return Err(ResumeError::ConflictingEpochs),
+            (a, b) => a.or(b),
+        };
+        Ok(ResumeRequest {
+            from,
+            last_event_id: last.map(|l| l.idx),
+            epoch,
+        })
+    }
+
     /// The first index the client wants: the larger of `from` and `last_event_id + 1`, or 0 if
     /// neither was given.
     #[must_use]
@@ -163,16 +299,31 @@ impl ResumeRequest {
         }
     }
 
-    /// Decides the resume against the log's window: [`Resume::Replay`] when
-    /// `first <= start <= end`, otherwise [`Resume::Reset`] from `first` (the start is beyond
-    /// the end, so the log was lost or replaced, or before `first`, so retention dropped it).
+    /// Decides the resume against the log's window and epoch: [`Resume::Replay`] when the
+    /// client named no other epoch and `first <= start <= end`, otherwise [`Resume::Reset`]
+    /// from `first` (the client's copy is of another history; or the start is beyond the end,
+    /// so the log was lost or replaced; or before `first`, so retention dropped it).
     #[must_use]
-    pub fn decide(&self, window: Window) -> Resume {
+    pub fn decide(&self, window: Window, epoch: &str) -> Resume {
         let start = self.start();
-        if window.first <= start && start <= window.end {
+        let same_history = self.epoch.is_none_or(|e| e == epoch);
+        if same_history && window.first <= start && start <= window.end {
             Resume::Replay { from: start }
         } else {
             Resume::Reset { from: window.first }
+        }
+    }
+}
+
+impl ResumeRequest<'_> {
+    /// [`ResumeRequest::decide`] for a log whose session has ended: a client that would only
+    /// get live messages (its resume point is the end) gets [`Resume::Ended`], since none will
+    /// come; any other resume replays as usual (and the stream ends with `session_ended`).
+    #[must_use]
+    pub fn decide_ended(&self, window: Window, epoch: &str) -> Resume {
+        match self.decide(window, epoch) {
+            Resume::Replay { from } if from >= window.end => Resume::Ended,
+            other => other,
         }
     }
 }
@@ -297,6 +448,13 @@ impl Tracker {
                 EpochChange::New
             }
         }
+    }
+
+    /// Whether `epoch` is the one this tracker follows (the last one [`Tracker::handle_epoch`]
+    /// saw).
+    #[must_use]
+    pub fn follows_epoch(&self, epoch: &str) -> bool {
+        self.epoch == Some(fnv1a64(epoch.as_bytes()))
     }
 
     /// The server sent `reset`: the client drops its copy, and the tracker accepts whatever

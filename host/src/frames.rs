@@ -41,10 +41,15 @@ fn encode(frame: &Frame<'_>) -> Bytes {
     }
 }
 
-/// A `message` frame for the stored JSON of message `idx`.
+/// A `message` frame for the stored JSON of message `idx` of the log with `epoch`; its `id:` is
+/// `<epoch>-<idx>` ([`sse_core::seq::EventRef`]), so a resume names its history.
 #[must_use]
-pub fn message(idx: Seq, json: &[u8]) -> Bytes {
-    let id = idx.0.to_string();
+pub fn message(epoch: &str, idx: Seq, json: &[u8]) -> Bytes {
+    let id = sse_core::seq::EventRef {
+        epoch: Some(epoch),
+        idx,
+    }
+    .to_string();
     let data = String::from_utf8_lossy(json);
     let mut frame = Frame::new().event(MESSAGE).data(&data);
     if let Ok(id) = EventId::new(&id) {
@@ -77,11 +82,18 @@ pub fn heartbeat(unix_secs: u64) -> Bytes {
     encode(&Frame::new().event(HEARTBEAT).data(&data))
 }
 
-/// The `retry:` hint that opens every stream.
+/// The `retry:` hint that opens every stream, as a field line *without* the blank line that
+/// would end its block: it goes in front of the stream's first event, so that it is part of
+/// that event's block. (A block of `retry:` alone dispatches nothing in a WHATWG client, but
+/// httpx-sse and sseclient-py dispatch it as an empty `message`, whose data is not JSON.) The
+/// bytes are the core encoder's: a frame's fields are written `retry`, `event`, `id`, `data`,
+/// so `retry line + frame` is exactly the frame with its retry set.
 #[must_use]
-pub fn retry(retry: std::time::Duration) -> Bytes {
+pub fn retry_line(retry: std::time::Duration) -> Bytes {
     let ms = u64::try_from(retry.as_millis()).unwrap_or(u64::MAX);
-    encode(&Frame::new().retry(sse_core::Duration::from_millis(ms)))
+    let block = encode(&Frame::new().retry(sse_core::Duration::from_millis(ms)));
+    // `retry: N\n\n`: drop the final `\n`.
+    block.slice(..block.len().saturating_sub(1))
 }
 
 /// `reset` telling the client which log it is talking to now.

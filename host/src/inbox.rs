@@ -50,6 +50,12 @@ pub enum CommandKind {
     Cancel,
     /// The user asked to restart the conversation.
     Restart,
+    /// The browser asks for a re-prompt suggestion; answer with `{"id","prompt"}`
+    /// ([`crate::replies`]).
+    SuggestReprompt,
+    /// The browser asks for a commit's description (`revision`); answer with
+    /// `{"id","description"}` ([`crate::replies`]).
+    CommitDescription,
 }
 
 impl CommandKind {
@@ -60,6 +66,8 @@ impl CommandKind {
             CommandKind::Chat => "chat",
             CommandKind::Cancel => "cancel",
             CommandKind::Restart => "restart",
+            CommandKind::SuggestReprompt => "suggest_reprompt",
+            CommandKind::CommitDescription => "commit_description",
         }
     }
 }
@@ -146,6 +154,21 @@ impl Inbox {
         kind: CommandKind,
         fields: serde_json::Map<String, Value>,
     ) -> Result<u64, TooLarge> {
+        self.push_then(kind, fields, |_| ()).map(|(id, ())| id)
+    }
+
+    /// [`Inbox::push`], calling `before(id)` before any consumer can see the command (to
+    /// register for the agent's answer first, [`crate::replies`]).
+    ///
+    /// # Errors
+    /// [`TooLarge`]: the command alone is over the byte bound; nothing was added, and
+    /// `before` was not called.
+    pub fn push_then<R>(
+        &self,
+        kind: CommandKind,
+        fields: serde_json::Map<String, Value>,
+        before: impl FnOnce(u64) -> R,
+    ) -> Result<(u64, R), TooLarge> {
         let mut ring = self.ring.lock().unwrap_or_else(PoisonError::into_inner);
         let id = ring.next_id;
         let json = encode(kind, id, fields);
@@ -160,9 +183,10 @@ impl Inbox {
             ring.bytes -= old.json.len();
             ring.dropped += 1;
         }
+        let r = before(id);
         drop(ring);
         self.tx.send_replace(id);
-        Ok(id)
+        Ok((id, r))
     }
 
     /// A consumer starting after `last_id`, or at the first untaken command.

@@ -14,5 +14,6 @@ pub mod inbox;
 pub mod log;
 pub mod model;
 pub mod publish;
+pub mod replies;
 pub mod server;
 pub mod web;

@@ -264,8 +264,9 @@ pub struct TotalUsage {
     pub total_cost_usd: f64,
     /// Model calls.
     pub messages: u64,
-    /// Tool calls.
-    pub tool_uses: u64,
+    /// Tool calls by tool name, as sketch sends it (`{"bash": 3}`); a plain count from an
+    /// older agent is accepted too.
+    pub tool_uses: ToolUses,
     /// RFC 3339.
     #[serde(skip_serializing_if = "Option::is_none")]
     pub start_time: Option<String>,
@@ -274,7 +275,73 @@ pub struct TotalUsage {
     pub extra: Map<String, Value>,
 }
 
-/// The session's state as `/state` and the `state` event show it (DESIGN.md §3).
+/// `total_usage.tool_uses`: calls per tool (sketch's shape), or a plain count.
+#[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
+#[serde(untagged)]
+pub enum ToolUses {
+    /// `{"bash": 3, "patch": 1}`
+    ByTool(std::collections::BTreeMap<String, u64>),
+    /// `4` (agents written before the map).
+    Count(u64),
+}
+
+impl Default for ToolUses {
+    fn default() -> Self {
+        ToolUses::ByTool(std::collections::BTreeMap::new())
+    }
+}
+
+/// Every State field sketch's web UI reads, with the value it means when an agent has not set
+/// it (PROTOCOL.md §4). The hub renders a State as these defaults overlaid with what the agent
+/// set, so a reader never meets a missing `outstanding_tool_calls` (sketch's UI calls
+/// `.length` on it) or a half `total_usage`.
+#[must_use]
+pub fn state_defaults() -> Map<String, Value> {
+    let v = serde_json::json!({
+        "title": "",
+        "hostname": "",
+        "working_dir": "",
+        "os": std::env::consts::OS,
+        "initial_commit": "",
+        "session_id": "",
+        "in_container": false,
+        "ssh_available": false,
+        "outstanding_llm_calls": 0,
+        "outstanding_tool_calls": [],
+        "total_usage": {
+            "start_time": "",
+            "messages": 0,
+            "input_tokens": 0,
+            "output_tokens": 0,
+            "cache_read_input_tokens": 0,
+            "cache_creation_input_tokens": 0,
+            "total_cost_usd": 0.0,
+            "tool_uses": {},
+        },
+        "session_ended": false,
+        "can_send_messages": true,
+    });
+    match v {
+        Value::Object(m) => m,
+        _ => Map::new(),
+    }
+}
+
+/// `stored` overlaid on `defaults`: objects merge key by key (recursively), anything else in
+/// `stored` wins; a `null` in `stored` keeps the default (sketch's UI reads `null` arrays).
+pub fn overlay(defaults: &mut Map<String, Value>, stored: &Map<String, Value>) {
+    for (k, v) in stored {
+        match (defaults.get_mut(k), v) {
+            (Some(_), Value::Null) => {}
+            (Some(Value::Object(d)), Value::Object(s)) => overlay(d, s),
+            _ => {
+                defaults.insert(k.clone(), v.clone());
+            }
+        }
+    }
+}
+
+/// The session's state as `/state` and the `state` event show it (PROTOCOL.md §4).
 ///
 /// `message_count`, `epoch` and `first_message_index` belong to the log: the hub sets them
 /// and ignores what an agent sends for them.
@@ -333,7 +400,16 @@ impl State {
 }
 
 /// Fields of the state that the log owns; a patch cannot set them.
-pub const LOG_OWNED_STATE_FIELDS: [&str; 3] = ["message_count", "epoch", "first_message_index"];
+pub const LOG_OWNED_STATE_FIELDS: [&str; 4] = [
+    "message_count",
+    "epoch",
+    "first_message_index",
+    RESTART_INDEX_FIELD,
+];
+
+/// Where the stored state keeps the index of the current conversation's first message (set by
+/// `POST /restart`, shown as `first_message_index`). Not shown itself.
+pub const RESTART_INDEX_FIELD: &str = "_restarted_at";
 
 /// Applies a JSON merge patch (RFC 7396) to a state object: `null` deletes a field, objects
 /// merge recursively, anything else replaces. Fields in [`LOG_OWNED_STATE_FIELDS`] are

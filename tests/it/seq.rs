@@ -150,12 +150,12 @@ proptest! {
         last in prop::option::of(0u64..250),
     ) {
         let w = Window { first: Seq(first), end: Seq(first + len) };
-        let req = ResumeRequest { from: from.map(Seq), last_event_id: last.map(Seq) };
+        let req = ResumeRequest { from: from.map(Seq), last_event_id: last.map(Seq), epoch: None };
         let start = req.start();
         prop_assert!(from.is_none_or(|f| start.0 >= f));
         prop_assert!(last.is_none_or(|l| start.0 > l));
         prop_assert!(start.0 == from.unwrap_or(0) || Some(start.0) == last.map(|l| l + 1));
-        match req.decide(w) {
+        match req.decide(w, "e") {
             Resume::Replay { from } => {
                 prop_assert_eq!(from, start);
                 prop_assert!(w.first <= from && from <= w.end);
@@ -164,7 +164,13 @@ proptest! {
                 prop_assert_eq!(from, w.first);
                 prop_assert!(start < w.first || start > w.end);
             }
+            Resume::Ended => prop_assert!(false, "decide never says ended"),
         }
+        // Claiming another epoch always resets; claiming this one changes nothing.
+        let other = ResumeRequest { epoch: Some("other"), ..req };
+        prop_assert_eq!(other.decide(w, "e"), Resume::Reset { from: w.first });
+        let same = ResumeRequest { epoch: Some("e"), ..req };
+        prop_assert_eq!(same.decide(w, "e"), req.decide(w, "e"));
     }
 
     /// Whatever the log has retained, the decided start is replayable, and the replay is the
@@ -178,9 +184,10 @@ proptest! {
         let w = log.window();
         prop_assert_eq!(w.end, Seq(pushed));
         prop_assert_eq!(w.first, Seq(pushed.saturating_sub(8)));
-        let req = ResumeRequest { from: Some(Seq(from)), last_event_id: None };
-        let start = match req.decide(w) {
+        let req = ResumeRequest { from: Some(Seq(from)), last_event_id: None, epoch: None };
+        let start = match req.decide(w, "e") {
             Resume::Replay { from } | Resume::Reset { from } => from,
+            Resume::Ended => unreachable!("decide never says ended"),
         };
         let replay: Vec<(u64, Vec<u8>)> =
             log.replay_from(start).unwrap().map(|(s, f)| (s.0, f.to_vec())).collect();
@@ -203,9 +210,9 @@ fn resume_after_any_disconnect_delivers_exactly_once() {
         let mut delivered = Vec::new();
         let mut resume = ResumeRequest::default();
         for connection in 0..2 {
-            let start = match resume.decide(log.window()) {
+            let start = match resume.decide(log.window(), "e") {
                 Resume::Replay { from } => from,
-                Resume::Reset { .. } => panic!("no reset expected"),
+                Resume::Reset { .. } | Resume::Ended => panic!("no reset expected"),
             };
             for (seq, _) in log.replay_from(start).unwrap() {
                 if connection == 0 && seq.0 == cut {
@@ -218,6 +225,7 @@ fn resume_after_any_disconnect_delivers_exactly_once() {
             resume = ResumeRequest {
                 from: Some(t.resume_from()),
                 last_event_id: t.resume_from().0.checked_sub(1).map(Seq),
+                epoch: Some("e"),
             };
         }
         assert_eq!(delivered, (0..30).collect::<Vec<_>>(), "cut at {cut}");

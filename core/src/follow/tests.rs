@@ -633,3 +633,28 @@ fn r5_an_id_only_block_counts_and_an_unfinished_one_does_not() {
     assert_eq!(actions(&mut f), [Action::Close]);
     assert_eq!(f.last_event_id(), Some("7"));
 }
+
+#[test]
+fn epoch_qualified_ids_resume_with_their_epoch() {
+    let mut f = connected_generic();
+    let e = "0123456789abcdef0123456789abcdef";
+    let state = std::format!("event: state\ndata: {{\"epoch\":\"{e}\"}}\n\n");
+    let mut out = feed(&mut f, at(0), state.as_bytes());
+    assert_eq!(f.resume_epoch(), None, "no id yet");
+    let msgs = std::format!(
+        "event: message\nid: {e}-0\ndata: a\n\nevent: message\nid: {e}-1\ndata: b\n\n"
+    );
+    out.extend(feed(&mut f, at(1), msgs.as_bytes()));
+    assert!(out.ends_with(&[msg(0, "a"), msg(1, "b")]), "{out:?}");
+    assert_eq!(f.resume_from(), Seq(2));
+    assert_eq!(f.last_event_id(), Some(std::format!("{e}-1").as_str()));
+    assert_eq!(f.resume_epoch(), Some(e));
+    // A duplicate is still a duplicate with the epoch in its id.
+    let dup = std::format!("event: message\nid: {e}-1\ndata: b\n\n");
+    assert_eq!(feed(&mut f, at(2), dup.as_bytes()), []);
+    // The server moved to another epoch: the old one is not sent back as ours.
+    let other = "event: state\ndata: {\"epoch\":\"fedcba\"}\n\n";
+    let out = feed(&mut f, at(3), other.as_bytes());
+    assert!(out.contains(&O::StartOver(None)), "{out:?}");
+    assert_eq!(f.resume_epoch(), None);
+}

@@ -1,4 +1,5 @@
 use super::*;
+use std::string::ToString;
 
 #[test]
 fn parse_index_accepts_plain_digits() {
@@ -27,10 +28,11 @@ fn parse_index_refuses_everything_else() {
     );
 }
 
-fn req(from: Option<u64>, last: Option<u64>) -> ResumeRequest {
+fn req(from: Option<u64>, last: Option<u64>) -> ResumeRequest<'static> {
     ResumeRequest {
         from: from.map(Seq),
         last_event_id: last.map(Seq),
+        epoch: None,
     }
 }
 
@@ -60,18 +62,18 @@ fn decide_replays_inside_the_window_and_resets_outside() {
         (req(None, None), Resume::Reset { from: Seq(10) }),
     ];
     for (r, want) in cases {
-        assert_eq!(r.decide(w), want, "{r:?}");
+        assert_eq!(r.decide(w, "e1"), want, "{r:?}");
     }
     let full = Window {
         first: Seq(0),
         end: Seq(0),
     };
     assert_eq!(
-        req(None, None).decide(full),
+        req(None, None).decide(full, "e1"),
         Resume::Replay { from: Seq(0) }
     );
     assert_eq!(
-        req(Some(1), None).decide(full),
+        req(Some(1), None).decide(full, "e1"),
         Resume::Reset { from: Seq(0) }
     );
 }
@@ -261,7 +263,7 @@ fn log_and_decide_work_together() {
         (10, false, 10),
         (11, true, 6),
     ] {
-        let decision = req(Some(from), None).decide(log.window());
+        let decision = req(Some(from), None).decide(log.window(), "e1");
         let start = match decision {
             Resume::Replay { from } => {
                 assert!(!want_reset, "from {from}");
@@ -271,8 +273,93 @@ fn log_and_decide_work_together() {
                 assert!(want_reset, "from {from}");
                 from
             }
+            Resume::Ended => panic!("decide never says ended"),
         };
         assert_eq!(start, Seq(want_first));
         assert!(log.replay_from(start).is_ok());
     }
+}
+
+#[test]
+fn from_is_read_as_sketch_read_it() {
+    assert_eq!(parse_from(""), Ok(Seq(0)));
+    assert_eq!(parse_from("-3"), Ok(Seq(0)));
+    assert_eq!(parse_from("-99999999999999999999999"), Ok(Seq(0)));
+    assert_eq!(parse_from("+5"), Ok(Seq(5)));
+    assert_eq!(parse_from("07"), Ok(Seq(7)));
+    assert_eq!(parse_from(" 5"), Ok(Seq(5)), "from=+5 once form-decoded");
+    for s in ["abc", "+", "-", "1.5", "  1", "+-1", "--1", "1-"] {
+        assert_eq!(parse_from(s), Err(ResumeError::NotANumber), "{s:?}");
+    }
+    assert_eq!(
+        parse_from("18446744073709551616"),
+        Err(ResumeError::TooLarge)
+    );
+}
+
+#[test]
+fn event_ids_are_epoch_qualified_or_bare() {
+    let e = EventRef::parse("3f2a-17").unwrap();
+    assert_eq!((e.epoch, e.idx), (Some("3f2a"), Seq(17)));
+    assert_eq!(e.to_string(), "3f2a-17");
+    let bare = EventRef::parse("17").unwrap();
+    assert_eq!((bare.epoch, bare.idx), (None, Seq(17)));
+    assert_eq!(bare.to_string(), "17");
+    assert_eq!(EventRef::parse("-1"), Err(ResumeError::Negative));
+    assert_eq!(EventRef::parse("a b-1"), Err(ResumeError::InvalidEpoch));
+    assert_eq!(EventRef::parse("a--1"), Err(ResumeError::InvalidEpoch));
+    assert_eq!(EventRef::parse("ab-"), Err(ResumeError::NotANumber));
+    assert_eq!(EventRef::parse("ab-x"), Err(ResumeError::NotANumber));
+    let long = "a".repeat(MAX_EPOCH_LEN + 1) + "-1";
+    assert_eq!(EventRef::parse(&long), Err(ResumeError::InvalidEpoch));
+}
+
+#[test]
+fn a_resume_from_another_epoch_is_always_a_reset() {
+    let w = Window {
+        first: Seq(0),
+        end: Seq(10),
+    };
+    // The stale-restart case: ids 0..3 of epoch `old`, the log now holds 10 of `new`.
+    let stale = ResumeRequest::parse(None, None, Some("old-3")).unwrap();
+    assert_eq!(stale.decide(w, "new"), Resume::Reset { from: Seq(0) });
+    assert_eq!(stale.decide(w, "old"), Resume::Replay { from: Seq(4) });
+    let by_param = ResumeRequest::parse(Some("4"), Some("old"), None).unwrap();
+    assert_eq!(by_param.decide(w, "new"), Resume::Reset { from: Seq(0) });
+    assert_eq!(by_param.decide(w, "old"), Resume::Replay { from: Seq(4) });
+    // No epoch said: the index alone decides (sketch's `from=`).
+    let plain = ResumeRequest::parse(Some("4"), None, Some("3")).unwrap();
+    assert_eq!(plain.decide(w, "new"), Resume::Replay { from: Seq(4) });
+    // Empty values are absent.
+    assert_eq!(
+        ResumeRequest::parse(Some(""), Some(""), Some("")),
+        Ok(ResumeRequest {
+            from: Some(Seq(0)),
+            last_event_id: None,
+            epoch: None
+        })
+    );
+    assert_eq!(
+        ResumeRequest::parse(None, Some("a"), Some("b-1")),
+        Err(ResumeError::ConflictingEpochs)
+    );
+    assert_eq!(
+        ResumeRequest::parse(None, Some("a-b"), None),
+        Err(ResumeError::InvalidEpoch)
+    );
+}
+
+#[test]
+fn an_ended_session_answers_a_client_at_its_end_with_ended() {
+    let w = Window {
+        first: Seq(0),
+        end: Seq(5),
+    };
+    let at_end = ResumeRequest::parse(None, None, Some("e-4")).unwrap();
+    assert_eq!(at_end.decide_ended(w, "e"), Resume::Ended);
+    assert_eq!(at_end.decide(w, "e"), Resume::Replay { from: Seq(5) });
+    let behind = ResumeRequest::parse(Some("2"), None, None).unwrap();
+    assert_eq!(behind.decide_ended(w, "e"), Resume::Replay { from: Seq(2) });
+    // Another history still resets (its client needs the whole log).
+    assert_eq!(at_end.decide_ended(w, "f"), Resume::Reset { from: Seq(0) });
 }

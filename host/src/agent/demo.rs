@@ -7,7 +7,8 @@
 //! ends the turn early.
 
 use crate::hub::Hub;
-use crate::inbox::{CommandKind, Inbox};
+use crate::inbox::{Command, CommandKind, Inbox};
+use crate::replies::Replies;
 use crate::model::{AgentMessage, MessageType, Usage, now_rfc3339};
 use serde_json::{Value, json};
 use std::sync::Arc;
@@ -27,11 +28,34 @@ struct Totals {
     output_tokens: u64,
     cost: f64,
     calls: u64,
-    tool_uses: u64,
+    /// Tool calls by tool name (sketch's `tool_uses`).
+    tool_uses: serde_json::Map<String, Value>,
+}
+
+impl Totals {
+    /// The totals a durable log's state already holds (so a restarted demo continues them).
+    fn from_state(state: &Value) -> Self {
+        let u = &state["total_usage"];
+        let n = |k: &str| u[k].as_u64().unwrap_or(0);
+        Totals {
+            input_tokens: n("input_tokens"),
+            output_tokens: n("output_tokens"),
+            cost: u["total_cost_usd"].as_f64().unwrap_or(0.0),
+            calls: n("messages"),
+            tool_uses: u["tool_uses"].as_object().cloned().unwrap_or_default(),
+        }
+    }
+
+    fn count_tool(&mut self, name: &str) {
+        let n = self.tool_uses.get(name).and_then(Value::as_u64).unwrap_or(0);
+        self.tool_uses.insert(name.to_owned(), (n + 1).into());
+    }
 }
 
 struct Demo {
     hub: Hub,
+    /// The user's last chat (what a re-prompt suggestion builds on).
+    last_chat: String,
     step: Duration,
     turn: u64,
     totals: Totals,
@@ -41,10 +65,16 @@ struct Demo {
 pub(super) async fn spawn(
     hub: Hub,
     inbox: Arc<Inbox>,
+    replies: Arc<Replies>,
     step: Duration,
     mut closing: watch::Receiver<bool>,
 ) -> anyhow::Result<JoinHandle<()>> {
-    let start_time = now_rfc3339();
+    let state: Value = serde_json::from_slice(&hub.state_json()).unwrap_or(Value::Null);
+    let totals = Totals::from_state(&state);
+    let start_time = state["total_usage"]["start_time"]
+        .as_str()
+        .filter(|t| !t.is_empty())
+        .map_or_else(now_rfc3339, str::to_owned);
     hub.patch_state(&json!({
         "title": "Demo agent",
         "agent_state": "WaitingForUserInput",
@@ -55,16 +85,17 @@ pub(super) async fn spawn(
         "session_id": format!("demo-{}", &hub.epoch()[..8.min(hub.epoch().len())]),
         "hostname": hostname(),
         "working_dir": std::env::current_dir().map(|d| d.display().to_string()).unwrap_or_default(),
-        "total_usage": {"input_tokens": 0, "output_tokens": 0, "cache_read_input_tokens": 0,
-            "cache_creation_input_tokens": 0, "total_cost_usd": 0.0, "messages": 0,
-            "tool_uses": 0, "start_time": start_time},
+        "total_usage": {"input_tokens": totals.input_tokens, "output_tokens": totals.output_tokens,
+            "total_cost_usd": totals.cost, "messages": totals.calls,
+            "tool_uses": totals.tool_uses, "start_time": start_time},
     }))
     .await?;
     let mut demo = Demo {
         hub,
+        last_chat: String::new(),
         step,
         turn: 0,
-        totals: Totals::default(),
+        totals,
         start_time,
     };
     Ok(tokio::spawn(async move {
@@ -81,10 +112,14 @@ pub(super) async fn spawn(
                 };
                 let Some(cmd) = cmd else { return };
                 if cmd.kind != CommandKind::Chat {
-                    continue; // cancel/restart outside a turn: nothing to stop
+                    // Cancel/restart outside a turn: nothing to stop.
+                    answer(&replies, &cmd, &demo.last_chat);
+                    continue;
                 }
                 chat_text(&cmd.json)
             };
+            demo.last_chat.clone_from(&text);
+            let last_chat = text.clone();
             // A cancel (or shutdown) during the turn stops it.
             let cancelled = {
                 let turn = demo.run_turn(&text);
@@ -99,7 +134,7 @@ pub(super) async fn spawn(
                                 queued.push_back(chat_text(&c.json));
                             }
                         }
-                        Some(_) => {}
+                        Some(c) => answer(&replies, &c, &last_chat),
                             None => return,
                         },
                         _ = closing.wait_for(|c| *c) => return,
@@ -124,7 +159,9 @@ impl Demo {
     async fn run_turn(&mut self, text: &str) -> Result<(), crate::hub::PublishError> {
         self.turn += 1;
         let long = self.turn.is_multiple_of(3);
-        let call_id = format!("toolu_demo_{}", self.turn);
+        // Unique for the life of the log (a restarted demo on a durable log must not reuse an
+        // id: sketch's UI attaches a tool result to the call with its id).
+        let call_id = format!("toolu_demo_{}", self.hub.message_count().0);
 
         self.state("SendingToLLM", 1, &[]).await?;
         tokio::time::sleep(self.step).await;
@@ -141,7 +178,7 @@ impl Demo {
         self.state("ToolUseRequested", 0, &[]).await?;
 
         self.state("RunningTool", 0, &["bash"]).await?;
-        self.totals.tool_uses += 1;
+        self.totals.count_tool("bash");
         let started = std::time::Instant::now();
         tokio::time::sleep(self.step).await;
         let output = if long {
@@ -217,6 +254,37 @@ impl Demo {
             .await
             .map(|_| ())
     }
+}
+
+/// Answers the browser's questions (`/suggest-reprompt`, `/commit-description`) at once.
+fn answer(replies: &Replies, cmd: &Command, last_chat: &str) {
+    let (key, text) = match cmd.kind {
+        CommandKind::SuggestReprompt if last_chat.is_empty() => (
+            "prompt",
+            "Start again from the task description, and keep what we learned so far.".to_owned(),
+        ),
+        CommandKind::SuggestReprompt => (
+            "prompt",
+            format!(
+                "Start again: {}. Keep what we learned so far.",
+                last_chat.chars().take(500).collect::<String>()
+            ),
+        ),
+        CommandKind::CommitDescription => {
+            let revision = serde_json::from_slice::<Value>(&cmd.json)
+                .ok()
+                .and_then(|v| v.get("revision").and_then(Value::as_str).map(str::to_owned))
+                .unwrap_or_default();
+            let short: String = revision.chars().take(12).collect();
+            ("description", format!("{short} (demo agent: no repository behind this session)"))
+        }
+        _ => return,
+    };
+    let reply = serde_json::Map::from_iter([
+        ("id".to_owned(), cmd.id.into()),
+        (key.to_owned(), Value::String(text)),
+    ]);
+    replies.answer(cmd.id, reply);
 }
 
 fn chat_text(json: &[u8]) -> String {

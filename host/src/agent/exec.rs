@@ -2,8 +2,10 @@
 //!
 //! Protocol (JSON lines, UTF-8):
 //! - stdout: an object with `"type"` is a message (`POST /api/messages`); an object with
-//!   `"state"` is a state merge patch (`PATCH /api/state`). Anything else is logged and
-//!   skipped; lines longer than `max_line` are skipped.
+//!   `"state"` is a state merge patch (`PATCH /api/state`); `{"reply":{"id":N,…}}` answers
+//!   the inbox question `N` (`suggest_reprompt` → `"prompt"`, `commit_description` →
+//!   `"description"`, see [`crate::replies`]). Anything else is logged and skipped; lines
+//!   longer than `max_line` are skipped.
 //! - stdin: every user command from the inbox, one JSON object per line
 //!   (`{"type":"chat","id":1,"message":"…","idx":4}`).
 //!
@@ -12,6 +14,7 @@
 
 use crate::hub::Hub;
 use crate::inbox::Inbox;
+use crate::replies::Replies;
 use serde_json::{Value, json};
 use std::process::Stdio;
 use std::sync::Arc;
@@ -25,6 +28,7 @@ pub(super) async fn spawn(
     max_line: usize,
     hub: Hub,
     inbox: Arc<Inbox>,
+    replies: Arc<Replies>,
     mut closing: watch::Receiver<bool>,
 ) -> anyhow::Result<JoinHandle<()>> {
     let mut child = Command::new("sh")
@@ -57,7 +61,7 @@ pub(super) async fn spawn(
         });
         let read = async {
             if let Some(out) = stdout {
-                read_lines(BufReader::new(out), max_line, &hub).await;
+                read_lines(BufReader::new(out), max_line, &hub, &replies).await;
             }
             child.wait().await
         };
@@ -88,7 +92,12 @@ pub(super) async fn spawn(
     }))
 }
 
-async fn read_lines(mut r: impl AsyncBufRead + Unpin, max_line: usize, hub: &Hub) {
+async fn read_lines(
+    mut r: impl AsyncBufRead + Unpin,
+    max_line: usize,
+    hub: &Hub,
+    replies: &Replies,
+) {
     let mut line = Vec::new();
     loop {
         line.clear();
@@ -115,6 +124,15 @@ async fn read_lines(mut r: impl AsyncBufRead + Unpin, max_line: usize, hub: &Hub
                     tracing::warn!(error = %e, "agent process sent a message the hub refused");
                 }
             }
+            Ok(Value::Object(mut m)) if m.contains_key("reply") => match m.remove("reply") {
+                Some(Value::Object(reply)) => {
+                    let id = reply.get("id").and_then(Value::as_u64);
+                    if !id.is_some_and(|id| replies.answer(id, reply)) {
+                        tracing::warn!(?id, "agent process answered a question nobody waits for");
+                    }
+                }
+                _ => tracing::warn!("agent process sent a reply that is not an object"),
+            },
             Ok(Value::Object(m)) if m.contains_key("state") => {
                 if let Err(e) = hub.patch_state(&m["state"]).await {
                     tracing::warn!(error = %e, "agent process sent a state patch the hub refused");

@@ -6,6 +6,7 @@ mod exec;
 
 use crate::hub::Hub;
 use crate::inbox::Inbox;
+use crate::replies::Replies;
 use std::sync::Arc;
 use std::time::Duration;
 use tokio::sync::watch;
@@ -39,13 +40,14 @@ pub(crate) async fn spawn(
     agent: &Agent,
     hub: Hub,
     inbox: Arc<Inbox>,
+    replies: Arc<Replies>,
     closing: watch::Receiver<bool>,
 ) -> anyhow::Result<Option<JoinHandle<()>>> {
     Ok(match agent {
         Agent::None => None,
-        Agent::Demo { step } => Some(demo::spawn(hub, inbox, *step, closing).await?),
+        Agent::Demo { step } => Some(demo::spawn(hub, inbox, replies, *step, closing).await?),
         Agent::Exec { command, max_line } => {
-            Some(exec::spawn(command, *max_line, hub, inbox, closing).await?)
+            Some(exec::spawn(command, *max_line, hub, inbox, replies, closing).await?)
         }
     })
 }

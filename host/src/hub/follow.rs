@@ -73,8 +73,9 @@ impl Shared {
                     self.config.ring_bytes,
                 );
             }
+            let epoch = self.log.epoch();
             for r in &changes.records {
-                ring.push(r.idx, frames::message(r.idx, &r.json));
+                ring.push(r.idx, frames::message(&epoch, r.idx, &r.json));
             }
         }
         self.metrics

@@ -128,6 +128,10 @@ pub enum SubscribeError {
     /// `max_subscribers` are connected.
     #[error("too many subscribers")]
     TooMany,
+    /// The session has ended and the client has every message ([`Resume::Ended`]): answer
+    /// `204 No Content` so that an `EventSource` stops reconnecting.
+    #[error("the session has ended")]
+    Ended,
 }
 
 /// The fan-out hub. Cheap to clone (an `Arc`).
@@ -147,7 +151,8 @@ pub(crate) struct Shared {
     pub(crate) tx: watch::Sender<Snapshot>,
     pub(crate) metrics: Metrics,
     pub(crate) registry: Mutex<Registry>,
-    pub(crate) retry_frame: Bytes,
+    /// `retry: N` (a field line, [`frames::retry_line`]) that goes before a stream's first event.
+    pub(crate) retry_line: Bytes,
     origin: tokio::time::Instant,
     stop: Notify,
 }
@@ -199,7 +204,7 @@ impl Hub {
         let (tx, _) = watch::channel(snapshot);
         let shared = Arc::new(Shared {
             ring: RwLock::new(Ring::new(end, config.ring_frames, config.ring_bytes)),
-            retry_frame: frames::retry(config.retry),
+            retry_line: frames::retry_line(config.retry),
             log,
             config,
             publish: tokio::sync::Mutex::new(Publisher { closed: false }),
@@ -234,7 +239,7 @@ impl Hub {
         let map = model::prepare_message(message, idx.0)?;
         let json = Bytes::from(Value::Object(map).to_string());
         s.log.append(idx, json.clone()).await?;
-        let frame = frames::message(idx, &json);
+        let frame = frames::message(&s.log.epoch(), idx, &json);
         s.ring
             .write()
             .unwrap_or_else(PoisonError::into_inner)
@@ -302,18 +307,72 @@ impl Hub {
         Ok(s.publish_state())
     }
 
+    /// Restarts the conversation as sketch's `POST /restart` did: appends "Conversation
+    /// restarted.", makes it the conversation's first message (`first_message_index`) and
+    /// clears the title. The log keeps everything before it. Returns its index.
+    ///
+    /// # Errors
+    /// [`PublishError`].
+    pub async fn restart_conversation(&self) -> Result<Seq, PublishError> {
+        let idx = self
+            .append(serde_json::json!({"type": "agent", "content": "Conversation restarted."}))
+            .await?;
+        let mark = |current: &Map<String, Value>| {
+            let mut next = current.clone();
+            next.insert(model::RESTART_INDEX_FIELD.into(), idx.0.into());
+            next.insert("title".into(), "".into());
+            Ok::<_, ModelError>(next)
+        };
+        let s = &self.shared;
+        if let Log::Redis(log) = &s.log {
+            log.update_state(mark).await??;
+        } else {
+            let p = s.publish.lock().await;
+            if p.closed {
+                return Err(PublishError::ShuttingDown);
+            }
+            s.log.set_state(mark(&s.log.state())?).await?;
+        }
+        s.publish_state();
+        Ok(idx)
+    }
+
+    /// Waits until the log holds more than `seen` messages, the server shuts down, or
+    /// `limit` passes (sketch's `GET /state?poll=true&seen=N`).
+    pub async fn wait_for_more_than(&self, seen: u64, limit: Duration) {
+        let mut rx = self.shared.tx.subscribe();
+        let more = rx.wait_for(|snap| snap.end.0 > seen || snap.shutdown);
+        let _ = tokio::time::timeout(limit, more).await;
+    }
+
     /// Opens a stream subscription resuming as `resume` asks (`sse_core` decides replay vs
     /// reset). `kill`, when given, is notified if the subscriber passes the stall bound.
     ///
     /// # Errors
-    /// [`SubscribeError::TooMany`] at `max_subscribers`.
+    /// [`SubscribeError::TooMany`] at `max_subscribers`; [`SubscribeError::Ended`] when the
+    /// session ended and the client has everything.
     pub fn subscribe(
         &self,
-        resume: ResumeRequest,
+        resume: ResumeRequest<'_>,
         filter: EventFilter,
         kill: Option<Arc<Notify>>,
     ) -> Result<Subscription, SubscribeError> {
         let s = &self.shared;
+        let decided = {
+            let snap = s.tx.borrow();
+            let window = Window {
+                first: s.log.extent().first,
+                end: snap.end,
+            };
+            if snap.ended.is_some() {
+                resume.decide_ended(window, &snap.epoch)
+            } else {
+                resume.decide(window, &snap.epoch)
+            }
+        };
+        if decided == Resume::Ended {
+            return Err(SubscribeError::Ended);
+        }
         let slot = Arc::new(Slot {
             parked: AtomicBool::new(false),
             last_taken_ms: AtomicU64::new(self.now_ms()),
@@ -338,13 +397,17 @@ impl Hub {
             let snap = rx.borrow();
             (Arc::clone(&snap.epoch), snap.end, snap.heartbeat_gen)
         };
+        // Decided again on the snapshot this subscription starts from (the log may have
+        // grown since), without the ended rule: a session that ended meanwhile ends the stream
+        // with `session_ended` instead.
         let window = Window {
             first: s.log.extent().first,
             end,
         };
-        let (pos, reset) = match resume.decide(window) {
+        let (pos, reset) = match resume.decide(window, &epoch) {
             Resume::Replay { from } => (from, None),
             Resume::Reset { from } => (from, Some(frames::reset(&epoch, end))),
+            Resume::Ended => (end, None),
         };
         Ok(Subscription::new(
             Arc::clone(s),
@@ -388,10 +451,11 @@ impl Hub {
         self.shared.tx.borrow().state_json.clone()
     }
 
-    /// The `retry:` frame every stream opens with.
+    /// The `retry:` field line that goes before every stream's first event
+    /// ([`frames::retry_line`]).
     #[must_use]
-    pub fn retry_frame(&self) -> Bytes {
-        self.shared.retry_frame.clone()
+    pub fn retry_line(&self) -> Bytes {
+        self.shared.retry_line.clone()
     }
 
     /// The log's epoch.
@@ -515,10 +579,22 @@ fn render_state(
     let mut out = Map::new();
     out.insert("message_count".into(), extent.end.0.into());
     out.insert("epoch".into(), epoch.into());
-    out.insert("first_message_index".into(), extent.first.0.into());
-    for (k, v) in state {
-        if !model::LOG_OWNED_STATE_FIELDS.contains(&k.as_str()) {
-            out.insert(k.clone(), v.clone());
+    // The first message of the current conversation (a restart moves it, as in sketch), and
+    // never below what the log still holds.
+    let restarted_at = state
+        .get(model::RESTART_INDEX_FIELD)
+        .and_then(Value::as_u64)
+        .unwrap_or(0);
+    out.insert(
+        "first_message_index".into(),
+        extent.first.0.max(restarted_at.min(extent.end.0)).into(),
+    );
+    let mut fields = model::state_defaults();
+    model::overlay(&mut fields, state);
+    for (k, v) in fields {
+        if !model::LOG_OWNED_STATE_FIELDS.contains(&k.as_str()) && k != model::RESTART_INDEX_FIELD
+        {
+            out.insert(k, v);
         }
     }
     let ended = (state.get("session_ended") == Some(&Value::Bool(true))).then(|| {

@@ -75,6 +75,12 @@ impl Batch {
         self.frames.push(frame);
     }
 
+    /// Puts `bytes` before everything queued (the opening `retry:` line).
+    fn push_front(&mut self, bytes: Bytes) {
+        self.len += bytes.len();
+        self.frames.insert(0, bytes);
+    }
+
     /// At or over the limit (a single oversized frame still goes out alone).
     pub(crate) fn is_full(&self) -> bool {
         self.len >= self.limit
@@ -110,8 +116,10 @@ pub struct Subscription {
     /// The next message index to send.
     pos: Seq,
     filter: EventFilter,
-    /// `retry:` (and `reset`) not yet sent.
+    /// The opening (`reset`, if any) not yet queued.
     opening: Option<Option<Bytes>>,
+    /// The `retry:` line goes in front of the first event sent.
+    retry_owed: bool,
     sent_state: u64,
     sent_heartbeat: u64,
     lagging: bool,
@@ -142,6 +150,7 @@ impl Subscription {
             pos,
             filter,
             opening: Some(reset),
+            retry_owed: false,
             sent_state: 0,
             sent_heartbeat: heartbeat_gen,
             // A backlog older than the ring is read from the log without counting as lag;
@@ -180,7 +189,7 @@ impl Subscription {
             }
             let mut batch = Batch::new(self.shared.config.batch_bytes);
             if let Some(reset) = self.opening.take() {
-                batch.push(self.shared.retry_frame.clone());
+                self.retry_owed = true;
                 if let Some(reset) = reset {
                     batch.push(reset);
                 }
@@ -224,6 +233,10 @@ impl Subscription {
                 let m = &self.shared.metrics;
                 m.events_delivered
                     .fetch_add(batch.frames.len() as u64, Relaxed);
+                if std::mem::take(&mut self.retry_owed) {
+                    // Inside the first event's block, never a block of its own.
+                    batch.push_front(self.shared.retry_line.clone());
+                }
                 m.writes.fetch_add(1, Relaxed);
                 m.bytes_out.fetch_add(batch.len as u64, Relaxed);
                 self.slot.last_taken_ms.store(self.shared.now_ms(), Relaxed);
@@ -296,7 +309,7 @@ impl Subscription {
                         break;
                     }
                     for r in records {
-                        batch.push(frames::message(r.idx, &r.json));
+                        batch.push(frames::message(&self.epoch, r.idx, &r.json));
                         self.pos = r.idx.next();
                     }
                 }

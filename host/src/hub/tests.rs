@@ -12,15 +12,25 @@ fn events(batch: &Bytes) -> Vec<String> {
     text.split("\n\n")
         .filter(|f| !f.is_empty())
         .map(|f| {
-            f.lines()
+            // `retry:` travels in the block of the stream's first event: "retry+state".
+            let retry = if f.lines().any(|l| l.starts_with("retry: ")) {
+                "retry+"
+            } else {
+                ""
+            };
+            let what = f
+                .lines()
                 .find_map(|l| l.strip_prefix("event: "))
                 .map_or_else(
                     || f.lines().next().unwrap_or("").to_owned(),
                     |name| {
+                        // Message ids are `<epoch>-<idx>`: show the index.
                         let id = f.lines().find_map(|l| l.strip_prefix("id: "));
-                        id.map_or(name.to_owned(), |id| format!("{name}#{id}"))
+                        let idx = id.map(|id| id.rsplit_once('-').map_or(id, |(_, i)| i));
+                        idx.map_or(name.to_owned(), |idx| format!("{name}#{idx}"))
                     },
-                )
+                );
+            format!("{retry}{what}")
         })
         .collect()
 }
@@ -33,10 +43,11 @@ async fn next(sub: &mut Subscription) -> Vec<String> {
     events(&b)
 }
 
-fn from(n: u64) -> ResumeRequest {
+fn from(n: u64) -> ResumeRequest<'static> {
     ResumeRequest {
         from: Some(Seq(n)),
         last_event_id: None,
+        epoch: None,
     }
 }
 
@@ -56,8 +67,7 @@ async fn first_batch_is_retry_state_then_backlog_with_one_state() {
     assert_eq!(
         next(&mut sub).await,
         [
-            "retry: 1000",
-            "state",
+            "retry+state",
             "message#2",
             "message#3",
             "message#4"
@@ -71,7 +81,7 @@ async fn first_batch_is_retry_state_then_backlog_with_one_state() {
 async fn state_is_coalesced_latest_wins() {
     let hub = hub_with(HubConfig::default());
     let mut sub = hub.subscribe(from(0), EventFilter::ALL, None).unwrap();
-    assert_eq!(next(&mut sub).await, ["retry: 1000", "state"]);
+    assert_eq!(next(&mut sub).await, ["retry+state"]);
     for i in 0..10 {
         hub.patch_state(&json!({"title": format!("t{i}")}))
             .await
@@ -90,7 +100,7 @@ async fn from_beyond_the_end_resets_and_replays_from_first() {
     let b = sub.next_batch().await.unwrap();
     assert_eq!(
         events(&b),
-        ["retry: 1000", "reset", "state", "message#0", "message#1"]
+        ["retry+reset", "state", "message#0", "message#1"]
     );
     let text = std::str::from_utf8(&b).unwrap();
     assert!(text.contains(&format!(
@@ -105,7 +115,7 @@ async fn filter_drops_messages_but_keeps_control_events() {
     append_n(&hub, 3).await;
     let filter = EventFilter::parse("state,heartbeat,bogus");
     let mut sub = hub.subscribe(from(0), filter, None).unwrap();
-    assert_eq!(next(&mut sub).await, ["retry: 1000", "state"]);
+    assert_eq!(next(&mut sub).await, ["retry+state"]);
     hub.patch_state(&json!({"session_ended": true}))
         .await
         .unwrap();
@@ -124,9 +134,8 @@ async fn lagging_subscriber_reads_the_log_and_sees_every_message_in_order() {
     let mut sub = hub
         .subscribe(from(0), EventFilter::parse("message"), None)
         .unwrap();
-    assert_eq!(next(&mut sub).await, ["retry: 1000"]);
     append_n(&hub, 2).await;
-    assert_eq!(next(&mut sub).await, ["message#0", "message#1"]);
+    assert_eq!(next(&mut sub).await, ["retry+message#0", "message#1"]);
     append_n(&hub, 40).await; // the ring holds 4: messages 2..38 come from the log
     let mut seen = Vec::new();
     let mut writes = 0;
@@ -151,8 +160,8 @@ async fn heartbeats_come_from_the_shared_timer() {
     let mut b = hub
         .subscribe(from(0), EventFilter::parse("state"), None)
         .unwrap();
-    assert_eq!(next(&mut a).await, ["retry: 1000", "state"]);
-    assert_eq!(next(&mut b).await, ["retry: 1000", "state"]);
+    assert_eq!(next(&mut a).await, ["retry+state"]);
+    assert_eq!(next(&mut b).await, ["retry+state"]);
     let t0 = tokio::time::Instant::now();
     assert_eq!(next(&mut a).await, ["heartbeat"]);
     assert_eq!(t0.elapsed().as_secs(), 15);
@@ -221,7 +230,7 @@ async fn an_idle_subscriber_is_never_dropped() {
             Some(Arc::clone(&kill)),
         )
         .unwrap();
-    sub.next_batch().await.unwrap();
+    // Nothing to send (no messages; `retry:` waits for the first event): it parks at once.
     let waiting = tokio::spawn(async move { sub.next_batch().await.is_some() });
     assert!(
         tokio::time::timeout(Duration::from_secs(30), kill.notified())
@@ -259,6 +268,8 @@ async fn message_frames_are_encoded_once_and_shared() {
     let mut b = hub
         .subscribe(from(0), EventFilter::parse("message"), None)
         .unwrap();
+    // The first batch carries the `retry:` line too (one buffer); the next is the frame alone.
+    append_n(&hub, 1).await;
     a.next_batch().await.unwrap();
     b.next_batch().await.unwrap();
     append_n(&hub, 1).await;
@@ -290,7 +301,7 @@ async fn a_subscriber_below_the_retention_window_is_ended_not_skipped() {
     };
     let hub = Hub::new(Log::Memory(MemoryLog::with_max_messages(Some(3))), config);
     let mut sub = hub.subscribe(from(0), EventFilter::ALL, None).unwrap();
-    assert_eq!(next(&mut sub).await, ["retry: 1000", "state"]);
+    assert_eq!(next(&mut sub).await, ["retry+state"]);
     // Messages 0..6 arrive while it is not reading: the log keeps 3..6, the ring only 5.
     append_n(&hub, 6).await;
     // It gets what it can without a gap (the latest state), then its stream ends: a client
@@ -309,12 +320,55 @@ async fn a_subscriber_below_the_retention_window_is_ended_not_skipped() {
     assert_eq!(
         next(&mut again).await,
         [
-            "retry: 1000",
-            "reset",
+            "retry+reset",
             "state",
             "message#3",
             "message#4",
             "message#5"
         ]
+    );
+}
+
+#[tokio::test]
+async fn message_ids_are_epoch_qualified_and_a_stale_epoch_resets() {
+    let hub = hub_with(HubConfig::default());
+    append_n(&hub, 3).await;
+    let mut sub = hub.subscribe(from(1), EventFilter::ALL, None).unwrap();
+    let b = sub.next_batch().await.unwrap();
+    let text = std::str::from_utf8(&b).unwrap();
+    assert!(text.contains(&format!("id: {}-1\n", hub.epoch())), "{text}");
+    // A client whose copy came from another log (a restarted --memory server) is reset, even
+    // though its index is inside this log.
+    let stale = ResumeRequest::parse(None, None, Some("0123abcd-1")).unwrap();
+    let mut sub = hub.subscribe(stale, EventFilter::ALL, None).unwrap();
+    assert_eq!(
+        next(&mut sub).await,
+        ["retry+reset", "state", "message#0", "message#1", "message#2"]
+    );
+    let epoch = hub.epoch();
+    let same = ResumeRequest::parse(None, Some(&epoch), Some("1")).unwrap();
+    let mut sub = hub.subscribe(same, EventFilter::ALL, None).unwrap();
+    assert_eq!(next(&mut sub).await, ["retry+state", "message#2"]);
+}
+
+#[tokio::test]
+async fn a_client_at_the_end_of_an_ended_session_is_told_ended() {
+    let hub = hub_with(HubConfig::default());
+    append_n(&hub, 2).await;
+    hub.patch_state(&json!({"session_ended": true}))
+        .await
+        .unwrap();
+    let epoch = hub.epoch();
+    let last = format!("{epoch}-1");
+    let at_end = ResumeRequest::parse(None, None, Some(&last)).unwrap();
+    assert!(matches!(
+        hub.subscribe(at_end, EventFilter::ALL, None),
+        Err(SubscribeError::Ended)
+    ));
+    // Behind the end: the rest, then `session_ended`.
+    let mut sub = hub.subscribe(from(1), EventFilter::ALL, None).unwrap();
+    assert_eq!(
+        next(&mut sub).await,
+        ["retry+state", "message#1", "session_ended"]
     );
 }

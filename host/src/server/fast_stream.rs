@@ -112,12 +112,12 @@ pub(super) async fn accept(stream: &TcpStream, app: &App, kill: &Arc<Notify>) ->
     }
     // The handler's own reading; a request it refuses is left to hyper, which answers 400
     // through the same function.
-    let StreamRequest { resume, filter } =
+    let request =
         StreamRequest::parse(query, req.headers.iter().map(|h| (h.name, h.value))).ok()?;
-    // Full: hyper and axum answer 503 with Retry-After.
+    // Full: hyper and axum answer 503 with Retry-After; ended: 204.
     let sub = app
         .hub
-        .subscribe(resume, filter, Some(Arc::clone(kill)))
+        .subscribe(request.resume(), request.filter, Some(Arc::clone(kill)))
         .ok()?;
     Some(Accepted { sub, head_len })
 }

@@ -55,8 +55,31 @@ fn json_response(status: StatusCode, body: impl Into<Body>) -> Response {
         .into_response()
 }
 
-pub(super) async fn state(State(app): State<Arc<App>>) -> Response {
-    json_response(StatusCode::OK, app.hub.state_json())
+/// How long `GET /state?poll=true` waits, as sketch's server did.
+const STATE_POLL: std::time::Duration = std::time::Duration::from_secs(90);
+
+/// `GET /state` (`?poll=true&seen=N`: first wait, up to 90 s, until the log holds more than
+/// `N` messages; without `seen`, more than it holds now).
+pub(super) async fn state(
+    State(app): State<Arc<App>>,
+    q: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let params = query(q)?;
+    let get = |name: &str| params.iter().rev().find(|(k, _)| k == name).map(|(_, v)| v);
+    if get("poll").is_some_and(|p| p == "true") {
+        let seen = match get("seen").filter(|v| !v.is_empty()) {
+            None => app.hub.message_count().0,
+            Some(v) => parse_index(v)
+                .map_err(|e| ApiError::bad_request(format!("bad seen {v:?}: {e}")))?
+                .0,
+        };
+        let mut closing = app.closing.clone();
+        tokio::select! {
+            () = app.hub.wait_for_more_than(seen, STATE_POLL) => {}
+            _ = closing.wait_for(|c| *c) => {}
+        }
+    }
+    Ok(json_response(StatusCode::OK, app.hub.state_json()))
 }
 
 pub(super) async fn metrics(State(app): State<Arc<App>>) -> Response {
@@ -99,26 +122,45 @@ pub(super) async fn messages(
     ))
 }
 
-/// `GET /download`: the whole conversation, `{"state":…,"messages":[…]}`, as a file.
+/// `GET /download`: the whole conversation as a file, in sketch's shape and name:
+/// `sketch-YYYYMMDD-HHMMSS.json` holding `{"messages":[…],"message_count":N,"total_usage":{…},
+/// "hostname":…,"working_dir":…,"download_time":RFC 3339}` (plus `"state"`, the whole State).
 pub(super) async fn download(State(app): State<Arc<App>>) -> Response {
-    let mut head = b"{\"state\":".to_vec();
-    head.extend_from_slice(&app.hub.state_json());
-    head.extend_from_slice(b",\"messages\":");
     let end = app.hub.message_count();
+    let state: Value = serde_json::from_slice(&app.hub.state_json()).unwrap_or(Value::Null);
+    let now = crate::model::now_rfc3339();
+    let tail = json!({
+        "message_count": end.0,
+        "total_usage": state.get("total_usage").cloned().unwrap_or(Value::Null),
+        "hostname": state.get("hostname").cloned().unwrap_or(Value::Null),
+        "working_dir": state.get("working_dir").cloned().unwrap_or(Value::Null),
+        "download_time": now,
+        "state": state,
+    })
+    .to_string();
+    // `{"message_count":…}` → `,"message_count":…}` after the array.
+    let suffix = format!(",{}", tail.strip_prefix('{').unwrap_or(&tail));
     let mut res = json_response(
         StatusCode::OK,
         json_array_body(
             app,
             Seq::ZERO,
             end,
-            Bytes::from(head),
-            Bytes::from_static(b"}"),
+            Bytes::from_static(b"{\"messages\":"),
+            Bytes::from(suffix),
         ),
     );
-    res.headers_mut().insert(
-        header::CONTENT_DISPOSITION,
-        HeaderValue::from_static("attachment; filename=\"conversation.json\""),
-    );
+    // 2026-12-02T13:46:49.123Z → sketch-20261202-134649.json
+    let stamp: String = now
+        .chars()
+        .take(19)
+        .filter(char::is_ascii_digit)
+        .enumerate()
+        .flat_map(|(i, c)| (i == 8).then_some('-').into_iter().chain([c]))
+        .collect();
+    if let Ok(v) = HeaderValue::from_str(&format!("attachment; filename=\"sketch-{stamp}.json\"")) {
+        res.headers_mut().insert(header::CONTENT_DISPOSITION, v);
+    }
     res
 }
 
@@ -184,6 +226,24 @@ pub(super) async fn read_json(
     headers: &HeaderMap,
     body: Body,
 ) -> Result<Value, ApiError> {
+    parse_json(&read_body(app, headers, body).await?)
+}
+
+/// [`read_json`], where an empty body means `{}` (sketch's `/cancel` takes none).
+async fn read_json_or_empty(app: &App, headers: &HeaderMap, body: Body) -> Result<Value, ApiError> {
+    let bytes = read_body(app, headers, body).await?;
+    if bytes.iter().all(u8::is_ascii_whitespace) {
+        return Ok(Value::Object(Map::new()));
+    }
+    parse_json(&bytes)
+}
+
+fn parse_json(bytes: &[u8]) -> Result<Value, ApiError> {
+    serde_json::from_slice(bytes).map_err(|e| ApiError::bad_request(format!("malformed JSON: {e}")))
+}
+
+/// A request body of at most `--max-body` bytes (413 beyond).
+async fn read_body(app: &App, headers: &HeaderMap, body: Body) -> Result<Bytes, ApiError> {
     let max = app.config.max_body;
     let too_large = || {
         ApiError::new(
@@ -198,7 +258,7 @@ pub(super) async fn read_json(
     if declared.is_some_and(|n| n > max as u64) {
         return Err(too_large());
     }
-    let bytes = axum::body::to_bytes(body, max).await.map_err(|e| {
+    axum::body::to_bytes(body, max).await.map_err(|e| {
         let over = std::error::Error::source(&e)
             .is_some_and(|s| s.is::<http_body_util::LengthLimitError>())
             || e.to_string().contains("length limit");
@@ -207,9 +267,7 @@ pub(super) async fn read_json(
         } else {
             ApiError::bad_request(format!("could not read the body: {e}"))
         }
-    })?;
-    serde_json::from_slice(&bytes)
-        .map_err(|e| ApiError::bad_request(format!("malformed JSON: {e}")))
+    })
 }
 
 fn object(v: Value, what: &str) -> Result<Map<String, Value>, ApiError> {
@@ -259,6 +317,15 @@ pub(super) async fn chat(
     body: Body,
 ) -> Result<Response, ApiError> {
     let fields = object(read_json(&app, &headers, body).await?, "chat")?;
+    let idx = send_chat(&app, fields).await?;
+    Ok(json_response(
+        StatusCode::OK,
+        json!({"idx": idx.0}).to_string(),
+    ))
+}
+
+/// The user's chat: into the conversation (type `user`), then to the agent's inbox.
+async fn send_chat(app: &App, fields: Map<String, Value>) -> Result<Seq, ApiError> {
     let Some(Value::String(text)) = fields.get("message") else {
         return Err(ApiError::bad_request("chat needs a \"message\" string"));
     };
@@ -277,19 +344,16 @@ pub(super) async fn chat(
     app.inbox
         .push(CommandKind::Chat, cmd)
         .map_err(command_too_large)?;
-    Ok(json_response(
-        StatusCode::OK,
-        json!({"idx": idx.0}).to_string(),
-    ))
+    Ok(idx)
 }
 
-/// `POST /cancel {"reason","tool_call_id"?}`.
+/// `POST /cancel {"reason"?,"tool_call_id"?}`; an empty body cancels the turn (as sketch's).
 pub(super) async fn cancel(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let fields = object(read_json(&app, &headers, body).await?, "cancel")?;
+    let fields = object(read_json_or_empty(&app, &headers, body).await?, "cancel")?;
     if fields.get("reason").is_some_and(|r| !r.is_string()) {
         return Err(ApiError::bad_request("\"reason\" must be a string"));
     }
@@ -303,19 +367,110 @@ pub(super) async fn cancel(
     ))
 }
 
-/// `POST /restart {"revision","initial_prompt"}`.
+/// `POST /restart {"revision"?,"initial_prompt"?}`, as sketch's: "Conversation restarted." is
+/// appended and starts the conversation (`first_message_index`), the agent gets a `restart`
+/// command, and a non-empty `initial_prompt` is then sent as the user's first chat.
+/// `{"status":"restarted"}`.
 pub(super) async fn restart(
     State(app): State<Arc<App>>,
     headers: HeaderMap,
     body: Body,
 ) -> Result<Response, ApiError> {
-    let fields = object(read_json(&app, &headers, body).await?, "restart")?;
+    let fields = object(read_json_or_empty(&app, &headers, body).await?, "restart")?;
+    for key in ["revision", "initial_prompt"] {
+        if fields.get(key).is_some_and(|v| !v.is_string() && !v.is_null()) {
+            return Err(ApiError::bad_request(format!("\"{key}\" must be a string")));
+        }
+    }
+    let prompt = fields
+        .get("initial_prompt")
+        .and_then(Value::as_str)
+        .filter(|p| !p.trim().is_empty())
+        .map(str::to_owned);
+    let idx = app.hub.restart_conversation().await?;
+    let mut cmd = fields;
+    cmd.insert("idx".into(), idx.0.into());
     let id = app
         .inbox
-        .push(CommandKind::Restart, fields)
+        .push(CommandKind::Restart, cmd)
         .map_err(command_too_large)?;
+    if let Some(text) = prompt {
+        send_chat(&app, Map::from_iter([("message".to_owned(), Value::String(text))])).await?;
+    }
     Ok(json_response(
         StatusCode::OK,
-        json!({"ok": true, "id": id}).to_string(),
+        json!({"status": "restarted", "id": id}).to_string(),
     ))
+}
+
+/// `GET /suggest-reprompt`: the agent's suggestion, `{"prompt"}` (sketch's).
+pub(super) async fn suggest_reprompt(State(app): State<Arc<App>>) -> Result<Response, ApiError> {
+    ask(&app, CommandKind::SuggestReprompt, Map::new(), "prompt").await
+}
+
+/// `GET /commit-description?revision=R`: the agent's one-line description of a commit,
+/// `{"description"}` (sketch's).
+pub(super) async fn commit_description(
+    State(app): State<Arc<App>>,
+    q: Result<Query<Vec<(String, String)>>, QueryRejection>,
+) -> Result<Response, ApiError> {
+    let params = query(q)?;
+    let revision = params
+        .iter()
+        .rev()
+        .find(|(k, _)| k == "revision")
+        .map(|(_, v)| v.clone())
+        .filter(|v| !v.is_empty())
+        .ok_or_else(|| ApiError::bad_request("missing revision parameter"))?;
+    let fields = Map::from_iter([("revision".to_owned(), Value::String(revision))]);
+    ask(&app, CommandKind::CommitDescription, fields, "description").await
+}
+
+/// Puts a question in the agent's inbox and waits for its answer's `key` string.
+async fn ask(
+    app: &App,
+    kind: CommandKind,
+    fields: Map<String, Value>,
+    key: &str,
+) -> Result<Response, ApiError> {
+    let (_, pending) = app
+        .inbox
+        .push_then(kind, fields, |id| app.replies.expect(id))
+        .map_err(command_too_large)?;
+    let pending = pending.map_err(|e| ApiError::unavailable(e.to_string(), 5))?;
+    let mut closing = app.closing.clone();
+    let reply = tokio::select! {
+        r = pending.answer() => r,
+        _ = closing.wait_for(|c| *c) => Err(crate::replies::ReplyError::NoAnswer),
+    }
+    .map_err(|e| ApiError::new(StatusCode::GATEWAY_TIMEOUT, e.to_string()))?;
+    match reply.get(key) {
+        Some(Value::String(text)) => Ok(json_response(
+            StatusCode::OK,
+            json!({ key: text }).to_string(),
+        )),
+        _ => Err(ApiError::new(
+            StatusCode::BAD_GATEWAY,
+            format!("the agent's answer has no \"{key}\" string"),
+        )),
+    }
+}
+
+/// `POST /api/replies {"id":N,…}`: an HTTP agent answers inbox question `N`.
+pub(super) async fn reply(
+    State(app): State<Arc<App>>,
+    headers: HeaderMap,
+    body: Body,
+) -> Result<Response, ApiError> {
+    let fields = object(read_json(&app, &headers, body).await?, "reply")?;
+    let Some(id) = fields.get("id").and_then(Value::as_u64) else {
+        return Err(ApiError::bad_request("a reply needs the question's \"id\""));
+    };
+    if !app.replies.answer(id, fields) {
+        return Err(ApiError::new(
+            StatusCode::NOT_FOUND,
+            format!("no question {id} is waiting for an answer"),
+        ));
+    }
+    Ok(json_response(StatusCode::OK, json!({"ok": true}).to_string()))
 }

@@ -103,6 +103,8 @@ impl Default for ServerConfig {
 pub(crate) struct App {
     pub(crate) hub: Hub,
     pub(crate) inbox: Arc<Inbox>,
+    /// Questions waiting for the agent's answer.
+    pub(crate) replies: Arc<crate::replies::Replies>,
     pub(crate) config: ServerConfig,
     /// Flips to `true` at shutdown; ends inbox streams.
     pub(crate) closing: watch::Receiver<bool>,
@@ -172,6 +174,7 @@ impl Server {
         };
         let hub = Hub::new(log, config.hub.clone());
         let inbox = Arc::new(Inbox::new());
+        let replies = Arc::new(crate::replies::Replies::default());
         let listener = TcpListener::bind(config.bind).await?;
         let addr = listener.local_addr()?;
         let (stop, closing) = watch::channel(false);
@@ -179,12 +182,14 @@ impl Server {
             &config.agent,
             hub.clone(),
             Arc::clone(&inbox),
+            Arc::clone(&replies),
             closing.clone(),
         )
         .await?;
         let app = Arc::new(App {
             hub: hub.clone(),
             inbox,
+            replies,
             config,
             closing: closing.clone(),
         });

@@ -21,6 +21,7 @@ pub(super) fn router(app: Arc<App>) -> Router {
         .route("/restart", post(handlers::restart))
         .route("/api/messages", post(handlers::append_message))
         .route("/api/state", patch(handlers::patch_state))
+        .route("/api/replies", post(handlers::reply))
         .route("/api/inbox", get(stream::inbox))
         .route_layer(middleware::from_fn_with_state(
             Arc::clone(&app),
@@ -32,6 +33,8 @@ pub(super) fn router(app: Arc<App>) -> Router {
         .route("/state", get(handlers::state))
         .route("/messages", get(handlers::messages))
         .route("/download", get(handlers::download))
+        .route("/suggest-reprompt", get(handlers::suggest_reprompt))
+        .route("/commit-description", get(handlers::commit_description))
         .route("/metrics", get(handlers::metrics))
         .route_layer(middleware::from_fn_with_state(Arc::clone(&app), guard_read));
     // The page and its files stay open, so that it can load and ask for the token.

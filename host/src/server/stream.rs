@@ -8,10 +8,11 @@ use crate::inbox::Command;
 use axum::body::Body;
 use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
-use axum::http::{HeaderMap, HeaderValue, Uri, Version, header};
+use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, Version, header};
 use axum::response::{IntoResponse, Response};
 use sse_core::event::EventName;
-use sse_core::seq::{ResumeRequest, parse_index};
+use sse_core::Seq;
+use sse_core::seq::{ResumeError, ResumeRequest, parse_index};
 use std::convert::Infallible;
 use std::sync::Arc;
 
@@ -24,10 +25,14 @@ pub(super) fn query(q: Result<Query<Params>, QueryRejection>) -> Result<Params, 
 
 /// A `GET /stream` request as both paths read it: hyper's handler ([`stream`]) and
 /// `fast_stream::accept`. One reading, so that the two paths cannot disagree.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[derive(Debug, Clone, PartialEq, Eq)]
 pub(super) struct StreamRequest {
-    /// Where to start (`from`, `Last-Event-ID`); `sse_core` decides replay vs reset.
-    pub(super) resume: ResumeRequest,
+    /// `from`, as `sse_core::seq::parse_from` read it.
+    from: Option<Seq>,
+    /// The index part of `Last-Event-ID`.
+    last_event_id: Option<Seq>,
+    /// The epoch the client's copy belongs to (`epoch=` or the one in `Last-Event-ID`).
+    epoch: Option<String>,
     /// `events=`.
     pub(super) filter: EventFilter,
 }
@@ -35,22 +40,21 @@ pub(super) struct StreamRequest {
 /// Why a `/stream` request is refused (400).
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub(super) enum RequestError {
-    /// `from` is not a message index.
-    #[error("bad from {value:?}: {reason}")]
-    From {
-        /// The value as sent (decoded).
-        value: String,
-        /// Why it is not an index.
-        reason: String,
+    /// `from`, `epoch` or `Last-Event-ID` is not what PROTOCOL.md §2 allows.
+    #[error("bad resume point (from={from:?}, epoch={epoch:?}, Last-Event-ID={last_event_id:?}): {reason}")]
+    Resume {
+        /// `from` as sent (decoded).
+        from: Option<String>,
+        /// `epoch` as sent (decoded).
+        epoch: Option<String>,
+        /// `Last-Event-ID` as sent (lossily decoded).
+        last_event_id: Option<String>,
+        /// What is wrong.
+        reason: ResumeError,
     },
-    /// `Last-Event-ID` is not text or not a message index.
-    #[error("bad Last-Event-ID {value:?}: {reason}")]
-    LastEventId {
-        /// The value as sent (lossily decoded).
-        value: String,
-        /// Why it is not an index.
-        reason: String,
-    },
+    /// `Last-Event-ID` is not text.
+    #[error("Last-Event-ID is not text")]
+    LastEventIdNotText,
     /// More than one `Last-Event-ID` header: which one the client meant is unknowable (a proxy
     /// added one, or the client sent two), so neither is guessed.
     #[error("more than one Last-Event-ID header")]
@@ -65,8 +69,9 @@ impl From<RequestError> for ApiError {
 
 impl StreamRequest {
     /// Reads the raw query string (percent-encoded, as on the request line) and the headers
-    /// (name, value). In the query the last `from` / `events` wins and other keys are ignored;
-    /// `Last-Event-ID` may appear at most once, and empty means absent.
+    /// (name, value). In the query the last `from` / `epoch` / `events` wins and other keys are
+    /// ignored; `Last-Event-ID` may appear at most once, and empty means absent. What the
+    /// values mean is `sse_core::seq::ResumeRequest::parse`'s.
     ///
     /// # Errors
     /// [`RequestError`]: the request gets 400.
@@ -74,56 +79,74 @@ impl StreamRequest {
         query: &str,
         headers: impl IntoIterator<Item = (&'a str, &'a [u8])>,
     ) -> Result<StreamRequest, RequestError> {
-        let (mut from, mut events) = (None, None);
+        let (mut from, mut events, mut epoch) = (None, None, None);
         for (key, value) in form_urlencoded::parse(query.as_bytes()) {
             match &*key {
                 "from" => from = Some(value),
                 "events" => events = Some(value),
+                "epoch" => epoch = Some(value),
                 _ => {}
             }
         }
-        let from = match from {
+        let last_event_id = match single_last_event_id(headers)? {
             None => None,
-            Some(v) => Some(parse_index(&v).map_err(|e| RequestError::From {
-                value: v.into_owned(),
-                reason: e.to_string(),
-            })?),
+            Some(raw) => {
+                Some(std::str::from_utf8(raw).map_err(|_| RequestError::LastEventIdNotText)?)
+            }
         };
-        let last_event_id = last_event_id(headers)?;
+        let resume = ResumeRequest::parse(from.as_deref(), epoch.as_deref(), last_event_id)
+            .map_err(|reason| RequestError::Resume {
+                from: from.as_deref().map(str::to_owned),
+                epoch: epoch.as_deref().map(str::to_owned),
+                last_event_id: last_event_id.map(str::to_owned),
+                reason,
+            })?;
         let filter = events.map_or(EventFilter::ALL, |e| EventFilter::parse(&e));
         Ok(StreamRequest {
-            resume: ResumeRequest {
-                from,
-                last_event_id,
-            },
+            from: resume.from,
+            last_event_id: resume.last_event_id,
+            epoch: resume.epoch.map(str::to_owned),
             filter,
         })
     }
+
+    /// The resume request, for `Hub::subscribe`.
+    pub(super) fn resume(&self) -> ResumeRequest<'_> {
+        ResumeRequest {
+            from: self.from,
+            last_event_id: self.last_event_id,
+            epoch: self.epoch.as_deref(),
+        }
+    }
 }
 
-/// `Last-Event-ID` as an index: absent or empty is `None`; twice is an error.
-fn last_event_id<'a>(
+/// The one `Last-Event-ID` header's raw value; twice is an error.
+fn single_last_event_id<'a>(
     headers: impl IntoIterator<Item = (&'a str, &'a [u8])>,
-) -> Result<Option<sse_core::Seq>, RequestError> {
+) -> Result<Option<&'a [u8]>, RequestError> {
     let mut found = None;
     for (name, value) in headers {
-        if !name.eq_ignore_ascii_case("last-event-id") {
-            continue;
-        }
-        if found.replace(value).is_some() {
+        if name.eq_ignore_ascii_case("last-event-id") && found.replace(value).is_some() {
             return Err(RequestError::DuplicateLastEventId);
         }
     }
-    let Some(raw) = found else { return Ok(None) };
-    let bad = |reason: String| RequestError::LastEventId {
-        value: String::from_utf8_lossy(raw).into_owned(),
-        reason,
+    Ok(found)
+}
+
+/// `/api/inbox`'s `Last-Event-ID`: a command id (absent or empty: none).
+fn inbox_last_id<'a>(
+    headers: impl IntoIterator<Item = (&'a str, &'a [u8])>,
+) -> Result<Option<u64>, ApiError> {
+    let Some(raw) = single_last_event_id(headers)? else {
+        return Ok(None);
     };
-    let v = std::str::from_utf8(raw).map_err(|_| bad("not text".into()))?;
+    let v = std::str::from_utf8(raw).map_err(|_| RequestError::LastEventIdNotText)?;
     if v.is_empty() {
         return Ok(None);
     }
-    parse_index(v).map(Some).map_err(|e| bad(e.to_string()))
+    parse_index(v)
+        .map(|s| Some(s.0))
+        .map_err(|e| ApiError::bad_request(format!("bad Last-Event-ID {v:?}: {e}")))
 }
 
 /// The headers of a hyper request as [`StreamRequest::parse`] takes them.
@@ -154,11 +177,14 @@ pub(super) async fn stream(
     headers: HeaderMap,
     kill: Option<axum::Extension<ConnKill>>,
 ) -> Result<Response, ApiError> {
-    let StreamRequest { resume, filter } =
-        StreamRequest::parse(uri.query().unwrap_or(""), header_pairs(&headers))?;
-    let sub = match app.hub.subscribe(resume, filter, kill.map(|k| k.0.0)) {
+    let request = StreamRequest::parse(uri.query().unwrap_or(""), header_pairs(&headers))?;
+    let sub = match app
+        .hub
+        .subscribe(request.resume(), request.filter, kill.map(|k| k.0.0))
+    {
         Ok(sub) => sub,
         Err(SubscribeError::TooMany) => return Ok(too_many_subscribers()),
+        Err(SubscribeError::Ended) => return Ok(StatusCode::NO_CONTENT.into_response()),
     };
     let body = futures_util::stream::unfold(sub, |mut sub| async move {
         sub.next_batch()
@@ -186,13 +212,11 @@ pub(super) async fn inbox(
     version: Version,
     headers: HeaderMap,
 ) -> Result<Response, ApiError> {
-    let last = last_event_id(header_pairs(&headers))?.map(|s| s.0);
-    let retry = app.hub.retry_frame();
+    let last = inbox_last_id(header_pairs(&headers))?;
+    // The `retry:` line goes in the first command's block (never a data-less block of its own).
+    let retry = app.hub.retry_line();
     let state = (Arc::clone(&app), last, Some(retry));
     let body = futures_util::stream::unfold(state, |(app, last, opening)| async move {
-        if let Some(retry) = opening {
-            return Some((Ok::<_, Infallible>(retry), (app, last, None)));
-        }
         let mut closing = app.closing.clone();
         let next = {
             let mut consumer = app.inbox.consumer(last);
@@ -201,8 +225,11 @@ pub(super) async fn inbox(
                 _ = closing.wait_for(|c| *c) => None,
             }
         }?;
-        let frame = command_frame(&next);
-        Some((Ok(frame), (app, Some(next.id), None)))
+        let frame = match opening {
+            Some(retry) => [retry, command_frame(&next)].concat().into(),
+            None => command_frame(&next),
+        };
+        Some((Ok::<_, Infallible>(frame), (app, Some(next.id), None)))
     });
     Ok(sse_response(version, Body::from_stream(body)))
 }
