@@ -42,7 +42,7 @@
 //!   closed and the client reconnects, resuming at the first missing index, with backoff (a
 //!   server that keeps skipping cannot cause a storm). A `message` whose id is not an index is
 //!   passed through as [`Output::Other`].
-//! - `state`: delivered as [`Output::State`]; its top-level `"epoch"` is fed to the tracker. A
+//! - `state`: delivered as [`Output::State`] (which says when it was cut at the `DATA` bound); its top-level `"epoch"` is fed to the tracker. A
 //!   new epoch (the server's log was replaced) restarts the tracker at 0 and is followed by
 //!   [`Output::StartOver`] (`reset: None`): drop your copy of the messages; they are replayed from 0. (The
 //!   `State` comes first because its data is lent from the parser and cannot be held back.)
@@ -117,7 +117,14 @@ pub enum Output<'a> {
         truncated: bool,
     },
     /// The server's current State JSON.
-    State(&'a str),
+    State {
+        /// The JSON.
+        data: &'a str,
+        /// The State was larger than the parser's `DATA` bound and `data` is its cut start (not
+        /// valid JSON): keep the previous State, and size `DATA` for the server's States
+        /// (PROTOCOL.md §4).
+        truncated: bool,
+    },
     /// A server heartbeat, with its data (our server: Unix time in seconds).
     Heartbeat(&'a str),
     /// Drop your copy of the messages: they are replayed from the server's first index (new
@@ -442,7 +449,10 @@ fn on_event<'a>(
                     *start_over = true;
                 }
             }
-            Some(Output::State(ev.data))
+            Some(Output::State {
+                data: ev.data,
+                truncated: ev.truncated,
+            })
         }
         "reset" => {
             // `{"epoch":..,"message_count":..}`: adopt the epoch first, so that a new one does

@@ -210,7 +210,7 @@ pub struct DeviceStatus {
     pub title: heapless::String<TITLE_LEN>,
     /// What the agent is doing.
     pub agent_state: AgentState,
-    /// Model calls in flight.
+    /// Model calls in flight (the server's u64, saturated at `u32::MAX`).
     pub outstanding_llm_calls: u32,
     /// Names of tools running (the first [`TOOL_CALLS`], each cut to [`TOOL_NAME_LEN`] bytes).
     pub outstanding_tool_calls: heapless::Vec<heapless::String<TOOL_NAME_LEN>, TOOL_CALLS>,
@@ -516,7 +516,8 @@ impl<'a> Reader<'a> {
                 }
                 4 => {
                     let n = self.u64()?;
-                    s.outstanding_llm_calls = u32::try_from(n).map_err(|_| StatusError::Invalid)?;
+                    // The server counts in u64: saturate rather than refuse the State.
+                    s.outstanding_llm_calls = u32::try_from(n).unwrap_or(u32::MAX);
                 }
                 5 => self.tools(&mut s.outstanding_tool_calls)?,
                 6 => {

@@ -311,7 +311,7 @@ impl<'de> Visitor<'de> for TopVisitor {
                             text(&value, 32).map(|s| v.agent_state = AgentState::from_name(&s))
                         }
                         "outstanding_llm_calls" => uint(&value)
-                            .and_then(|n| u32::try_from(n).map_err(|_| INVALID))
+                            .map(|n| u32::try_from(n).unwrap_or(u32::MAX))
                             .map(|n| v.outstanding_llm_calls = n),
                         "outstanding_tool_calls" => {
                             tools(&value).map(|t| v.outstanding_tool_calls = t)

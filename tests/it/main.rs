@@ -16,6 +16,7 @@ mod security;
 mod seq;
 mod serve;
 mod session;
+mod state_schema;
 mod status_json;
 mod stream_fast_path;
 mod tidy;

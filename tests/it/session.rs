@@ -41,7 +41,7 @@ enum Seen {
 fn seen(o: Output<'_>) -> Seen {
     match o {
         Output::Message { idx, .. } => Seen::Msg(idx.0),
-        Output::State(_) => Seen::State,
+        Output::State { .. } => Seen::State,
         Output::Heartbeat(_) => Seen::Heartbeat,
         Output::StartOver { .. } => Seen::StartOver,
         Output::SessionEnded(_) => Seen::Ended,

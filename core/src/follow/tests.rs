@@ -31,7 +31,7 @@ enum O {
 fn own(o: Output<'_>) -> O {
     match o {
         Output::Message { idx, data, .. } => O::Msg(idx.0, data.into()),
-        Output::State(d) => O::State(d.into()),
+        Output::State { data, .. } => O::State(data.into()),
         Output::Heartbeat(d) => O::Heartbeat(d.into()),
         Output::StartOver { reset } => O::StartOver(reset.map(Into::into)),
         Output::SessionEnded(d) => O::Ended(d.into()),
@@ -657,4 +657,20 @@ fn epoch_qualified_ids_resume_with_their_epoch() {
     let out = feed(&mut f, at(3), other.as_bytes());
     assert!(out.contains(&O::StartOver(None)), "{out:?}");
     assert_eq!(f.resume_epoch(), None);
+}
+
+#[test]
+fn a_state_over_the_data_bound_says_so() {
+    let mut f = connected();
+    let big = std::format!("event: state\ndata: {{\"title\":\"{}\"}}\n\n", "x".repeat(300));
+    let mut rest = big.as_bytes();
+    let mut seen = None;
+    while !rest.is_empty() {
+        if let Some(Output::State { data, truncated }) = f.handle_bytes(at(1), &mut rest) {
+            seen = Some((data.len(), truncated));
+        }
+    }
+    assert_eq!(seen, Some((256, true)), "cut at DATA, and said so");
+    let small = feed(&mut f, at(2), b"event: state\ndata: {}\n\n");
+    assert_eq!(small, [O::State("{}".into())]);
 }

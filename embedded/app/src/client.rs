@@ -31,8 +31,9 @@ use crate::http::{Body, HeadReader, Request};
 use crate::server::Server;
 use crate::view::{End, Note, StatusDisplay, View};
 
-/// Longest `Last-Event-ID` we send: a decimal `u64`.
-const ID_LEN: usize = 20;
+/// Longest `Last-Event-ID` we send: any id the parser keeps (`<epoch>-<idx>` from our server,
+/// 53 bytes), so the server can tell a resume into another epoch and answer `reset`.
+const ID_LEN: usize = config::LINE;
 
 /// Where the one connection is.
 // One instance lives in the `run` future and there is no allocator to box the head buffer into.
@@ -285,7 +286,11 @@ fn apply<D: StatusDisplay>(view: &mut View, output: Output<'_>, display: &mut D)
                 truncated,
             });
         }
-        Output::State(json) => match DeviceStatus::parse(json.as_bytes()) {
+        // A State cut at the parser's bound is not JSON: keep the last one shown.
+        Output::State {
+            truncated: true, ..
+        } => display.note(&Note::BadState),
+        Output::State { data, .. } => match DeviceStatus::parse(data.as_bytes()) {
             Ok(state) => {
                 view.activity = Some(state.activity());
                 view.cost_micro_usd = state.total_cost_micro_usd;

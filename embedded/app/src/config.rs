@@ -4,10 +4,10 @@
 //! |---|---|---|
 //! | TCP receive ([`TCP_RX`]) | 2048 | the advertised window: more than one 1460-byte segment, so a burst of small events never stalls the server |
 //! | TCP transmit ([`TCP_TX`]) | 512 | carries only the request |
-//! | request ([`REQUEST`]) | 448 | `GET` line with `from=` and `events=`, `Host`, `Last-Event-ID`, `Authorization` (244 bytes at most with a 40-byte host and no token, 396 with a [`TOKEN_LEN`](crate::TOKEN_LEN) token) |
+//! | request ([`REQUEST`]) | 448 | `GET` line with `from=` and `events=`, `Host`, `Last-Event-ID` (an `<epoch>-<idx>` id of up to [`LINE`] bytes), `Authorization` (288 bytes at most with a 40-byte host and no token, 440 with a [`TOKEN_LEN`](crate::TOKEN_LEN) token) |
 //! | response head ([`HEAD`]) | 512 | our server's head is about 200 bytes; a proxy's extra headers fit, a larger head is an error |
 //! | read chunk ([`READ`]) | 256 | one socket read, decoded in place (chunked framing removed); at least this, in the buffer the request is written to first ([`IO`]) |
-//! | parser line ([`LINE`]) | 64 | event type, `id` value, comment: our event names and decimal indices are far shorter |
+//! | parser line ([`LINE`]) | 64 | event type, `id` value, comment: our event names are far shorter, and an `<epoch>-<idx>` id is 53 bytes at most |
 //! | parser data ([`DATA`]) | 2048 | one `state` JSON (about 600–900 bytes from `sse-host`); longer `message` data is cut and counted, not parsed |
 //!
 //! Plus the parsed [`sse_core::status::DeviceStatus`] (about 400 bytes) and the follow session's

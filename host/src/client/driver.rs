@@ -201,7 +201,7 @@ fn observation(out: Output<'_>, comments: bool, line_bytes: usize) -> Option<Obs
             data,
             truncated,
         } => event("message", data, Some(idx.0.to_string()), truncated),
-        Output::State(data) => event("state", data, None, false),
+        Output::State { data, truncated } => event("state", data, None, truncated),
         Output::Heartbeat(data) => event("heartbeat", data, None, false),
         Output::SessionEnded(data) => event("session_ended", data, None, false),
         Output::Other {

@@ -81,19 +81,21 @@ fn the_longest_request_fits_the_request_buffer() {
     let host = "h".repeat(40);
     let token = "t".repeat(crate::TOKEN_LEN);
     assert!(crate::bearer_token_ok(&token));
+    // The longest id the parser keeps: an `<epoch>-<idx>` of `LINE` bytes.
+    let id = std::format!("{}-18446744073709551615", "e".repeat(crate::config::LINE - 21));
     let req = Request {
         host: &host,
         port: 65535,
         path: "/stream",
         from: Seq(u64::MAX),
-        last_event_id: Some("18446744073709551615"),
+        last_event_id: Some(&id),
         token: &token,
     };
     let mut buf = [0u8; crate::config::REQUEST];
     let n = req.write(&mut buf).unwrap();
-    assert_eq!(n, 396, "config.rs documents this");
+    assert_eq!(n, 440, "config.rs documents this");
     let plain = Request { token: "", ..req }.write(&mut buf).unwrap();
-    assert_eq!(plain, 244, "config.rs documents this");
+    assert_eq!(plain, 288, "config.rs documents this");
     assert!(crate::config::IO >= crate::config::REQUEST.max(crate::config::READ));
 }
 
