@@ -13,8 +13,15 @@ fn agent_msg(i: u64) -> Value {
 fn idx_of(ev: &Ev) -> u64 {
     assert_eq!(ev.event, "message", "{ev:?}");
     let idx = ev.json()["idx"].as_u64().expect("idx");
-    let (epoch, id) = ev.last_event_id.rsplit_once('-').expect("id: is <epoch>-<idx>");
-    assert_eq!((epoch.len(), id), (32, idx.to_string().as_str()), "id: is <epoch>-<idx>");
+    let (epoch, id) = ev
+        .last_event_id
+        .rsplit_once('-')
+        .expect("id: is <epoch>-<idx>");
+    assert_eq!(
+        (epoch.len(), id),
+        (32, idx.to_string().as_str()),
+        "id: is <epoch>-<idx>"
+    );
     idx
 }
 
@@ -872,7 +879,11 @@ async fn the_demo_agent_drives_a_full_turn() {
     }
     let state = get(a, "/state").await.json();
     assert_eq!(state["total_usage"]["messages"], 6);
-    assert_eq!(state["total_usage"]["tool_uses"], json!({"bash": 3}), "per tool, as sketch sends it");
+    assert_eq!(
+        state["total_usage"]["tool_uses"],
+        json!({"bash": 3}),
+        "per tool, as sketch sends it"
+    );
     assert!(state["total_usage"]["total_cost_usd"].as_f64().unwrap() > 0.0);
     assert_eq!(state["message_count"], 12);
     s.shutdown().await.unwrap();

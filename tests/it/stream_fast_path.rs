@@ -104,7 +104,10 @@ fn requests_the_fast_path_does_not_take_still_reach_axum() {
     );
     assert!(res.starts_with("HTTP/1.1 200"), "{res}");
     assert!(res.to_ascii_lowercase().contains("date:"), "{res}");
-    assert!(res.contains("-1\ndata") && !res.contains("-0\ndata"), "{res}");
+    assert!(
+        res.contains("-1\ndata") && !res.contains("-0\ndata"),
+        "{res}"
+    );
     // A percent-encoded query reads the same on both paths (one parser): served here.
     let res = exchange(
         &server,
@@ -112,7 +115,10 @@ fn requests_the_fast_path_does_not_take_still_reach_axum() {
         "-1\ndata",
     );
     assert!(res.starts_with("HTTP/1.1 200"), "{res}");
-    assert!(res.contains("-1\ndata") && !res.contains("-0\ndata"), "{res}");
+    assert!(
+        res.contains("-1\ndata") && !res.contains("-0\ndata"),
+        "{res}"
+    );
     // Another endpoint on a fresh connection.
     let res = exchange(
         &server,

@@ -662,7 +662,10 @@ fn epoch_qualified_ids_resume_with_their_epoch() {
 #[test]
 fn a_state_over_the_data_bound_says_so() {
     let mut f = connected();
-    let big = std::format!("event: state\ndata: {{\"title\":\"{}\"}}\n\n", "x".repeat(300));
+    let big = std::format!(
+        "event: state\ndata: {{\"title\":\"{}\"}}\n\n",
+        "x".repeat(300)
+    );
     let mut rest = big.as_bytes();
     let mut seen = None;
     while !rest.is_empty() {

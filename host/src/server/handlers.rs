@@ -69,9 +69,11 @@ pub(super) async fn state(
     if get("poll").is_some_and(|p| p == "true") {
         let seen = match get("seen").filter(|v| !v.is_empty()) {
             None => app.hub.message_count().0,
-            Some(v) => parse_index(v)
-                .map_err(|e| ApiError::bad_request(format!("bad seen {v:?}: {e}")))?
-                .0,
+            Some(v) => {
+                parse_index(v)
+                    .map_err(|e| ApiError::bad_request(format!("bad seen {v:?}: {e}")))?
+                    .0
+            }
         };
         let mut closing = app.closing.clone();
         tokio::select! {
@@ -378,7 +380,10 @@ pub(super) async fn restart(
 ) -> Result<Response, ApiError> {
     let fields = object(read_json_or_empty(&app, &headers, body).await?, "restart")?;
     for key in ["revision", "initial_prompt"] {
-        if fields.get(key).is_some_and(|v| !v.is_string() && !v.is_null()) {
+        if fields
+            .get(key)
+            .is_some_and(|v| !v.is_string() && !v.is_null())
+        {
             return Err(ApiError::bad_request(format!("\"{key}\" must be a string")));
         }
     }
@@ -395,7 +400,11 @@ pub(super) async fn restart(
         .push(CommandKind::Restart, cmd)
         .map_err(command_too_large)?;
     if let Some(text) = prompt {
-        send_chat(&app, Map::from_iter([("message".to_owned(), Value::String(text))])).await?;
+        send_chat(
+            &app,
+            Map::from_iter([("message".to_owned(), Value::String(text))]),
+        )
+        .await?;
     }
     Ok(json_response(
         StatusCode::OK,
@@ -472,5 +481,8 @@ pub(super) async fn reply(
             format!("no question {id} is waiting for an answer"),
         ));
     }
-    Ok(json_response(StatusCode::OK, json!({"ok": true}).to_string()))
+    Ok(json_response(
+        StatusCode::OK,
+        json!({"ok": true}).to_string(),
+    ))
 }

@@ -82,7 +82,10 @@ fn the_longest_request_fits_the_request_buffer() {
     let token = "t".repeat(crate::TOKEN_LEN);
     assert!(crate::bearer_token_ok(&token));
     // The longest id the parser keeps: an `<epoch>-<idx>` of `LINE` bytes.
-    let id = std::format!("{}-18446744073709551615", "e".repeat(crate::config::LINE - 21));
+    let id = std::format!(
+        "{}-18446744073709551615",
+        "e".repeat(crate::config::LINE - 21)
+    );
     let req = Request {
         host: &host,
         port: 65535,
