@@ -45,7 +45,7 @@
 //! once (or accepts and sends nothing) keeps the count growing, so delays keep growing too.
 //!
 //! # Which endings retry
-//! Per DESIGN.md §5, only `200` with `text/event-stream` opens the stream. `204` (and every
+//! Per PROTOCOL.md §7, only `200` with `text/event-stream` opens the stream. `204` (and every
 //! other 2xx: `205`, `210`, `299`, …, none of which carries a stream) and 4xx other than 408 and
 //! 429 disable the client (the WHATWG `EventSource` "fails the connection" for them: no
 //! reconnect). A `200` that is not `text/event-stream` ([`Disconnect::NotEventStream`]) also

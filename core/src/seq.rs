@@ -2,7 +2,7 @@
 //! small replay log (device-side server).
 //!
 //! Every `message` event carries its log index (`idx`) as its SSE `id:`. Indices are dense and
-//! strictly increasing from 0 within one *epoch* (one log's lifetime, see DESIGN.md §3).
+//! strictly increasing from 0 within one *epoch* (one log's lifetime, see PROTOCOL.md §1).
 //!
 //! # Invariants
 //! - **Server**, [`ResumeRequest::decide`]: a client asking to start at `s` gets either a replay

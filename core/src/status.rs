@@ -1,5 +1,5 @@
 //! The device status model: the fixed-capacity subset of the server's State JSON
-//! (DESIGN.md §3) that a small device needs, read by a small JSON reader of its own.
+//! (PROTOCOL.md §4) that a small device needs, read by a small JSON reader of its own.
 //!
 //! # Robustness rules
 //! A device must keep working when the server grows, so parsing is lenient where that is

@@ -1,5 +1,5 @@
 //! `sse-host decode`: run the core parser over a raw event stream on stdin and print what it
-//! dispatches, one JSON line per event, then an end line (DESIGN.md §6).
+//! dispatches, one JSON line per event, then an end line (PROTOCOL.md §8).
 //!
 //! This is a shell: it moves bytes from stdin into [`sse_core::parse::Parser`] and formats the
 //! [`Step`]s. Every parsing decision is the core's.

@@ -3,7 +3,7 @@
 //! Human mode on a terminal keeps one status line at the top of the screen (a scroll region below
 //! it holds the messages): the connection indicator with its reason and reconnect countdown, the
 //! agent's state, tokens and cost. Not on a terminal it prints plain lines. `--json` prints one
-//! line per observation exactly as DESIGN.md §6 says.
+//! line per observation exactly as PROTOCOL.md §8 says.
 //!
 //! Protocol decisions (what a status means, backoff, bounds) are the core's; this file maps
 //! flags onto `client::Options`, prints, and chooses the exit code from the final status.

@@ -1,4 +1,4 @@
-//! The agent data model (DESIGN.md §3): [`AgentMessage`] and [`State`].
+//! The agent data model (PROTOCOL.md §4): [`AgentMessage`] and [`State`].
 //!
 //! The hub stores and forwards messages as the JSON objects the agent sent, so fields this
 //! crate does not know survive unchanged (agents add fields over time). The typed structs
@@ -169,7 +169,7 @@ pub enum ModelError {
     /// The `type` field is missing.
     #[error("message has no \"type\"")]
     MissingType,
-    /// The `type` is not one of DESIGN.md §3.
+    /// The `type` is not one of PROTOCOL.md §4.
     #[error(
         "unknown message type {0:?} (expected user, agent, tool, error, budget, commit or auto)"
     )]

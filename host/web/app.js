@@ -335,7 +335,7 @@ function renderTitle() {
   document.title = offline ? `⚠ Offline · ${base}` : base;
 }
 
-/** What the agent is doing, from State (DESIGN.md §3). */
+/** What the agent is doing, from State (PROTOCOL.md §4). */
 function activity(state) {
   if (ended || state?.session_ended) return { key: 'ended', label: 'Session ended' };
   if (!state) return { key: 'unknown', label: 'Not known yet' };

@@ -27,7 +27,7 @@ export const DEFAULT_POLICY = Object.freeze({
   healthyAfterMs: 10_000,
 });
 
-/** The four statuses every client shows (DESIGN.md §5). */
+/** The four statuses every client shows (PROTOCOL.md §7). */
 export const Kind = Object.freeze({
   Connected: 'connected',
   Connecting: 'connecting',
@@ -62,7 +62,7 @@ export const Disconnect = Object.freeze({
   sessionEnded: () => ({ kind: 'session-ended' }),
 });
 
-/** Whether an HTTP status means "stop trying" (DESIGN.md §5). */
+/** Whether an HTTP status means "stop trying" (PROTOCOL.md §7). */
 export function isFatalStatus(status) {
   // Only 200 carries a stream: every other 2xx (204, 205, 299, …) is terminal too.
   return (

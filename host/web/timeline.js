@@ -1,4 +1,4 @@
-// The conversation timeline: turns AgentMessage JSON (DESIGN.md §3) into DOM nodes.
+// The conversation timeline: turns AgentMessage JSON (PROTOCOL.md §4) into DOM nodes.
 //
 // Everything from the server is inserted as text (textContent), never as HTML. Long text is
 // folded behind a "Show all" button so that a 500 KB tool output does not freeze the page.

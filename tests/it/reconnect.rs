@@ -1,4 +1,4 @@
-//! The reconnect/watchdog machine driven through a fake clock: scenarios that read like DESIGN.md
+//! The reconnect/watchdog machine driven through a fake clock: scenarios that read like PROTOCOL.md §7
 //! §5, then properties over random operation sequences with random time steps.
 
 use proptest::prelude::*;

@@ -236,7 +236,7 @@ fn run_faulty_server(n: u64, faults: &[Fault], chunk: usize, seed: u64) -> Vec<u
         if got.len() as u64 == n {
             break;
         }
-        // The server starts at the larger of `from` and `Last-Event-ID + 1` (DESIGN.md §3).
+        // The server starts at the larger of `from` and `Last-Event-ID + 1` (PROTOCOL.md §2).
         let from = next_connect(&mut sim).0;
         let last_id = sim
             .m

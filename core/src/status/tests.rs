@@ -1,6 +1,6 @@
 use super::*;
 
-/// A State as the server sends it: every DESIGN.md §3 field, plus fields this crate does not
+/// A State as the server sends it: every PROTOCOL.md §4 field, plus fields this crate does not
 /// know (of every JSON shape), a title longer than 64 bytes, more tool calls than kept and a
 /// tool name longer than 32 bytes.
 const FULL_STATE: &str = concat!(

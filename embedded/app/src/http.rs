@@ -18,7 +18,7 @@ mod tests;
 /// an SSE response from our server has about 8).
 pub const MAX_HEADERS: usize = 16;
 
-/// The event types the firmware asks for (DESIGN.md §3 `events=`).
+/// The event types the firmware asks for (PROTOCOL.md §2 `events=`).
 pub const EVENTS: &str = "state,message,heartbeat,reset,session_ended";
 
 /// What to ask the server for.
