@@ -99,7 +99,10 @@ function openStream() {
   const gen = generation;
   const live = () => gen === generation;
   let opened = false;
-  const url = withToken(`stream?from=${nextIdx}`);
+  // The epoch our copy belongs to: a server whose log is another history answers `reset`
+  // instead of replaying its own `from` (PROTOCOL.md §2).
+  const ofEpoch = epoch ? `&epoch=${encodeURIComponent(epoch)}` : '';
+  const url = withToken(`stream?from=${nextIdx}${ofEpoch}`);
   const es = new EventSource(url);
   source = es;
 
