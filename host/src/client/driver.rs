@@ -141,7 +141,8 @@ impl Driver {
                     self.send_from |= from.0 > 0;
                     let from = self.send_from.then_some(from.0);
                     let id = self.session.last_event_id().unwrap_or_default();
-                    self.conn = Conn::Opening(self.transport.open(from, id));
+                    let epoch = self.session.resume_epoch();
+                    self.conn = Conn::Opening(self.transport.open(from, epoch, id));
                 }
             }
         }

@@ -99,8 +99,10 @@ impl Transport {
         })
     }
 
-    /// The URL of one attempt: the user's URL with `from` (when resuming) and `events` set.
-    pub(crate) fn url_for(&self, from: Option<u64>) -> Url {
+    /// The URL of one attempt: the user's URL with `from` (when resuming), the `epoch` of the
+    /// client's copy (when known, with `from`) and `events` set.
+    pub(crate) fn url_for(&self, from: Option<u64>, epoch: Option<&str>) -> Url {
+        let epoch = epoch.filter(|_| from.is_some());
         if from.is_none() && self.events.is_none() {
             return self.url.clone();
         }
@@ -109,7 +111,9 @@ impl Transport {
             .url
             .query_pairs()
             .filter(|(k, _)| {
-                !((from.is_some() && k == "from") || (self.events.is_some() && k == "events"))
+                !((from.is_some() && k == "from")
+                    || (epoch.is_some() && k == "epoch")
+                    || (self.events.is_some() && k == "events"))
             })
             .map(|(k, v)| (k.into_owned(), v.into_owned()))
             .collect();
@@ -122,6 +126,9 @@ impl Transport {
             if let Some(from) = from {
                 q.append_pair("from", &from.to_string());
             }
+            if let Some(epoch) = epoch {
+                q.append_pair("epoch", epoch);
+            }
             if let Some(events) = &self.events {
                 q.append_pair("events", events);
             }
@@ -130,10 +137,15 @@ impl Transport {
     }
 
     /// Starts one attempt. `last_event_id` is sent as `Last-Event-ID` when not empty.
-    pub(crate) fn open(&self, from: Option<u64>, last_event_id: &str) -> Opening {
+    pub(crate) fn open(
+        &self,
+        from: Option<u64>,
+        epoch: Option<&str>,
+        last_event_id: &str,
+    ) -> Opening {
         let mut req = self
             .http
-            .get(self.url_for(from))
+            .get(self.url_for(from, epoch))
             .headers(self.headers.clone());
         if !last_event_id.is_empty() {
             // The core's parser only keeps ids without NUL, CR or LF, so this cannot fail; if it
@@ -154,4 +166,35 @@ pub(crate) fn is_event_stream(resp: &reqwest::Response) -> bool {
         .and_then(|v| v.to_str().ok())
         .and_then(|v| v.split(';').next())
         .is_some_and(|t| t.trim().eq_ignore_ascii_case("text/event-stream"))
+}
+
+#[cfg(test)]
+mod tests {
+    use super::Transport;
+
+    #[test]
+    fn a_resume_carries_from_and_the_epoch_of_the_copy() {
+        let t = Transport::new(
+            "http://127.0.0.1:1/stream?epoch=user&x=1",
+            &[],
+            &[],
+            0,
+            None,
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            t.url_for(Some(5), Some("e1")).as_str(),
+            "http://127.0.0.1:1/stream?x=1&from=5&epoch=e1"
+        );
+        // Without a resume point there is no copy to protect: the user's URL as given.
+        assert_eq!(
+            t.url_for(None, Some("e1")).as_str(),
+            "http://127.0.0.1:1/stream?epoch=user&x=1"
+        );
+        assert_eq!(
+            t.url_for(Some(5), None).as_str(),
+            "http://127.0.0.1:1/stream?epoch=user&x=1&from=5"
+        );
+    }
 }
