@@ -182,6 +182,26 @@ impl Ev {
     pub fn json(&self) -> Value {
         serde_json::from_str(&self.data).unwrap_or_else(|e| panic!("{e}: {}", self.data))
     }
+
+    /// A `message` event's index, checked against its `id:` (`<epoch>-<idx>`, PROTOCOL.md §1).
+    ///
+    /// # Panics
+    /// When it is not a message, or its id and `idx` disagree.
+    #[must_use]
+    pub fn idx(&self) -> u64 {
+        assert_eq!(self.event, "message", "{self:?}");
+        let idx = self.json()["idx"].as_u64().expect("idx");
+        let (epoch, id) = self
+            .last_event_id
+            .rsplit_once('-')
+            .expect("id: is <epoch>-<idx>");
+        assert_eq!(
+            (epoch.len(), id),
+            (32, idx.to_string().as_str()),
+            "id: is <epoch>-<idx>"
+        );
+        idx
+    }
 }
 
 /// An open `/stream` (or `/api/inbox`) response, parsed by `sse-core`.
