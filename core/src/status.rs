@@ -12,6 +12,7 @@
 //!   so no unescape buffer is needed.
 //! - `outstanding_tool_calls` keeps the first 4 names; the rest are dropped.
 //! - An `agent_state` this crate does not know is [`AgentState::Unknown`], not an error.
+//! - `outstanding_llm_calls` beyond `u32::MAX` saturates (the server counts in u64).
 //! - A repeated key: the last one counts (as serde_json reads it), though each must have the
 //!   right type. Keys are compared decoded (`"\u0074itle"` is `title`).
 //!

@@ -340,7 +340,6 @@ fn skipped_values_are_checked() {
         r#"{"title":nil}"#,
         r#"{"outstanding_tool_calls":["a",5]}"#,
         r#"{"outstanding_tool_calls":"a"}"#,
-        r#"{"outstanding_llm_calls":4294967296}"#,
         r#"{"message_count":18446744073709551616}"#,
         r#"{"message_count":1.5}"#,
         r#"{"message_count":1e3}"#,
@@ -502,4 +501,13 @@ fn key_len_covers_every_key_read() {
         assert!(key.len() <= KEY_LEN, "{key}");
         assert_eq!(key_index(key, &[key]), 0);
     }
+}
+
+#[test]
+fn a_counter_beyond_32_bits_saturates() {
+    // The server counts in u64 (PROTOCOL.md §4): saturate rather than refuse the whole State.
+    let s = DeviceStatus::parse(br#"{"outstanding_llm_calls":4294967296}"#).unwrap();
+    assert_eq!(s.outstanding_llm_calls, u32::MAX);
+    let s = DeviceStatus::parse(br#"{"outstanding_llm_calls":18446744073709551615}"#).unwrap();
+    assert_eq!(s.outstanding_llm_calls, u32::MAX);
 }
