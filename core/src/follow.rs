@@ -81,7 +81,7 @@
 
 use crate::parse::{Event, ParseError, Parser, SeedError, Step};
 use crate::reconnect::{self, Disconnect, Policy, Reconnect, Status, StatusKind};
-use crate::seq::{Arrival, EpochChange, EventRef, Seq, Tracker};
+use crate::seq::{Arrival, EpochChange, EventRef, Seq, Tracker, id_index};
 use crate::status::top_level_str;
 use crate::time::Instant;
 
@@ -350,8 +350,8 @@ impl<const LINE: usize, const DATA: usize> Follow<LINE, DATA> {
         if id.is_empty() {
             return None;
         }
-        match EventRef::parse(id) {
-            Ok(EventRef { idx, .. }) if self.indexed => {
+        match id_index(id) {
+            Ok(idx) if self.indexed => {
                 (idx.next() == self.tracker.resume_from() && idx.0 != u64::MAX).then_some(id)
             }
             _ => Some(id),
@@ -370,6 +370,7 @@ impl<const LINE: usize, const DATA: usize> Follow<LINE, DATA> {
 
     /// Lowers the parser's bounds (see [`Parser::set_limits`]): `line` bytes for an
     /// `event:`/`id:` value or a comment, `data` bytes for one event's data.
+    #[cfg(feature = "std")]
     pub fn set_limits(&mut self, line: usize, data: usize) {
         self.parser.set_limits(line, data);
     }
@@ -422,7 +423,7 @@ fn on_event<'a>(
 ) -> Option<Output<'a>> {
     match ev.event_type {
         "message" => {
-            let Ok(EventRef { idx, .. }) = EventRef::parse(ev.last_event_id) else {
+            let Ok(idx) = id_index(ev.last_event_id) else {
                 return Some(other(ev));
             };
             if !*indexed {

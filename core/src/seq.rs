@@ -172,10 +172,9 @@ impl<'a> EventRef<'a> {
     /// The index part as [`parse_index`]; [`ResumeError::InvalidEpoch`] for an epoch part that
     /// is not [`is_epoch`].
     pub fn parse(s: &'a str) -> Result<Self, ResumeError> {
-        match s.rsplit_once('-') {
-            // `-5`: a negative index, as `parse_index` says.
-            Some(("", _)) | None => parse_index(s).map(|idx| EventRef { epoch: None, idx }),
-            Some((epoch, idx)) => {
+        match split_id(s) {
+            (None, idx) => parse_index(idx).map(|idx| EventRef { epoch: None, idx }),
+            (Some(epoch), idx) => {
                 if !is_epoch(epoch) {
                     return Err(ResumeError::InvalidEpoch);
                 }
@@ -186,6 +185,32 @@ impl<'a> EventRef<'a> {
             }
         }
     }
+}
+
+/// `<epoch>-<digits>` → (`Some(epoch)`, digits); anything else → (`None`, the whole id). A
+/// leading `-` alone is a sign, not a separator (`-5` is a negative index).
+fn split_id(s: &str) -> (Option<&str>, &str) {
+    // By hand: `str::rsplit_once` pulls `memrchr` (~200 bytes) into every firmware.
+    let b = s.as_bytes();
+    let mut i = b.len();
+    while i > 0 && b[i - 1].is_ascii_digit() {
+        i -= 1;
+    }
+    if i > 1 && b[i - 1] == b'-' {
+        (s.get(..i - 1), s.get(i..).unwrap_or(""))
+    } else {
+        (None, s)
+    }
+}
+
+/// The index a message id names, for clients: the digits of `<epoch>-<idx>` or of a bare
+/// `<idx>`. The epoch part is not checked (it is the server's; [`EventRef::parse`] checks it),
+/// which keeps this small enough for every firmware.
+///
+/// # Errors
+/// As [`parse_index`] for the index part.
+pub fn id_index(s: &str) -> Result<Seq, ResumeError> {
+    parse_index(split_id(s).1)
 }
 
 impl fmt::Display for EventRef<'_> {

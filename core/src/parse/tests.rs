@@ -669,6 +669,7 @@ fn random_streams_do_not_depend_on_chunking() {
     }
 }
 
+#[cfg(feature = "std")]
 #[test]
 fn lowered_limits_behave_like_a_parser_built_with_them() {
     let inputs: [&[u8]; 5] = [
