@@ -143,6 +143,8 @@ impl Driver {
                     let id = self.session.last_event_id().unwrap_or_default();
                     self.conn = Conn::Opening(self.transport.open(from, id));
                 }
+                // `Action` is non-exhaustive: an action this shell does not know needs nothing.
+                _ => {}
             }
         }
     }
@@ -230,6 +232,8 @@ fn observation(out: Output<'_>, comments: bool, line_bytes: usize) -> Option<Obs
             retry_at: None,
             cause: None,
         }),
+        // `Output` is non-exhaustive: outputs this client does not know are not reported.
+        _ => return None,
     })
 }
 
