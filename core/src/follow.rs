@@ -39,7 +39,7 @@
 //! # Events
 //! - `message` whose `id:` is an index (`<epoch>-<idx>` or a bare `<idx>`): delivered once, in order ([`Output::Message`]).
 //!   Duplicates (after a reconnect) are dropped here. A gap is never delivered: the connection is
-//!   closed and the client reconnects, resuming at the first missing index, with backoff (a
+//!   closed ([`Disconnect::Gap`], shown as "Connection lost") and the client reconnects, resuming at the first missing index, with backoff (a
 //!   server that keeps skipping cannot cause a storm). A `message` whose id is not an index is
 //!   passed through as [`Output::Other`].
 //! - `state`: delivered as [`Output::State`] (which says when it was cut at the `DATA` bound); its top-level `"epoch"` is fed to the tracker. A
