@@ -145,8 +145,9 @@ pub enum Step<'p> {
     Retry(Duration),
 }
 
-/// One dispatched event.
+/// One dispatched event. (`#[non_exhaustive]`: read its fields; only the parser makes one.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Event<'p> {
     /// The `event:` field, or `"message"` if the event had none.
     pub event_type: &'p str,
