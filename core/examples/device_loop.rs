@@ -76,7 +76,8 @@ fn main() {
             match action {
                 Action::Connect { from } => {
                     println!(
-                        "[{now:?}] GET /stream?from={}{}{} (Last-Event-ID: {:?})",
+                        "[{:>5} ms] GET /stream?from={}{}{} (Last-Event-ID: {:?})",
+                        now.as_millis(),
                         from.0,
                         if session.resume_epoch().is_some() {
                             "&epoch="
@@ -97,7 +98,7 @@ fn main() {
             }
         }
         while let Some(out) = session.poll_output() {
-            show(now, out, &mut shown);
+            show(now.as_millis(), out, &mut shown);
         }
         if session.status().kind == StatusKind::Disabled {
             break;
@@ -114,7 +115,7 @@ fn main() {
                 let mut rest = &rx[..n];
                 while !rest.is_empty() {
                     if let Some(out) = session.handle_bytes(now, &mut rest) {
-                        show(now, out, &mut shown);
+                        show(now.as_millis(), out, &mut shown);
                     }
                 }
             }
@@ -138,9 +139,10 @@ fn main() {
     );
 }
 
-fn show(now: Instant, out: Output<'_>, shown: &mut DeviceStatus) {
+/// Prints one output; `ms` is the simulated time.
+fn show(ms: u64, out: Output<'_>, shown: &mut DeviceStatus) {
     match out {
-        Output::Message { idx, data, .. } => println!("[{now:?}] message {} {data}", idx.0),
+        Output::Message { idx, data, .. } => println!("[{ms:>5} ms] message {} {data}", idx.0),
         Output::State {
             data,
             truncated: false,
@@ -148,7 +150,7 @@ fn show(now: Instant, out: Output<'_>, shown: &mut DeviceStatus) {
             Ok(status) => {
                 *shown = status;
                 println!(
-                    "[{now:?}] state: {} = {:?} ({} LLM calls in flight, epoch {})",
+                    "[{ms:>5} ms] state: {} = {:?} ({} LLM calls in flight, epoch {})",
                     shown.agent_state.as_str(),
                     shown.activity(),
                     shown.outstanding_llm_calls,
@@ -159,14 +161,14 @@ fn show(now: Instant, out: Output<'_>, shown: &mut DeviceStatus) {
                     }
                 );
             }
-            Err(e) => println!("[{now:?}] bad state: {e}"),
+            Err(e) => println!("[{ms:>5} ms] bad state: {e}"),
         },
         Output::State {
             truncated: true, ..
-        } => println!("[{now:?}] state larger than the data bound; keeping the last one"),
-        Output::StatusChanged(status) => println!("[{now:?}] status {status}"),
-        Output::SessionEnded(data) => println!("[{now:?}] session ended: {data}"),
-        Output::Comment(text) => println!("[{now:?}] comment {text:?}"),
-        other => println!("[{now:?}] {other:?}"),
+        } => println!("[{ms:>5} ms] state larger than the data bound; keeping the last one"),
+        Output::StatusChanged(status) => println!("[{ms:>5} ms] status {status}"),
+        Output::SessionEnded(data) => println!("[{ms:>5} ms] session ended: {data}"),
+        Output::Comment(text) => println!("[{ms:>5} ms] comment {text:?}"),
+        other => println!("[{ms:>5} ms] {other:?}"),
     }
 }
