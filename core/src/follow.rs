@@ -39,7 +39,7 @@
 //! # Events
 //! - `message` whose `id:` is an index (`<epoch>-<idx>` or a bare `<idx>`): delivered once, in order ([`Output::Message`]).
 //!   Duplicates (after a reconnect) are dropped here. A gap is never delivered: the connection is
-//!   closed and the client reconnects, resuming at the first missing index, with backoff (a
+//!   closed ([`Disconnect::Gap`], shown as "Connection lost") and the client reconnects, resuming at the first missing index, with backoff (a
 //!   server that keeps skipping cannot cause a storm). A `message` whose id is not an index is
 //!   passed through as [`Output::Other`].
 //! - `state`: delivered as [`Output::State`] (which says when it was cut at the `DATA` bound); its top-level `"epoch"` is fed to the tracker. A
@@ -81,7 +81,7 @@
 
 use crate::parse::{Event, ParseError, Parser, SeedError, Step};
 use crate::reconnect::{self, Disconnect, Policy, Reconnect, Status, StatusKind};
-use crate::seq::{Arrival, EpochChange, EventRef, Seq, Tracker, id_index};
+use crate::seq::{Arrival, EpochChange, EventRef, MAX_SERVER_ID_LEN, Seq, Tracker, id_index};
 use crate::status::top_level_str;
 use crate::time::Instant;
 
@@ -92,6 +92,7 @@ mod tests;
 #[must_use]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum Action {
     /// Open `GET /stream?from={from}`, with `Last-Event-ID: {id}` if
     /// [`Follow::last_event_id`] is `Some(id)`. Then report the response with
@@ -106,6 +107,7 @@ pub enum Action {
 
 /// What the app sees. Borrowed data lives in the parser (or the input) until the next call.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Output<'a> {
     /// The next message, in order, exactly once.
     Message {
@@ -159,6 +161,28 @@ pub enum Output<'a> {
 
 /// The client session: parser + tracker + reconnect policy. `LINE` and `DATA` bound the parser
 /// (see [`Parser`]); the rest is a few dozen bytes.
+///
+/// `LINE` must be at least [`MAX_SERVER_ID_LEN`] (53): the longest `<epoch>-<idx>` id our
+/// server sends, which every message carries. This is checked when the constructor is
+/// instantiated, so a session that would drop every message does not build:
+///
+/// ```compile_fail
+/// use sse_core::follow::Follow;
+/// use sse_core::reconnect::Policy;
+/// // 32 bytes cannot hold `0123456789abcdef0123456789abcdef-7`.
+/// let f = Follow::<32, 1024>::new(Policy::DEFAULT, 1);
+/// ```
+///
+/// ```
+/// use sse_core::follow::Follow;
+/// use sse_core::reconnect::Policy;
+/// let f = Follow::<64, 1024>::new(Policy::DEFAULT, 1);
+/// # let _ = f;
+/// ```
+///
+/// `DATA` has no lower bound the type can know: size it for the server's largest `state`
+/// (PROTOCOL.md §4); a larger one arrives with `truncated: true`. [`Follow::set_limits`] can
+/// still lower the line bound at run time; it is the caller's to keep it at least 53.
 #[derive(Debug)]
 pub struct Follow<const LINE: usize, const DATA: usize> {
     parser: Parser<LINE, DATA>,
@@ -169,7 +193,7 @@ pub struct Follow<const LINE: usize, const DATA: usize> {
     /// A [`Output::StartOver`] is owed (a `state` revealed a new epoch).
     start_over: bool,
     /// Events the parser dropped (over-long `event:`/`id:` values).
-    dropped: u32,
+    dropped: u64,
     /// The stream numbers its messages: an epoch was seen or a resume index was given. Until
     /// then messages are not tracked (see *Indexed streams* in the module docs).
     indexed: bool,
@@ -189,6 +213,12 @@ impl<const LINE: usize, const DATA: usize> Follow<LINE, DATA> {
     }
 
     const fn with_tracker(policy: Policy, seed: u64, tracker: Tracker, indexed: bool) -> Self {
+        const {
+            assert!(
+                LINE >= MAX_SERVER_ID_LEN,
+                "Follow<LINE, DATA>: LINE must be at least seq::MAX_SERVER_ID_LEN (53), the longest `id:` the server sends"
+            );
+        }
         let reconnect = Reconnect::new(policy, seed);
         Follow {
             parser: Parser::new(),
@@ -251,10 +281,7 @@ impl<const LINE: usize, const DATA: usize> Follow<LINE, DATA> {
         self.reconnect.handle_bytes(now);
         match self.parser.push(input) {
             Ok(Step::NeedMore) => None,
-            Ok(Step::Comment(text)) => Some(Output::Comment(
-                // Always UTF-8 (the parser decodes comments); an empty one otherwise.
-                core::str::from_utf8(text).unwrap_or_default(),
-            )),
+            Ok(Step::Comment(text)) => Some(Output::Comment(text)),
             Ok(Step::Retry(d)) => {
                 self.reconnect.handle_retry_hint(d);
                 None
@@ -406,7 +433,7 @@ impl<const LINE: usize, const DATA: usize> Follow<LINE, DATA> {
 
     /// Events the parser dropped because an `event:` or `id:` value exceeded the line bound.
     #[must_use]
-    pub fn n_dropped(&self) -> u32 {
+    pub fn n_dropped(&self) -> u64 {
         self.dropped
     }
 }
@@ -438,7 +465,7 @@ fn on_event<'a>(
                 Arrival::Duplicate => None,
                 Arrival::Gap { .. } => {
                     // Never deliver out of order: close and resume at the first missing index.
-                    reconnect.handle_disconnected(now, Disconnect::EndOfStream);
+                    reconnect.handle_disconnected(now, Disconnect::Gap);
                     None
                 }
             }

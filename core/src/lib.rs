@@ -6,6 +6,12 @@
 //! It performs no I/O, reads no clock, never allocates and never logs. Bytes and `now` go in,
 //! values come out; the shells (`sse-host` on tokio, `sse-embedded-app` on embassy) move bytes
 //! and arm one timer. It is `#![no_std]` without `alloc` and builds for `thumbv6m-none-eabi`.
+//!
+//! # Where to start
+//! A client drives one [`follow::Follow`] session; a server encodes [`event::Frame`]s and
+//! decides resumes with [`seq::ResumeRequest`]. The crate's `examples/` are whole programs:
+//! `follow_tcp` (the client loop over `std::net::TcpStream`, feature `std`), `device_loop`
+//! (fixed buffers, a simulated clock) and `encode_frames`.
 #![no_std]
 #![forbid(unsafe_code)]
 #![warn(missing_docs)]

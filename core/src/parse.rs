@@ -34,7 +34,7 @@
 //! parser splits lines on raw bytes and decodes each value on its own; a sequence that is cut off
 //! by a line end becomes U+FFFD exactly as whole-stream decoding would make it. Each maximal
 //! invalid subpart becomes one U+FFFD (the WHATWG decoder, same as `String::from_utf8_lossy`).
-//! Comments are decoded the same way, so [`Step::Comment`] bytes are always UTF-8.
+//! Comments are decoded the same way and handed out as `&str` ([`Step::Comment`]).
 #![deny(clippy::indexing_slicing)]
 
 use core::fmt;
@@ -131,6 +131,7 @@ pub struct Parser<const LINE: usize, const DATA: usize> {
 /// What one call to [`Parser::push`] produced.
 #[must_use]
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub enum Step<'p> {
     /// All input was consumed without completing an item; push more bytes.
     NeedMore,
@@ -139,13 +140,14 @@ pub enum Step<'p> {
     Event(Event<'p>),
     /// A comment line: what follows the `:`, decoded (U+FFFD for invalid UTF-8) and cut to at
     /// most `LINE` bytes at a character boundary. Servers send these as keep-alives.
-    Comment(&'p [u8]),
+    Comment(&'p str),
     /// A valid `retry:` field set the reconnection time. Hand it to the reconnect policy.
     Retry(Duration),
 }
 
-/// One dispatched event.
+/// One dispatched event. (`#[non_exhaustive]`: read its fields; only the parser makes one.)
 #[derive(Clone, Copy, Debug, PartialEq, Eq)]
+#[non_exhaustive]
 pub struct Event<'p> {
     /// The `event:` field, or `"message"` if the event had none.
     pub event_type: &'p str,
@@ -334,7 +336,7 @@ impl<const LINE: usize, const DATA: usize> Parser<LINE, DATA> {
         Ok(match self.advance(input)? {
             None => Step::NeedMore,
             Some(Item::Event(lent)) => Step::Event(self.event(lent)),
-            Some(Item::Comment) => Step::Comment(self.scratch.as_str().as_bytes()),
+            Some(Item::Comment) => Step::Comment(self.scratch.as_str()),
             Some(Item::Retry(d)) => Step::Retry(d),
             Some(Item::Dropped) => return Err(ParseError::LineTooLong),
         })

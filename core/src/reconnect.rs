@@ -126,11 +126,16 @@ impl Default for Policy {
 /// Why a connection ended (or could not open), as the shell observed it.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum Disconnect {
     /// Connecting failed or the connection broke (reset, DNS, TLS, read error).
     Network,
     /// The server ended the response body cleanly.
     EndOfStream,
+    /// The client closed the stream because messages were missing (an index arrived past the
+    /// next one expected; see [`crate::follow`]). Retried with backoff like
+    /// [`Disconnect::EndOfStream`], and shown as [`Reason::ConnectionLost`].
+    Gap,
     /// The response status was not `200`. Other 2xx and 4xx other than 408/429 disable the client.
     HttpStatus(u16),
     /// A `200` whose `Content-Type` is not `text/event-stream`. Disables the client.
@@ -167,12 +172,14 @@ impl fmt::Display for StatusKind {
 /// The reason text that goes with a [`StatusKind`].
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum Reason {
     /// "Connecting..."
     Connecting,
     /// "Connected"
     Connected,
-    /// "Connection lost": network error, end of stream, or a retryable HTTP status.
+    /// "Connection lost": network error, end of stream, missing messages, or a retryable HTTP
+    /// status.
     ConnectionLost,
     /// "Connection timed out (no heartbeat)": the watchdog fired.
     NoHeartbeat,
@@ -229,6 +236,7 @@ impl fmt::Display for Status {
 #[must_use]
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
+#[non_exhaustive]
 pub enum Action {
     /// Open a connection (the follow session knows the resume point).
     Connect,
@@ -529,7 +537,7 @@ impl Reconnect {
 /// `Some(reason)` if this ending must stop the client, `None` if it retries.
 const fn classify(why: Disconnect) -> Option<Reason> {
     match why {
-        Disconnect::Network | Disconnect::EndOfStream => None,
+        Disconnect::Network | Disconnect::EndOfStream | Disconnect::Gap => None,
         // Only `200` carries a stream; no other 2xx will, however often it is asked.
         Disconnect::HttpStatus(code @ (201..=299 | 400..=499)) if code != 408 && code != 429 => {
             Some(Reason::HttpStatus(code))

@@ -144,6 +144,15 @@ pub fn parse_from(s: &str) -> Result<Seq, ResumeError> {
 /// Longest epoch accepted in an id or `epoch=` (the server's epochs are 32 hex digits).
 pub const MAX_EPOCH_LEN: usize = 64;
 
+/// Length of the epochs our server makes: 128 random bits as 32 hex digits (PROTOCOL.md §1).
+pub const SERVER_EPOCH_LEN: usize = 32;
+
+/// The longest `id:` value our server sends: `<epoch>-<idx>` with a [`SERVER_EPOCH_LEN`] epoch
+/// and a 20-digit index (`u64::MAX`), 53 bytes. A parser whose line bound is shorter drops
+/// such messages ([`crate::parse::ParseError::LineTooLong`]); [`crate::follow::Follow`] refuses
+/// to compile with one.
+pub const MAX_SERVER_ID_LEN: usize = SERVER_EPOCH_LEN + 1 + 20;
+
 /// Whether `s` can be an epoch: 1 to [`MAX_EPOCH_LEN`] ASCII letters, digits or `_`. (No `-`:
 /// it separates the epoch from the index in an id.)
 #[must_use]

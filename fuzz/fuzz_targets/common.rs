@@ -47,9 +47,10 @@ pub fn run<const L: usize, const D: usize>(
                 }
                 Ok(Step::Comment(c)) => {
                     assert!(c.len() <= L);
-                    out.push(Out::Comment(c.to_vec()));
+                    out.push(Out::Comment(c.as_bytes().to_vec()));
                 }
                 Ok(Step::Retry(d)) => out.push(Out::Retry(d.as_millis())),
+                Ok(step) => panic!("a step this harness does not know: {step:?}"),
                 Err(e) => {
                     assert!(rest.len() < before, "an error must consume input");
                     out.push(Out::Error(e));

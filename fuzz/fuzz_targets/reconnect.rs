@@ -147,6 +147,7 @@ pub fn check(input: &Input) {
                         holding = true;
                     }
                     Some(Action::Close) => holding = false,
+                    Some(a) => panic!("an action this target does not know: {a:?}"),
                     None => break,
                 }
             }

@@ -135,7 +135,8 @@ pub fn decode<const L: usize, const D: usize>(
                     serde_json::to_writer(&mut out, &line)?;
                     out.write_all(b"\n")?;
                 }
-                Ok(Step::Comment(_) | Step::Retry(_)) => {}
+                // Comments, `retry:` and any later kind of step print nothing.
+                Ok(_) => {}
                 Err(e) => writeln!(err, "decode: {e}")?,
             }
         }

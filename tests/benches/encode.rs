@@ -32,16 +32,6 @@ const DATA_200_MULTILINE: &str = concat!(
     "\n  \"idx\": 12345, \"timestamp\": \"2025-05-01T09:30:00Z\"\n}"
 );
 
-#[derive(serde::Serialize)]
-struct Msg<'a> {
-    r#type: &'a str,
-    end_of_turn: bool,
-    content: &'a str,
-    tool_name: &'a str,
-    idx: u64,
-    timestamp: &'a str,
-}
-
 fn small_event(data: &str) -> Frame<'_> {
     Frame::new()
         .event(EventName::new("message").unwrap())
@@ -87,27 +77,6 @@ fn bench_encode<M: Measurement>(c: &mut Criterion<M>, group: &str) {
         })
     });
 
-    let msg = Msg {
-        r#type: "agent",
-        end_of_turn: false,
-        content: "Running the test suite now; three failures remain in billing::invoice.",
-        tool_name: "bash",
-        idx: 12345,
-        timestamp: "2025-05-01T09:30:00Z",
-    };
-    let name = EventName::new("message").unwrap();
-    let id = EventId::new("12345").unwrap();
-    g.bench_function("encode_json_small_struct", |b| {
-        b.iter(|| {
-            sse_core::encode::encode_json(
-                Some(name),
-                Some(id),
-                black_box(&msg),
-                black_box(&mut buf),
-            )
-            .unwrap()
-        })
-    });
     g.finish();
 }
 

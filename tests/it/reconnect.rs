@@ -401,6 +401,7 @@ fn run(policy: Policy, seed: u64, ops: &[Op]) -> Result<(), TestCaseError> {
                     shell.holding = true;
                 }
                 Action::Close => shell.holding = false,
+                a => panic!("an action this test does not know: {a:?}"),
             }
         }
         // A held connection exists only while connecting or connected.

@@ -49,6 +49,7 @@ fn seen(o: Output<'_>) -> Seen {
         Output::Comment(_) => Seen::Comment,
         Output::Dropped(_) => Seen::Dropped,
         Output::StatusChanged(s) => Seen::Status(s.kind, s.reason),
+        o => panic!("an output this test does not know: {o:?}"),
     }
 }
 
@@ -73,7 +74,7 @@ fn next_connect(sim: &mut Sim<F>) -> Seq {
     for _ in 0..10 {
         let connect = actions.iter().find_map(|a| match a {
             Action::Connect { from } => Some(*from),
-            Action::Close => None,
+            _ => None,
         });
         if let Some(from) = connect {
             return from;

@@ -130,12 +130,9 @@ pub fn parse_chunks<const LINE: usize, const DATA: usize>(chunks: &[&[u8]]) -> (
                         last_event_id: e.last_event_id.into(),
                     });
                 }
-                Ok(Step::Comment(c)) => {
-                    out.push(Out::Comment(
-                        String::from_utf8(c.to_vec()).expect("comments are UTF-8"),
-                    ));
-                }
+                Ok(Step::Comment(c)) => out.push(Out::Comment(c.to_owned())),
                 Ok(Step::Retry(d)) => out.push(Out::Retry(d.as_millis())),
+                Ok(step) => panic!("a step this model does not know: {step:?}"),
                 Err(e) => panic!("encoder output failed to parse: {e:?}"),
             }
         }

@@ -477,11 +477,14 @@ fn over_long_ids_are_counted_drops() {
 
 #[test]
 fn an_over_long_type_is_reported_and_the_resume_point_survives() {
-    let mut f = Follow::<8, 256>::new(Policy::default(), 1);
+    // The smallest line bound a session accepts (53); the type is longer.
+    let mut f = Follow::<{ crate::seq::MAX_SERVER_ID_LEN }, 256>::new(Policy::default(), 1);
     f.start(at(0));
     let _ = f.poll_action();
     f.handle_response(at(0), 200, true);
-    let mut rest: &[u8] = b"event: much-too-long\nid: e7\ndata: x\n\n: hi\n";
+    let long_type = "t".repeat(crate::seq::MAX_SERVER_ID_LEN + 1);
+    let input = std::format!("event: {long_type}\nid: e7\ndata: x\n\n: hi\n");
+    let mut rest: &[u8] = input.as_bytes();
     let mut out = Vec::new();
     while !rest.is_empty() {
         if let Some(o) = f.handle_bytes(at(1), &mut rest) {

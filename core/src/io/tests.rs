@@ -206,7 +206,7 @@ fn run(
                 last_event_id,
                 ..
             })) => Seen::Event(event_type.into(), data.into(), last_event_id.into()),
-            Ok(Step::Comment(c)) => Seen::Comment(c.to_vec()),
+            Ok(Step::Comment(c)) => Seen::Comment(c.as_bytes().to_vec()),
             Ok(Step::Retry(d)) => Seen::Retry(d),
             Ok(Step::NeedMore) => panic!("NeedMore must not reach on_step"),
             Err(e) => Seen::Error(e),

@@ -46,7 +46,7 @@ fn feed<const L: usize, const D: usize>(parser: &mut Parser<L, D>, chunks: &[&[u
                     id: e.last_event_id.to_string(),
                     truncated: e.truncated,
                 }),
-                Ok(Step::Comment(c)) => out.push(Out::Comment(c.to_vec())),
+                Ok(Step::Comment(c)) => out.push(Out::Comment(c.as_bytes().to_vec())),
                 Ok(Step::Retry(d)) => out.push(Out::Retry(d.as_millis())),
                 Err(ParseError::LineTooLong) => {
                     assert!(rest.len() < before, "an error must consume input");

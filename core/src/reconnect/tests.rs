@@ -113,6 +113,30 @@ fn without_jitter_the_delay_is_the_nominal_one() {
 }
 
 #[test]
+fn a_gap_backs_off_like_an_end_of_stream() {
+    // Same seed, same policy: a gap and an end of stream retry at the same time, same text.
+    let mut lost = false;
+    for _ in 0..3 {
+        let (mut gap, mut eos) = (started(Policy::default()), started(Policy::default()));
+        let mut now = at(0);
+        for _ in 0..5 {
+            gap.handle_disconnected(now, Disconnect::Gap);
+            eos.handle_disconnected(now, Disconnect::EndOfStream);
+            assert_eq!(gap.status(), eos.status());
+            lost |= gap.status().reason == Reason::ConnectionLost;
+            assert_eq!(gap.poll_action(), Some(Action::Close));
+            assert_eq!(eos.poll_action(), Some(Action::Close));
+            assert_eq!(gap.poll_timeout(), eos.poll_timeout());
+            now = gap.poll_timeout().expect("backoff armed");
+            gap.handle_timeout(now);
+            eos.handle_timeout(now);
+            assert_eq!(gap.poll_action(), eos.poll_action());
+        }
+    }
+    assert!(lost, "a gap is shown as \"Connection lost\"");
+}
+
+#[test]
 fn full_jitter_stays_within_zero_and_cap() {
     let mut p = Policy::default();
     p.jitter_pct = 255; // counts as 100

@@ -91,8 +91,7 @@ pub async fn run<D: StatusDisplay>(
     follow.start(now());
     loop {
         while let Some(action) = follow.poll_action() {
-            socket.abort();
-            phase = match action {
+            let next = match action {
                 Action::Connect { from } => {
                     let last_event_id = follow
                         .last_event_id()
@@ -107,7 +106,11 @@ pub async fn run<D: StatusDisplay>(
                     }
                 }
                 Action::Close => Phase::Closed,
+                // `Action` is non-exhaustive: one this firmware does not know changes nothing.
+                _ => continue,
             };
+            socket.abort();
+            phase = next;
         }
         while let Some(output) = follow.poll_output() {
             apply(&mut view, output, display);
@@ -308,6 +311,8 @@ fn apply<D: StatusDisplay>(view: &mut View, output: Output<'_>, display: &mut D)
         }
         Output::StatusChanged(status) => view.status = status,
         // Keep-alives and events dropped at the line bound change nothing on the display.
+        // (`Output` is non-exhaustive: later kinds of output change nothing either.)
         Output::Other { .. } | Output::Comment(_) | Output::Dropped(_) => {}
+        _ => {}
     }
 }

@@ -144,6 +144,8 @@ impl Driver {
                     let epoch = self.session.resume_epoch();
                     self.conn = Conn::Opening(self.transport.open(from, epoch, id));
                 }
+                // `Action` is non-exhaustive: an action this shell does not know needs nothing.
+                _ => {}
             }
         }
     }
@@ -231,6 +233,8 @@ fn observation(out: Output<'_>, comments: bool, line_bytes: usize) -> Option<Obs
             retry_at: None,
             cause: None,
         }),
+        // `Output` is non-exhaustive: outputs this client does not know are not reported.
+        _ => return None,
     })
 }
 
