@@ -47,10 +47,11 @@ fn exchange(server: &Server, request: &str, until: &str) -> String {
 #[test]
 fn plain_stream_request_is_served_chunked_with_backlog_in_order() {
     let (_rt, server) = server();
+    let id = |i: u64| format!("id: {}-{i}\n", server.hub().epoch());
     let res = exchange(
         &server,
         "GET /stream?from=0 HTTP/1.1\r\nHost: localhost\r\n\r\n",
-        "id: 1\n",
+        &id(1),
     );
     let (head, body) = res.split_once("\r\n\r\n").expect("a response head");
     assert!(head.starts_with("HTTP/1.1 200 OK\r\n"), "{head}");
@@ -67,31 +68,33 @@ fn plain_stream_request_is_served_chunked_with_backlog_in_order() {
     assert!(!head.to_ascii_lowercase().contains("date:"), "{head}");
     let retry = body.find("retry: 1000\n").expect("retry first");
     let state = body.find("event: state\n").expect("state");
-    let one = body.find("id: 0\n").expect("message 0");
-    let two = body.find("id: 1\n").expect("message 1");
+    let one = body.find(&id(0)).expect("message 0");
+    let two = body.find(&id(1)).expect("message 1");
     assert!(retry < state && state < one && one < two, "{body}");
 }
 
 #[test]
 fn last_event_id_resumes_after_it() {
     let (_rt, server) = server();
+    let id = |i: u64| format!("id: {}-{i}\n", server.hub().epoch());
     let res = exchange(
         &server,
         "GET /stream?events=message HTTP/1.1\r\nHost: localhost\r\nLast-Event-ID: 0\r\n\r\n",
-        "id: 1\n",
+        &id(1),
     );
-    assert!(res.contains("id: 1\n"), "{res}");
-    assert!(!res.contains("id: 0\n"), "{res}");
+    assert!(res.contains(&id(1)), "{res}");
+    assert!(!res.contains(&id(0)), "{res}");
     assert!(!res.contains("event: state"), "{res}");
 }
 
 #[test]
 fn requests_the_fast_path_does_not_take_still_reach_axum() {
     let (_rt, server) = server();
+    let id = |i: u64| format!("id: {}-{i}\n", server.hub().epoch());
     // Invalid `from`: axum's 400 with a JSON body.
     let res = exchange(
         &server,
-        "GET /stream?from=-1 HTTP/1.1\r\nHost: localhost\r\n\r\n",
+        "GET /stream?from=abc HTTP/1.1\r\nHost: localhost\r\n\r\n",
         "}",
     );
     assert!(res.starts_with("HTTP/1.1 400"), "{res}");
@@ -99,20 +102,20 @@ fn requests_the_fast_path_does_not_take_still_reach_axum() {
     // A request with a body: left to hyper and axum.
     let res = exchange(
         &server,
-        "GET /stream?from=1 HTTP/1.1\r\nHost: x\r\nContent-Length: 0\r\n\r\n",
-        "id: 1\n",
+        "GET /stream?from=1 HTTP/1.1\r\nHost: localhost\r\nContent-Length: 0\r\n\r\n",
+        &id(1),
     );
     assert!(res.starts_with("HTTP/1.1 200"), "{res}");
     assert!(res.to_ascii_lowercase().contains("date:"), "{res}");
-    assert!(res.contains("id: 1\n") && !res.contains("id: 0\n"), "{res}");
+    assert!(res.contains(&id(1)) && !res.contains(&id(0)), "{res}");
     // A percent-encoded query reads the same on both paths (one parser): served here.
     let res = exchange(
         &server,
         "GET /stream?from=%31 HTTP/1.1\r\nHost: localhost\r\n\r\n",
-        "id: 1\n",
+        &id(1),
     );
     assert!(res.starts_with("HTTP/1.1 200"), "{res}");
-    assert!(res.contains("id: 1\n") && !res.contains("id: 0\n"), "{res}");
+    assert!(res.contains(&id(1)) && !res.contains(&id(0)), "{res}");
     // Another endpoint on a fresh connection.
     let res = exchange(
         &server,

@@ -69,9 +69,11 @@ pub(super) async fn state(
     if get("poll").is_some_and(|p| p == "true") {
         let seen = match get("seen").filter(|v| !v.is_empty()) {
             None => app.hub.message_count().0,
-            Some(v) => parse_index(v)
-                .map_err(|e| ApiError::bad_request(format!("bad seen {v:?}: {e}")))?
-                .0,
+            Some(v) => {
+                parse_index(v)
+                    .map_err(|e| ApiError::bad_request(format!("bad seen {v:?}: {e}")))?
+                    .0
+            }
         };
         let mut closing = app.closing.clone();
         tokio::select! {
@@ -378,7 +380,10 @@ pub(super) async fn restart(
 ) -> Result<Response, ApiError> {
     let fields = object(read_json_or_empty(&app, &headers, body).await?, "restart")?;
     for key in ["revision", "initial_prompt"] {
-        if fields.get(key).is_some_and(|v| !v.is_string() && !v.is_null()) {
+        if fields
+            .get(key)
+            .is_some_and(|v| !v.is_string() && !v.is_null())
+        {
             return Err(ApiError::bad_request(format!("\"{key}\" must be a string")));
         }
     }
@@ -395,7 +400,11 @@ pub(super) async fn restart(
         .push(CommandKind::Restart, cmd)
         .map_err(command_too_large)?;
     if let Some(text) = prompt {
-        send_chat(&app, Map::from_iter([("message".to_owned(), Value::String(text))])).await?;
+        send_chat(
+            &app,
+            Map::from_iter([("message".to_owned(), Value::String(text))]),
+        )
+        .await?;
     }
     Ok(json_response(
         StatusCode::OK,
@@ -472,5 +481,39 @@ pub(super) async fn reply(
             format!("no question {id} is waiting for an answer"),
         ));
     }
-    Ok(json_response(StatusCode::OK, json!({"ok": true}).to_string()))
+    Ok(json_response(
+        StatusCode::OK,
+        json!({"ok": true}).to_string(),
+    ))
+}
+
+#[cfg(test)]
+mod tests {
+    use crate::server::{Server, ServerConfig, Store};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// With no agent to answer, a question ends in 504 after `REPLY_WAIT` (30 s, on a paused
+    /// clock here) rather than hanging.
+    #[tokio::test(start_paused = true)]
+    async fn a_question_nobody_answers_is_504_after_the_reply_wait() {
+        let config = ServerConfig {
+            bind: "127.0.0.1:0".parse().unwrap(),
+            store: Store::Memory,
+            ..ServerConfig::default()
+        };
+        let server = Server::start(config).await.unwrap();
+        for path in ["/suggest-reprompt", "/commit-description?revision=abc"] {
+            let mut s = tokio::net::TcpStream::connect(server.local_addr())
+                .await
+                .unwrap();
+            let req =
+                format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+            s.write_all(req.as_bytes()).await.unwrap();
+            let mut res = String::new();
+            s.read_to_string(&mut res).await.unwrap();
+            assert!(res.starts_with("HTTP/1.1 504"), "{path}: {res}");
+            assert!(res.contains("\"error\""), "{path}: {res}");
+        }
+        server.shutdown().await.unwrap();
+    }
 }
