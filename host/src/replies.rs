@@ -117,7 +117,9 @@ mod tests {
     #[test]
     fn waiting_questions_are_bounded_and_freed() {
         let r = Replies::default();
-        let held: Vec<_> = (0..MAX_PENDING as u64).map(|i| r.expect(i).unwrap()).collect();
+        let held: Vec<_> = (0..MAX_PENDING as u64)
+            .map(|i| r.expect(i).unwrap())
+            .collect();
         assert_eq!(r.expect(999).unwrap_err(), ReplyError::Busy);
         drop(held);
         assert!(r.expect(999).is_ok(), "dropped questions free their place");

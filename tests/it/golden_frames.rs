@@ -50,7 +50,13 @@ fn frame_cases() -> Vec<(&'static str, Parts)> {
     vec![
         (
             "message",
-            parts(None, None, Some("message"), Some("4f2a9c1e-0"), Some(MESSAGE_JSON)),
+            parts(
+                None,
+                None,
+                Some("message"),
+                Some("4f2a9c1e-0"),
+                Some(MESSAGE_JSON),
+            ),
         ),
         (
             "state",

@@ -18,8 +18,15 @@ fn msg(tag: &str, i: u64) -> Value {
 fn idx_of(ev: &Ev) -> u64 {
     assert_eq!(ev.event, "message", "{ev:?}");
     let idx = ev.json()["idx"].as_u64().expect("idx");
-    let (epoch, id) = ev.last_event_id.rsplit_once('-').expect("id: is <epoch>-<idx>");
-    assert_eq!((epoch.len(), id), (32, idx.to_string().as_str()), "id: is <epoch>-<idx>");
+    let (epoch, id) = ev
+        .last_event_id
+        .rsplit_once('-')
+        .expect("id: is <epoch>-<idx>");
+    assert_eq!(
+        (epoch.len(), id),
+        (32, idx.to_string().as_str()),
+        "id: is <epoch>-<idx>"
+    );
     idx
 }
 

@@ -8,8 +8,8 @@
 
 use crate::hub::Hub;
 use crate::inbox::{Command, CommandKind, Inbox};
-use crate::replies::Replies;
 use crate::model::{AgentMessage, MessageType, Usage, now_rfc3339};
+use crate::replies::Replies;
 use serde_json::{Value, json};
 use std::sync::Arc;
 use std::time::Duration;
@@ -47,7 +47,11 @@ impl Totals {
     }
 
     fn count_tool(&mut self, name: &str) {
-        let n = self.tool_uses.get(name).and_then(Value::as_u64).unwrap_or(0);
+        let n = self
+            .tool_uses
+            .get(name)
+            .and_then(Value::as_u64)
+            .unwrap_or(0);
         self.tool_uses.insert(name.to_owned(), (n + 1).into());
     }
 }
@@ -276,7 +280,10 @@ fn answer(replies: &Replies, cmd: &Command, last_chat: &str) {
                 .and_then(|v| v.get("revision").and_then(Value::as_str).map(str::to_owned))
                 .unwrap_or_default();
             let short: String = revision.chars().take(12).collect();
-            ("description", format!("{short} (demo agent: no repository behind this session)"))
+            (
+                "description",
+                format!("{short} (demo agent: no repository behind this session)"),
+            )
         }
         _ => return,
     };

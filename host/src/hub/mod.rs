@@ -592,8 +592,7 @@ fn render_state(
     let mut fields = model::state_defaults();
     model::overlay(&mut fields, state);
     for (k, v) in fields {
-        if !model::LOG_OWNED_STATE_FIELDS.contains(&k.as_str()) && k != model::RESTART_INDEX_FIELD
-        {
+        if !model::LOG_OWNED_STATE_FIELDS.contains(&k.as_str()) && k != model::RESTART_INDEX_FIELD {
             out.insert(k, v);
         }
     }

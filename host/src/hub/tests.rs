@@ -66,12 +66,7 @@ async fn first_batch_is_retry_state_then_backlog_with_one_state() {
     let mut sub = hub.subscribe(from(2), EventFilter::ALL, None).unwrap();
     assert_eq!(
         next(&mut sub).await,
-        [
-            "retry+state",
-            "message#2",
-            "message#3",
-            "message#4"
-        ]
+        ["retry+state", "message#2", "message#3", "message#4"]
     );
     append_n(&hub, 1).await;
     assert_eq!(next(&mut sub).await, ["state", "message#5"]);
@@ -343,7 +338,13 @@ async fn message_ids_are_epoch_qualified_and_a_stale_epoch_resets() {
     let mut sub = hub.subscribe(stale, EventFilter::ALL, None).unwrap();
     assert_eq!(
         next(&mut sub).await,
-        ["retry+reset", "state", "message#0", "message#1", "message#2"]
+        [
+            "retry+reset",
+            "state",
+            "message#0",
+            "message#1",
+            "message#2"
+        ]
     );
     let epoch = hub.epoch();
     let same = ResumeRequest::parse(None, Some(&epoch), Some("1")).unwrap();

@@ -98,7 +98,11 @@ pub(super) async fn accept(stream: &TcpStream, app: &App, kill: &Arc<Notify>) ->
             .find(|h| h.name.eq_ignore_ascii_case(name))
             .map(|h| h.value)
     };
-    super::guard::check_host(&app.config, Some(std::str::from_utf8(header("host")?).ok()?)).ok()?;
+    super::guard::check_host(
+        &app.config,
+        Some(std::str::from_utf8(header("host")?).ok()?),
+    )
+    .ok()?;
     let access_token = form_urlencoded::parse(query.as_bytes())
         .filter(|(k, _)| k == "access_token")
         .last()

@@ -10,8 +10,8 @@ use axum::extract::rejection::QueryRejection;
 use axum::extract::{Query, State};
 use axum::http::{HeaderMap, HeaderValue, StatusCode, Uri, Version, header};
 use axum::response::{IntoResponse, Response};
-use sse_core::event::EventName;
 use sse_core::Seq;
+use sse_core::event::EventName;
 use sse_core::seq::{ResumeError, ResumeRequest, parse_index};
 use std::convert::Infallible;
 use std::sync::Arc;
@@ -41,7 +41,9 @@ pub(super) struct StreamRequest {
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
 pub(super) enum RequestError {
     /// `from`, `epoch` or `Last-Event-ID` is not what PROTOCOL.md §2 allows.
-    #[error("bad resume point (from={from:?}, epoch={epoch:?}, Last-Event-ID={last_event_id:?}): {reason}")]
+    #[error(
+        "bad resume point (from={from:?}, epoch={epoch:?}, Last-Event-ID={last_event_id:?}): {reason}"
+    )]
     Resume {
         /// `from` as sent (decoded).
         from: Option<String>,
