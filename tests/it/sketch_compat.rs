@@ -224,6 +224,13 @@ async fn a_resume_point_of_another_epoch_gets_reset_and_the_new_history_from_0()
             Some("reset"),
             "{path}: {events:?}"
         );
+        // `retry:` is a field of the first event's block, not a block of its own.
+        assert_eq!(
+            r.blocks()[0].retry.as_deref(),
+            Some("1000"),
+            "{path}: {}",
+            r.body
+        );
         let reset: Value = serde_json::from_str(&r.blocks()[0].data).expect("reset JSON");
         assert_eq!(reset["epoch"], new.as_str(), "{path}");
         assert_eq!(reset["message_count"], 10, "{path}");
@@ -323,6 +330,34 @@ async fn the_end_of_an_ended_session_is_204_and_a_client_behind_gets_the_rest_th
             let r = raw(addr, &get_stream(&query, &header, extra), "").await;
             assert_eq!(r.status, 204, "{path}, {what}: {r:?}");
             assert!(r.body.is_empty(), "{path}, {what}: {r:?}");
+        }
+        // Not "has every message": another epoch, or beyond the end, is still `reset`.
+        let other = "f".repeat(32);
+        for (what, query, header) in [
+            (
+                "another epoch at the end",
+                format!("?from=3&epoch={other}"),
+                String::new(),
+            ),
+            (
+                "beyond the end",
+                String::new(),
+                "Last-Event-ID: 10\r\n".to_owned(),
+            ),
+        ] {
+            let r = raw(
+                addr,
+                &get_stream(&query, &header, extra),
+                "event: session_ended\n",
+            )
+            .await;
+            assert_eq!(r.status, 200, "{path}, {what}: {r:?}");
+            assert_eq!(
+                r.events().first().map(String::as_str),
+                Some("reset"),
+                "{path}, {what}"
+            );
+            expect_ids(&r, &ep, 0..3, &format!("{path}, {what}"));
         }
         let r = raw(
             addr,
