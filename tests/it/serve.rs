@@ -479,7 +479,8 @@ async fn every_bad_input_gets_its_status_and_a_json_error() {
     );
     let cases: Vec<Case<'_>> = vec![
         ("GET", "/stream?from=abc", None, vec![], 400, "from"),
-        ("GET", "/stream?from=-1", None, vec![], 400, "negative"),
+        // (`from=-1` reads as 0, as sketch's server read it: tests/it/sketch_compat.rs.)
+        ("GET", "/stream?from=1.5", None, vec![], 400, "from"),
         (
             "GET",
             "/stream?from=99999999999999999999999",
@@ -878,7 +879,10 @@ async fn the_demo_agent_drives_a_full_turn() {
     }
     let state = get(a, "/state").await.json();
     assert_eq!(state["total_usage"]["messages"], 6);
-    assert_eq!(state["total_usage"]["tool_uses"], 3);
+    assert_eq!(
+        state["total_usage"]["tool_uses"],
+        serde_json::json!({"bash": 3})
+    );
     assert!(state["total_usage"]["total_cost_usd"].as_f64().unwrap() > 0.0);
     assert_eq!(state["message_count"], 12);
     s.shutdown().await.unwrap();
