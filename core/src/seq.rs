@@ -580,8 +580,8 @@ impl core::error::Error for OutsideWindow {}
 ///     log.push(Seq(i), b"data: x\n\n").expect("in order, and it fits");
 /// }
 /// // Index 0 was evicted: a client asking for it is told to reset and gets 1 and 2.
-/// let req = ResumeRequest { from: Some(Seq(0)), last_event_id: None };
-/// assert_eq!(req.decide(log.window()), Resume::Reset { from: Seq(1) });
+/// let req = ResumeRequest { from: Some(Seq(0)), last_event_id: None, epoch: None };
+/// assert_eq!(req.decide(log.window(), "the log's epoch"), Resume::Reset { from: Seq(1) });
 /// let mut replayed = log.replay_from(Seq(1))?.map(|(s, _)| s.0);
 /// assert_eq!([replayed.next(), replayed.next(), replayed.next()], [Some(1), Some(2), None]);
 /// # Ok::<(), sse_core::seq::OutsideWindow>(())
