@@ -16,6 +16,7 @@ mod security;
 mod seq;
 mod serve;
 mod session;
+mod sketch_compat;
 mod state_schema;
 mod status_json;
 mod stream_fast_path;

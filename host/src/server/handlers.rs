@@ -486,3 +486,34 @@ pub(super) async fn reply(
         json!({"ok": true}).to_string(),
     ))
 }
+
+#[cfg(test)]
+mod tests {
+    use crate::server::{Server, ServerConfig, Store};
+    use tokio::io::{AsyncReadExt, AsyncWriteExt};
+
+    /// With no agent to answer, a question ends in 504 after `REPLY_WAIT` (30 s, on a paused
+    /// clock here) rather than hanging.
+    #[tokio::test(start_paused = true)]
+    async fn a_question_nobody_answers_is_504_after_the_reply_wait() {
+        let config = ServerConfig {
+            bind: "127.0.0.1:0".parse().unwrap(),
+            store: Store::Memory,
+            ..ServerConfig::default()
+        };
+        let server = Server::start(config).await.unwrap();
+        for path in ["/suggest-reprompt", "/commit-description?revision=abc"] {
+            let mut s = tokio::net::TcpStream::connect(server.local_addr())
+                .await
+                .unwrap();
+            let req =
+                format!("GET {path} HTTP/1.1\r\nHost: localhost\r\nConnection: close\r\n\r\n");
+            s.write_all(req.as_bytes()).await.unwrap();
+            let mut res = String::new();
+            s.read_to_string(&mut res).await.unwrap();
+            assert!(res.starts_with("HTTP/1.1 504"), "{path}: {res}");
+            assert!(res.contains("\"error\""), "{path}: {res}");
+        }
+        server.shutdown().await.unwrap();
+    }
+}
