@@ -4,10 +4,11 @@
 # arm-none-eabi-size's Berkeley line counts it) in bytes, with the no-feature baseline subtracted;
 # `step` is what the last component added.
 # Exits 1 if everything together at opt-level "s" exceeds BUDGET bytes of flash over the baseline
-# (today's figure plus about 15 %: a regression guard; docs/BENCHMARKS.md has the numbers).
+# (a regression guard: 20,480 until 2026-12-02, raised to 22,528 when that day's protocol changes
+# brought the four components to 21,838 B; docs/BENCHMARKS.md has the numbers).
 # Usage: bash embedded/boards/size-probe/measure.sh   (needs binutils-arm-none-eabi)
 set -euo pipefail
-BUDGET=20480
+BUDGET=22528
 cd "$(dirname "$0")"
 target=thumbv6m-none-eabi
 sets=("" "parser" "parser,encoder" "parser,encoder,reconnect" "parser,encoder,reconnect,follow")
