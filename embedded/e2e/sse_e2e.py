@@ -88,6 +88,11 @@ def patch_state(**fields):
     api("PATCH", "/api/state", fields)
 
 
+def server_epoch():
+    with urllib.request.urlopen(BASE + "/state", timeout=10) as resp:
+        return json.loads(resp.read())["epoch"]
+
+
 def usage(cost):
     return {"input_tokens": 10, "output_tokens": 20, "total_cost_usd": cost}
 
@@ -163,14 +168,16 @@ def main():
         check("activity running_tool and cost shown",
               runner.expect(r"activity=running_tool .*cost=0\.2500", 5) is not None)
 
-        # 3. server killed and restarted on the same log: resume at 5 with Last-Event-ID 4
+        # 3. server killed and restarted on the same log: resume at 5 with Last-Event-ID <epoch>-4
         server.kill()
         check("offline shown after the server died", runner.expect(r"status link=(offline|connecting)", 10) is not None)
         time.sleep(1.5)
         server.start()
         m = runner.expect(r"connect from=(\d+) last_event_id=(\S+)", 30)
-        check("reconnect resumes at from=5, Last-Event-ID 4",
-              m is not None and m.group(1) == "5" and m.group(2) == "4", m.group(0) if m else "no connect")
+        # Ids are `<epoch>-<idx>` (docs/PROTOCOL.md §1); the durable log kept its epoch.
+        check("reconnect resumes at from=5, Last-Event-ID <epoch>-4",
+              m is not None and m.group(1) == "5" and m.group(2) == "%s-4" % server_epoch(),
+              m.group(0) if m else "no connect")
         check("connected again", runner.expect(r"status link=connected", 20) is not None)
         check("published after restart as 5", publish("after restart 5") == 5)
         check("next message is 5 (no gap)", runner.expect(r"message idx=5 ", 5) is not None)
