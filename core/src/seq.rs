@@ -96,7 +96,10 @@ impl core::error::Error for ResumeError {}
 /// [`ResumeError::Negative`] for `-` followed by digits, [`ResumeError::TooLarge`] beyond
 /// `u64::MAX`, [`ResumeError::NotANumber`] for anything else (including `""`, `+1`, ` 1`).
 pub fn parse_index(s: &str) -> Result<Seq, ResumeError> {
-    let bytes = s.as_bytes();
+    parse_index_bytes(s.as_bytes())
+}
+
+fn parse_index_bytes(bytes: &[u8]) -> Result<Seq, ResumeError> {
     let (negative, digits) = match bytes.split_first() {
         Some((b'-', rest)) => (true, rest),
         _ => (false, bytes),
@@ -219,7 +222,18 @@ fn split_id(s: &str) -> (Option<&str>, &str) {
 /// # Errors
 /// As [`parse_index`] for the index part.
 pub fn id_index(s: &str) -> Result<Seq, ResumeError> {
-    parse_index(split_id(s).1)
+    // Not `split_id`: one scan and no epoch slice keep it small enough for every firmware.
+    let b = s.as_bytes();
+    let mut i = b.len();
+    while i > 0 && b[i - 1].is_ascii_digit() {
+        i -= 1;
+    }
+    let tail = if i > 1 && b[i - 1] == b'-' {
+        &b[i..]
+    } else {
+        b
+    };
+    parse_index_bytes(tail)
 }
 
 impl fmt::Display for EventRef<'_> {
