@@ -35,7 +35,7 @@ pub struct Replies {
     pending: Mutex<HashMap<u64, oneshot::Sender<Map<String, Value>>>>,
 }
 
-/// A question registered with [`Replies::expect`]; await [`Pending::answer`].
+/// A question registered with [`Replies::register`]; await [`Pending::answer`].
 #[derive(Debug)]
 pub struct Pending<'a> {
     replies: &'a Replies,
@@ -49,7 +49,7 @@ impl Replies {
     ///
     /// # Errors
     /// [`ReplyError::Busy`].
-    pub fn expect(&self, id: u64) -> Result<Pending<'_>, ReplyError> {
+    pub fn register(&self, id: u64) -> Result<Pending<'_>, ReplyError> {
         let mut pending = self.pending.lock().unwrap_or_else(PoisonError::into_inner);
         if pending.len() >= MAX_PENDING {
             return Err(ReplyError::Busy);
@@ -105,7 +105,7 @@ mod tests {
     #[tokio::test]
     async fn an_answer_reaches_its_question_once() {
         let r = Replies::default();
-        let q = r.expect(7).unwrap();
+        let q = r.register(7).unwrap();
         let mut m = Map::new();
         m.insert("prompt".into(), "again".into());
         assert!(r.answer(7, m.clone()));
@@ -118,10 +118,13 @@ mod tests {
     fn waiting_questions_are_bounded_and_freed() {
         let r = Replies::default();
         let held: Vec<_> = (0..MAX_PENDING as u64)
-            .map(|i| r.expect(i).unwrap())
+            .map(|i| r.register(i).unwrap())
             .collect();
-        assert_eq!(r.expect(999).unwrap_err(), ReplyError::Busy);
+        assert_eq!(r.register(999).unwrap_err(), ReplyError::Busy);
         drop(held);
-        assert!(r.expect(999).is_ok(), "dropped questions free their place");
+        assert!(
+            r.register(999).is_ok(),
+            "dropped questions free their place"
+        );
     }
 }

@@ -444,7 +444,7 @@ async fn ask(
 ) -> Result<Response, ApiError> {
     let (_, pending) = app
         .inbox
-        .push_then(kind, fields, |id| app.replies.expect(id))
+        .push_then(kind, fields, |id| app.replies.register(id))
         .map_err(command_too_large)?;
     let pending = pending.map_err(|e| ApiError::unavailable(e.to_string(), 5))?;
     let mut closing = app.closing.clone();
