@@ -178,14 +178,14 @@ pub enum Reason {
     Connecting,
     /// "Connected"
     Connected,
-    /// "Connection lost": network error, end of stream, missing messages, or a retryable HTTP
-    /// status.
+    /// "Connection lost": network error, end of stream, or missing messages.
     ConnectionLost,
     /// "Connection timed out (no heartbeat)": the watchdog fired.
     NoHeartbeat,
     /// "Connection timed out": the connect timeout fired.
     ConnectTimeout,
-    /// "HTTP 404": a status that disables the client.
+    /// "HTTP 404": the status that disabled the client, or (500, 503, 408, 429, …) the one
+    /// it is backing off from.
     HttpStatus(u16),
     /// "Not an event stream": a `200` with the wrong content type.
     NotEventStream,
@@ -381,7 +381,14 @@ impl Reconnect {
         };
         match classify(why) {
             Some(fatal) => self.disable(fatal),
-            None => self.back_off(now, attempt, Reason::ConnectionLost),
+            // Say why: a retryable error status (500, 503, 408, 429 …) shows as itself.
+            None => {
+                let reason = match why {
+                    Disconnect::HttpStatus(code) if code >= 400 => Reason::HttpStatus(code),
+                    _ => Reason::ConnectionLost,
+                };
+                self.back_off(now, attempt, reason);
+            }
         }
     }
 

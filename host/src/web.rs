@@ -9,17 +9,18 @@ pub struct Asset {
     /// The `Content-Type` to send.
     pub content_type: &'static str,
     /// The file's bytes.
-    pub body: &'static str,
+    pub body: &'static [u8],
 }
 
 const HTML: &str = "text/html; charset=utf-8";
 const JS: &str = "text/javascript; charset=utf-8";
 const CSS: &str = "text/css; charset=utf-8";
+const WASM: &str = "application/wasm";
 
 /// The page itself, for `GET /`.
 pub const INDEX: Asset = Asset {
     content_type: HTML,
-    body: include_str!("../web/index.html"),
+    body: include_bytes!("../web/index.html"),
 };
 
 /// Every file under `web/` by name, for `GET /web/{name}`.
@@ -28,28 +29,35 @@ const FILES: &[(&str, Asset)] = &[
         "app.js",
         Asset {
             content_type: JS,
-            body: include_str!("../web/app.js"),
-        },
-    ),
-    (
-        "reconnect.js",
-        Asset {
-            content_type: JS,
-            body: include_str!("../web/reconnect.js"),
+            body: include_bytes!("../web/app.js"),
         },
     ),
     (
         "timeline.js",
         Asset {
             content_type: JS,
-            body: include_str!("../web/timeline.js"),
+            body: include_bytes!("../web/timeline.js"),
+        },
+    ),
+    (
+        "sse-wasm.js",
+        Asset {
+            content_type: JS,
+            body: include_bytes!("../web/sse-wasm.js"),
+        },
+    ),
+    (
+        "sse_core.wasm",
+        Asset {
+            content_type: WASM,
+            body: include_bytes!("../web/sse_core.wasm"),
         },
     ),
     (
         "style.css",
         Asset {
             content_type: CSS,
-            body: include_str!("../web/style.css"),
+            body: include_bytes!("../web/style.css"),
         },
     ),
 ];
@@ -72,6 +80,7 @@ mod tests {
             (INDEX.body, "\"web/"),
             (asset("app.js").unwrap().body, "'./"),
         ] {
+            let text = std::str::from_utf8(text).unwrap();
             for piece in text.split(prefix).skip(1) {
                 let name = piece.split(['"', '\'']).next().unwrap();
                 referenced.push(name.to_owned());

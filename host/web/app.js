@@ -1,13 +1,10 @@
-// The web UI shell: it moves bytes between EventSource, the DOM and the connection policy in
-// reconnect.js. Every decision about when to (re)connect lives in that state machine; this file
-// arms one timer for it, performs its actions and draws what it says.
-//
-// Resume and dedup: `nextIdx` is one past the last message shown. Each connection asks for
-// `stream?from=nextIdx`; a message below it is a duplicate and dropped, one above it is a gap and
-// makes us reconnect from `nextIdx`. A `reset` event or a new `epoch` in State means the server's
-// log is not the one we copied: clear the timeline and start over from 0.
+// The web UI shell: it moves bytes between fetch(), the DOM and sse-core's client session,
+// which runs here compiled to wasm (web/sse_core.wasm through web/sse-wasm.js). Every decision
+// about when to (re)connect, what to resume from, duplicates, gaps, epochs, `retry:` and the
+// heartbeat watchdog is that session's; this file arms one timer for it, performs its actions
+// and draws what it says.
 
-import { Disconnect, Kind, Reconnect, isFatalStatus } from './reconnect.js';
+import { WasmFollow } from './sse-wasm.js';
 import { formatCost, formatCount, renderMessage } from './timeline.js';
 
 const $ = (id) => document.getElementById(id);
@@ -22,13 +19,12 @@ function policyFromQuery() {
     const v = Number(params.get(name));
     return params.has(name) && Number.isFinite(v) && v > 0 ? v : undefined;
   };
-  const policy = {
+  return {
     idleTimeoutMs: ms('watchdog_ms'),
     initialBackoffMs: ms('backoff_ms'),
     connectTimeoutMs: ms('connect_timeout_ms'),
     healthyAfterMs: ms('healthy_ms'),
   };
-  return Object.fromEntries(Object.entries(policy).filter(([, v]) => v !== undefined));
 }
 
 // ---------------------------------------------------------------------------------------------
@@ -36,8 +32,8 @@ function policyFromQuery() {
 
 // A server started with `--token` wants it on every request but the page's own files. Open the
 // page as `…/#token=T`: the fragment never reaches the server or its logs; we keep it for this
-// tab and hide it. EventSource cannot send headers, so the stream (and the download link) carry
-// it as `access_token` (RFC 6750 §2.3); fetches send `Authorization`.
+// tab and hide it. Fetches (the stream too) send it as `Authorization`; the download link, which
+// cannot carry a header, as `access_token` (RFC 6750 §2.3).
 const token = (() => {
   const fromHash = new URLSearchParams(location.hash.slice(1)).get('token');
   try {
@@ -56,30 +52,44 @@ const authHeaders = () => (token ? { Authorization: `Bearer ${token}` } : {});
 const withToken = (url) =>
   token ? `${url}${url.includes('?') ? '&' : '?'}access_token=${encodeURIComponent(token)}` : url;
 
-const conn = new Reconnect(policyFromQuery());
-let source = null; // the open EventSource, if any
+/** The session, once its module is loaded; `status()` before that says "connecting". */
+let follow = null;
+/** The connection status for the indicator: what the session says, adapted for rendering. */
+const conn = {
+  status: () =>
+    follow
+      ? (({ kind, reason }) => ({ kind, reason }))(follow.status())
+      : { kind: 'connecting', reason: 'Connecting...' },
+  retryAt: () => follow?.status().retryAt,
+  attempt: () => follow?.status().attempt ?? 0,
+};
+let abort = null; // the AbortController of the open stream request, if any
 let generation = 0; // bumps on every (re)connect so late callbacks of old streams are ignored
-let nextIdx = 0;
+let nextIdx = 0; // one past the last message shown (for the catch-up after the session ended)
 let epoch = null;
 let lastState = null;
 let ended = null; // the session_ended payload once the agent has ended the session
 let timer = 0;
 let sending = false; // a chat POST is in flight
+/** Messages are drawn in order even when one must first be fetched whole (see `onMessage`). */
+let drawing = Promise.resolve();
 
 // ---------------------------------------------------------------------------------------------
-// Driving the connection state machine.
+// Driving the session.
 
-/** Perform the machine's actions, re-arm its timer and redraw. Call after every input. */
+/** Perform the session's actions, hand its outputs to the app, re-arm its timer and redraw. */
 function drive() {
-  for (let action = conn.pollAction(); action; action = conn.pollAction()) {
-    if (action === 'close') closeStream();
-    else if (action === 'connect') openStream();
+  if (!follow) return;
+  for (let action = follow.pollAction(); action; action = follow.pollAction()) {
+    if (action.kind === 'close') closeStream();
+    else if (action.kind === 'connect') openStream(action);
   }
+  for (const out of follow.poll(now())) handle(out);
   clearTimeout(timer);
-  const at = conn.pollTimeout();
+  const at = follow.pollTimeout();
   if (at !== undefined) {
     timer = setTimeout(() => {
-      conn.handleTimeout(now());
+      follow.timeout(now());
       drive();
     }, Math.max(0, at - now()));
   }
@@ -90,77 +100,76 @@ let shownStatus = ''; // what renderConnection last drew, to skip redrawing on e
 
 function closeStream() {
   generation += 1;
-  if (source) source.close();
-  source = null;
+  if (abort) abort.abort();
+  abort = null;
 }
 
-function openStream() {
+/** Opens `GET stream?from=…` with fetch and feeds its body to the session. */
+async function openStream({ from, lastEventId, epoch: ofEpoch }) {
   closeStream();
   const gen = generation;
   const live = () => gen === generation;
-  let opened = false;
+  const ctl = new AbortController();
+  abort = ctl;
   // The epoch our copy belongs to: a server whose log is another history answers `reset`
   // instead of replaying its own `from` (PROTOCOL.md §2).
-  const ofEpoch = epoch ? `&epoch=${encodeURIComponent(epoch)}` : '';
-  const url = withToken(`stream?from=${nextIdx}${ofEpoch}`);
-  const es = new EventSource(url);
-  source = es;
-
-  es.onopen = () => {
+  const url = `stream?from=${from}${ofEpoch ? `&epoch=${encodeURIComponent(ofEpoch)}` : ''}`;
+  const headers = { Accept: 'text/event-stream', ...authHeaders() };
+  if (lastEventId !== undefined) headers['Last-Event-ID'] = lastEventId;
+  let res;
+  try {
+    res = await fetch(url, { headers, signal: ctl.signal, cache: 'no-store' });
+  } catch {
     if (!live()) return;
-    opened = true;
-    conn.handleConnected(now());
+    follow.disconnected(now(), 'network');
     drive();
-  };
-  es.onerror = () => {
-    if (!live()) return;
-    // EventSource would retry on its own with its own timing; we own the policy, so close it.
-    const failed = es.readyState === EventSource.CLOSED && !opened;
-    closeStream();
-    if (failed) {
-      // The browser refused the response (not 200 or not text/event-stream) without saying
-      // which; ask once so a 404 disables us while a 503 is retried.
-      const closedAt = generation;
-      classify(url).then((why) => {
-        if (generation !== closedAt) return; // something else happened meanwhile
-        conn.handleDisconnected(now(), why);
+    return;
+  }
+  if (!live()) return;
+  const type = res.headers.get('content-type') ?? '';
+  follow.response(now(), res.status, type.toLowerCase().startsWith('text/event-stream'));
+  drive();
+  if (res.status !== 200 || !res.body) {
+    ctl.abort();
+    return;
+  }
+  const reader = res.body.getReader();
+  try {
+    for (;;) {
+      const { done, value } = await reader.read();
+      if (!live()) return;
+      if (done) {
+        follow.disconnected(now(), 'end');
         drive();
-      });
-    } else {
-      conn.handleDisconnected(now(), Disconnect.network());
+        return;
+      }
+      for (const out of follow.feed(now(), value)) handle(out);
       drive();
     }
-  };
-
-  const on = (type, handler) =>
-    es.addEventListener(type, (ev) => {
-      if (!live()) return;
-      conn.handleBytes(now());
-      handler(ev);
-      drive();
-    });
-  on('state', (ev) => onState(parse(ev.data)));
-  on('message', (ev) => onMessage(parse(ev.data), ev.lastEventId));
-  on('heartbeat', () => {});
-  // After `reset` the server goes on from its log's start on this same connection (and should
-  // it not, the first message is a gap and we reconnect from 0).
-  on('reset', (ev) => startOver(parse(ev.data)?.epoch, { reconnect: false }));
-  on('session_ended', (ev) => onSessionEnded(parse(ev.data) ?? {}));
+  } catch {
+    if (!live()) return;
+    follow.disconnected(now(), 'network');
+    drive();
+  }
 }
 
-/** Why a stream request failed, for the cases EventSource does not tell us. */
-async function classify(url) {
-  const abort = new AbortController();
-  try {
-    const res = await fetch(url, { signal: abort.signal, cache: 'no-store', headers: authHeaders() });
-    const type = res.headers.get('content-type') ?? '';
-    if (res.status !== 200) return Disconnect.http(res.status);
-    if (!type.startsWith('text/event-stream')) return Disconnect.notEventStream();
-    return Disconnect.network();
-  } catch {
-    return Disconnect.network();
-  } finally {
-    abort.abort();
+/** One output of the session. */
+function handle(out) {
+  switch (out.type) {
+    case 'message':
+      onMessage(out);
+      break;
+    case 'state':
+      if (!out.truncated) onState(parse(out.data));
+      break;
+    case 'start-over':
+      startOver(out.reset ? parse(out.reset)?.epoch : undefined);
+      break;
+    case 'session-ended':
+      onSessionEnded(parse(out.data) ?? {});
+      break;
+    default:
+      break; // heartbeats, comments, status changes: drive() redraws
   }
 }
 
@@ -177,41 +186,55 @@ function parse(data) {
 
 function onState(state) {
   if (!state || typeof state !== 'object') return;
-  if (epoch !== null && state.epoch && state.epoch !== epoch) {
-    // A different log (the server lost or replaced its history): our copy is not of it.
-    startOver(state.epoch);
-  }
   if (state.epoch) epoch = state.epoch;
   lastState = state;
   renderState();
 }
 
-function onMessage(msg, lastEventId) {
-  if (!msg || typeof msg !== 'object') return;
-  const idx = Number.isInteger(msg.idx) ? msg.idx : Number.parseInt(lastEventId, 10);
-  if (!Number.isInteger(idx) || idx < nextIdx) return; // duplicate (or unusable): drop
-  if (idx > nextIdx) {
-    // A gap: never show messages out of order; resume from what we have.
-    conn.restart(now());
-    return;
+/** Fetches message `idx` whole (one cut at the session's data bound). */
+async function fetchWhole(idx) {
+  try {
+    const res = await fetch(`messages?start=${idx}&end=${idx + 1}`, {
+      cache: 'no-store',
+      headers: authHeaders(),
+    });
+    const body = res.ok ? await res.json() : null;
+    const list = Array.isArray(body) ? body : body?.messages;
+    return Array.isArray(list) ? list[0] : null;
+  } catch {
+    return null;
   }
-  msg.idx = idx;
-  appendMessage(msg);
-  nextIdx = idx + 1;
 }
 
-function startOver(newEpoch, { reconnect = true } = {}) {
+/** A message the session delivered: the next one, exactly once. */
+function onMessage({ idx, data, truncated }) {
+  const gen = epochGeneration;
+  const parsed = truncated ? null : parse(data);
+  const msg = parsed && typeof parsed === 'object' ? parsed : null;
+  drawing = drawing.then(async () => {
+    const whole = msg ?? (truncated ? await fetchWhole(idx) : null);
+    if (gen !== epochGeneration) return; // the copy was dropped meanwhile
+    const shown = whole && typeof whole === 'object' ? whole : { type: 'error', content: data };
+    shown.idx = idx;
+    appendMessage(shown);
+    nextIdx = idx + 1;
+  });
+}
+
+let epochGeneration = 0; // bumps when the copy of the log is dropped
+
+function startOver(newEpoch) {
+  epochGeneration += 1;
+  drawing = Promise.resolve();
   clearTimeline();
   nextIdx = 0;
   if (newEpoch) epoch = newEpoch;
-  if (reconnect) conn.restart(now());
 }
 
 function onSessionEnded(payload) {
   ended = payload;
-  conn.handleDisconnected(now(), Disconnect.sessionEnded());
   closeStream();
-  catchUp();
+  drawing.then(catchUp);
   renderState();
 }
 
@@ -229,7 +252,12 @@ async function catchUp() {
     const list = Array.isArray(body) ? body : body?.messages;
     if (!Array.isArray(list)) return;
     const start = nextIdx;
-    list.forEach((m, i) => onMessage(m, String(start + i)));
+    list.forEach((m, i) => {
+      if (!m || typeof m !== 'object') return;
+      m.idx = start + i;
+      appendMessage(m);
+      nextIdx = start + i + 1;
+    });
   } catch {
     // Best effort; the download still has everything.
   }
@@ -285,6 +313,14 @@ window.addEventListener(
 
 // ---------------------------------------------------------------------------------------------
 // Rendering the connection and the agent.
+
+/** The four statuses every client shows (PROTOCOL.md §7). */
+const Kind = Object.freeze({
+  Connected: 'connected',
+  Connecting: 'connecting',
+  Disconnected: 'disconnected',
+  Disabled: 'disabled',
+});
 
 const KIND_LABEL = {
   [Kind.Connected]: 'Connected',
@@ -499,38 +535,46 @@ $('stop').addEventListener('click', async () => {
   }
 });
 
-$('net-retry').addEventListener('click', () => {
-  conn.retryNow(now());
+// "Retry now", the OS saying the network is back: skip the rest of the backoff (the session's
+// start() does exactly that while it waits, and nothing while connected).
+const retryNow = () => {
+  if (!follow || follow.status().kind !== 'disconnected') return;
+  follow.start(now());
   drive();
-});
-
-// The OS says the network is back: no point waiting out the backoff.
-window.addEventListener('online', () => {
-  conn.retryNow(now());
-  drive();
-});
+};
+$('net-retry').addEventListener('click', retryNow);
+window.addEventListener('online', retryNow);
 // Timers are throttled in background tabs; catch up when the tab is shown again.
 document.addEventListener('visibilitychange', () => {
-  if (document.visibilityState === 'visible') {
-    conn.handleTimeout(now());
+  if (document.visibilityState === 'visible' && follow) {
+    follow.timeout(now());
     drive();
   }
 });
 
 // Exposed for debugging in the console and for the browser tests; not an API.
 window.sseUi = {
-  conn,
+  get follow() {
+    return follow;
+  },
   get nextIdx() {
     return nextIdx;
   },
   get epoch() {
     return epoch;
   },
-  isFatalStatus,
 };
 
-// The download link cannot send a header either.
+// The download link cannot send a header.
 if (token) $('download').href = withToken('download');
 
-conn.start(now());
-drive();
+renderConnection();
+WasmFollow.load(fetch('web/sse_core.wasm'), policyFromQuery())
+  .then((f) => {
+    follow = f;
+    follow.start(now());
+    drive();
+  })
+  .catch((e) => {
+    showBanner(`This browser could not start the stream client: ${e.message}`);
+  });

@@ -13,13 +13,19 @@
 // { type: 'session-ended', data } · { type: 'other', event, data, truncated } ·
 // { type: 'comment', data } · { type: 'dropped' } · { type: 'status' }.
 
+/** A number in [0, 1), for the seed of the session's random numbers. */
+const cryptoRandom = () => crypto.getRandomValues(new Uint32Array(1))[0] / 4294967296;
+
 const KINDS = ['connected', 'connecting', 'disconnected', 'disabled'];
 const decoder = new TextDecoder();
 const encoder = new TextEncoder();
 
 export class WasmFollow {
-  /** Instantiates the module from a `Response`, an `ArrayBuffer` or a typed array. */
-  static async load(source, policy = {}, random = Math.random) {
+  /** Instantiates the module from a `Response` (or a promise of one), an `ArrayBuffer` or a
+   *  typed array. */
+  static async load(from, policy = {}, random = cryptoRandom) {
+    const source = await from;
+    if (source instanceof Response && !source.ok) throw new Error(`HTTP ${source.status}`);
     const { instance } =
       source instanceof Response
         ? await WebAssembly.instantiateStreaming(source, {})
@@ -29,7 +35,7 @@ export class WasmFollow {
 
   constructor(x, policy, random) {
     this.x = x;
-    const seed = () => Math.floor(random() * 2 ** 32) >>> 0;
+    const seed = () => Math.floor(random() * 4294967296) >>> 0;
     x.sse_init(
       seed(),
       seed(),

@@ -151,12 +151,17 @@ export const FIXTURE = [
  * to show on demand.
  */
 export async function startStandIn(mode) {
-  const types = { '.html': 'text/html', '.js': 'text/javascript', '.css': 'text/css' };
+  const types = {
+    '.html': 'text/html',
+    '.js': 'text/javascript',
+    '.css': 'text/css',
+    '.wasm': 'application/wasm',
+  };
   const sockets = new Set();
   const server = http.createServer((req, res) => {
     const { pathname } = new URL(req.url, 'http://x');
     const file = pathname === '/' ? 'index.html' : pathname.replace(/^\/web\//, '');
-    if (pathname === '/' || (pathname.startsWith('/web/') && /^[a-z]+\.(js|css)$/.test(file))) {
+    if (pathname === '/' || (pathname.startsWith('/web/') && /^[a-z_-]+\.(js|css|wasm)$/.test(file))) {
       res.writeHead(200, { 'content-type': types[path.extname(file)] });
       res.end(fs.readFileSync(path.join(webDir, file)));
     } else if (pathname === '/stream' && mode === 'hang') {

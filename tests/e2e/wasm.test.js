@@ -115,6 +115,7 @@ test('503 and 429 are retried with growing backoff', async () => {
     f.response(now, i % 2 ? 429 : 503, false);
     const s = f.status();
     assert.equal(s.kind, 'disconnected');
+    assert.equal(s.reason, `HTTP ${i % 2 ? 429 : 503}`, 'the indicator says why');
     waits.push(s.retryAt - now);
     now = s.retryAt;
     f.timeout(now);

@@ -380,7 +380,7 @@ async fn max_retries_gives_up_with_exit_5_and_disconnected_lines_say_when() {
     for l in down {
         let ms = l["retry_in_ms"].as_u64().expect("retry_in_ms");
         assert!(ms <= 1_000, "{l}");
-        assert_eq!(l["cause"], "HTTP 503");
+        assert_eq!(l["reason"], "HTTP 503");
     }
     assert_eq!(
         lines.last().unwrap(),

@@ -153,7 +153,7 @@ fn retryable_statuses_back_off_and_reconnect() {
         sim.m
             .handle_disconnected(sim.now(), Disconnect::HttpStatus(code));
         assert_eq!(sim.m.status().kind, StatusKind::Disconnected, "{code}");
-        assert_eq!(sim.m.status().reason, Reason::ConnectionLost, "{code}");
+        assert_eq!(sim.m.status().reason, Reason::HttpStatus(code), "{code}");
         assert_eq!(
             sim.advance(secs(2)),
             [Action::Close, Action::Connect],

@@ -117,3 +117,61 @@ fn shells_do_not_do_backoff_arithmetic() {
         problems.join("\n")
     );
 }
+
+/// The web UI runs sse-core's session compiled to wasm (issue 13): no backoff, jitter, watchdog,
+/// status classification or resume arithmetic may come back into `host/web` as a JS copy.
+#[test]
+fn web_ui_has_no_copy_of_the_connection_policy() {
+    const FORBIDDEN: &[(&str, &str)] = &[
+        ("backoff", "backoff (core's `Reconnect`)"),
+        ("jitter", "jitter (core's `Reconnect`)"),
+        ("Math.random", "jitter (core's `Reconnect`)"),
+        (" ** ", "backoff growth (core's `Reconnect`)"),
+        (
+            "healthy",
+            "the healthy-connection rule (core's `Reconnect`)",
+        ),
+        ("lastRx", "the heartbeat watchdog (core's `Reconnect`)"),
+        (
+            "isFatalStatus",
+            "status classification (core's `Reconnect`)",
+        ),
+        ("new EventSource", "EventSource's own reconnect policy"),
+        (
+            "from=${nextIdx",
+            "the resume point (core's `Tracker`; use the Connect action's `from`)",
+        ),
+        ("idx > nextIdx", "gap detection (core's `Tracker`)"),
+        ("idx < nextIdx", "duplicate detection (core's `Tracker`)"),
+    ];
+    let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../host/web");
+    let mut problems = Vec::new();
+    let mut seen = 0;
+    for entry in fs::read_dir(&dir).expect("host/web is readable") {
+        let path = entry.expect("dir entry").path();
+        if path.extension().is_none_or(|e| e != "js") {
+            continue;
+        }
+        seen += 1;
+        let text = fs::read_to_string(&path).expect("JS is UTF-8");
+        for (n, line) in code_lines(&text) {
+            // Query-parameter names of the test hooks (`backoff_ms`, `healthy_ms`) are allowed.
+            let line = line.replace("'backoff_ms'", "").replace("'healthy_ms'", "");
+            let line = line
+                .replace("initialBackoffMs", "")
+                .replace("healthyAfterMs", "");
+            let line = line.replace("maxBackoffMs", "");
+            for (pat, what) in FORBIDDEN {
+                if line.contains(pat) {
+                    problems.push(format!("{}:{n}: `{pat}` is {what}", path.display()));
+                }
+            }
+        }
+    }
+    assert!(seen >= 3, "no JS found in {}", dir.display());
+    assert!(
+        problems.is_empty(),
+        "host/web must drive sse_core.wasm, not reimplement it:\n{}",
+        problems.join("\n")
+    );
+}

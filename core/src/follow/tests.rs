@@ -356,8 +356,13 @@ fn responses_open_disable_or_retry() {
         (204, true, StatusKind::Disabled, Reason::HttpStatus(204)),
         (401, true, StatusKind::Disabled, Reason::HttpStatus(401)),
         (200, false, StatusKind::Disabled, Reason::NotEventStream),
-        (503, true, StatusKind::Disconnected, Reason::ConnectionLost),
-        (429, false, StatusKind::Disconnected, Reason::ConnectionLost),
+        (503, true, StatusKind::Disconnected, Reason::HttpStatus(503)),
+        (
+            429,
+            false,
+            StatusKind::Disconnected,
+            Reason::HttpStatus(429),
+        ),
         (200, true, StatusKind::Connected, Reason::Connected),
     ];
     for (code, es, kind, reason) in cases {

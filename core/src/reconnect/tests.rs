@@ -310,7 +310,12 @@ fn retryable_statuses_back_off() {
             rc.status(),
             Status {
                 kind: StatusKind::Disconnected,
-                reason: Reason::ConnectionLost
+                // An error status is shown as itself; 1xx-3xx (no stream) as a lost connection.
+                reason: if code >= 400 {
+                    Reason::HttpStatus(code)
+                } else {
+                    Reason::ConnectionLost
+                }
             },
             "{code}"
         );

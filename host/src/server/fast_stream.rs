@@ -43,7 +43,7 @@ pub(super) const RESPONSE_HEAD: &[u8] = b"HTTP/1.1 200 OK\r\n\
 content-type: text/event-stream\r\n\
 cache-control: no-cache\r\n\
 x-accel-buffering: no\r\n\
-content-security-policy: default-src 'self'; script-src 'self'; style-src 'self'; \
+content-security-policy: default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; \
 connect-src 'self'; img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; \
 form-action 'self'\r\n\
 x-content-type-options: nosniff\r\n\

@@ -22,7 +22,7 @@ use std::net::{Ipv4Addr, Ipv6Addr};
 pub(super) const SECURITY_HEADERS: [(&str, &str); 4] = [
     (
         "content-security-policy",
-        "default-src 'self'; script-src 'self'; style-src 'self'; connect-src 'self'; \
+        "default-src 'self'; script-src 'self' 'wasm-unsafe-eval'; style-src 'self'; connect-src 'self'; \
          img-src 'self' data:; frame-ancestors 'none'; base-uri 'none'; form-action 'self'",
     ),
     ("x-content-type-options", "nosniff"),
