@@ -46,6 +46,20 @@ const FILES: &[(&str, Asset)] = &[
         },
     ),
     (
+        "render.js",
+        Asset {
+            content_type: JS,
+            body: include_str!("../web/render.js"),
+        },
+    ),
+    (
+        "markdown-it.js",
+        Asset {
+            content_type: JS,
+            body: include_str!("../web/vendor/markdown-it.esm.min.mjs"),
+        },
+    ),
+    (
         "style.css",
         Asset {
             content_type: CSS,
@@ -71,6 +85,8 @@ mod tests {
         for (text, prefix) in [
             (INDEX.body, "\"web/"),
             (asset("app.js").unwrap().body, "'./"),
+            (asset("timeline.js").unwrap().body, "'./"),
+            (asset("render.js").unwrap().body, "'./"),
         ] {
             for piece in text.split(prefix).skip(1) {
                 let name = piece.split(['"', '\'']).next().unwrap();
