@@ -54,6 +54,20 @@ const FILES: &[(&str, Asset)] = &[
         },
     ),
     (
+        "render.js",
+        Asset {
+            content_type: JS,
+            body: include_bytes!("../web/render.js"),
+        },
+    ),
+    (
+        "markdown-it.js",
+        Asset {
+            content_type: JS,
+            body: include_bytes!("../web/vendor/markdown-it.esm.min.mjs"),
+        },
+    ),
+    (
         "style.css",
         Asset {
             content_type: CSS,
@@ -79,6 +93,8 @@ mod tests {
         for (text, prefix) in [
             (INDEX.body, "\"web/"),
             (asset("app.js").unwrap().body, "'./"),
+            (asset("timeline.js").unwrap().body, "'./"),
+            (asset("render.js").unwrap().body, "'./"),
         ] {
             let text = std::str::from_utf8(text).unwrap();
             for piece in text.split(prefix).skip(1) {

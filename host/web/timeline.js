@@ -1,7 +1,11 @@
 // The conversation timeline: turns AgentMessage JSON (PROTOCOL.md §4) into DOM nodes.
 //
-// Everything from the server is inserted as text (textContent), never as HTML. Long text is
-// folded behind a "Show all" button so that a 500 KB tool output does not freeze the page.
+// Agent and user messages are markdown (render.js: escaped source HTML, safe links only) and are
+// never folded. Everything else from the server is inserted as text (textContent), never as HTML;
+// long tool output is folded behind a "Show all" button so that a 500 KB output does not freeze
+// the page.
+
+import { renderMarkdown } from './render.js';
 
 /** Text longer than this many lines or characters is folded. */
 const FOLD_LINES = 12;
@@ -175,7 +179,9 @@ export function renderMessage(msg) {
 
   li.append(header(msg));
   const content = typeof msg.content === 'string' ? msg.content : '';
-  if (content) li.append(foldedText(content));
+  if (content) {
+    li.append(type === 'agent' || type === 'user' ? renderMarkdown(content) : foldedText(content));
+  }
 
   if (Array.isArray(msg.tool_calls) && msg.tool_calls.length > 0) {
     const calls = el('ul', 'tool-calls');

@@ -19,7 +19,7 @@ if [ -z "${SSE_HOST_BIN:-}" ]; then
   export SSE_HOST_BIN="$root/target/release/sse-host"
 fi
 
-if [ ! -d "$here/node_modules/playwright-core" ]; then
+if [ ! -d "$here/node_modules/playwright-core" ] || [ ! -d "$here/node_modules/markdown-it" ]; then
   (cd "$here" && PLAYWRIGHT_SKIP_BROWSER_DOWNLOAD=1 npm ci --no-audit --no-fund --loglevel=error)
 fi
 

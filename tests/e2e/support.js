@@ -150,7 +150,7 @@ export const FIXTURE = [
  * or `fixture` (replays FIXTURE, then stays open). For states the real server cannot be made
  * to show on demand.
  */
-export async function startStandIn(mode) {
+export async function startStandIn(mode, messages = FIXTURE) {
   const types = {
     '.html': 'text/html',
     '.js': 'text/javascript',
@@ -160,9 +160,10 @@ export async function startStandIn(mode) {
   const sockets = new Set();
   const server = http.createServer((req, res) => {
     const { pathname } = new URL(req.url, 'http://x');
-    const file = pathname === '/' ? 'index.html' : pathname.replace(/^\/web\//, '');
-    if (pathname === '/' || (pathname.startsWith('/web/') && /^[a-z_-]+\.(js|css|wasm)$/.test(file))) {
-      res.writeHead(200, { 'content-type': types[path.extname(file)] });
+    let file = pathname === '/' ? 'index.html' : pathname.replace(/^\/web\//, '');
+    if (file === 'markdown-it.js') file = 'vendor/markdown-it.esm.min.mjs'; // as host/src/web.rs
+    if (pathname === '/' || (pathname.startsWith('/web/') && /^[a-z_/.-]+\.(m?js|css|wasm)$/.test(file) && !file.includes('..'))) {
+      res.writeHead(200, { 'content-type': types[path.extname(file)] ?? 'text/javascript' });
       res.end(fs.readFileSync(path.join(webDir, file)));
     } else if (pathname === '/stream' && mode === 'hang') {
       // Say nothing, ever.
@@ -171,9 +172,9 @@ export async function startStandIn(mode) {
       res.end('{"error":"stand-in"}');
     } else if (pathname === '/stream' && mode === 'fixture') {
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
-      const state = { message_count: FIXTURE.length, epoch: 'fixture', title: 'Fixture', agent_state: 'EndOfTurn' };
+      const state = { message_count: messages.length, epoch: 'fixture', title: 'Fixture', agent_state: 'EndOfTurn' };
       res.write(`retry: 1000\n\nevent: state\ndata: ${JSON.stringify(state)}\n\n`);
-      for (const m of FIXTURE) res.write(`event: message\nid: ${m.idx}\ndata: ${JSON.stringify(m)}\n\n`);
+      for (const m of messages) res.write(`event: message\nid: ${m.idx}\ndata: ${JSON.stringify(m)}\n\n`);
     } else {
       res.writeHead(404, { 'content-type': 'application/json' });
       res.end('{"error":"not found"}');
