@@ -8,7 +8,7 @@ cd "$root"
 rustup target list --installed | grep -qx wasm32-unknown-unknown || rustup target add wasm32-unknown-unknown
 # Paths would otherwise differ between checkouts (panic locations are stripped, but be sure).
 export RUSTFLAGS="--remap-path-prefix=$root=. --remap-path-prefix=${CARGO_HOME:-$HOME/.cargo}=cargo"
-cargo build -q --locked -p sse-wasm --target wasm32-unknown-unknown --profile wasm
+cargo rustc -q --locked -p sse-wasm --lib --crate-type cdylib --target wasm32-unknown-unknown --profile wasm
 built="target/wasm32-unknown-unknown/wasm/sse_wasm.wasm"
 size=$(stat -c %s "$built")
 if [ "${1:-}" = "--check" ]; then
