@@ -73,6 +73,7 @@ let timer = 0;
 let sending = false; // a chat POST is in flight
 /** Messages are drawn in order even when one must first be fetched whole (see `onMessage`). */
 let drawing = Promise.resolve();
+let epochGeneration = 0; // bumps when the copy of the log is dropped
 
 // ---------------------------------------------------------------------------------------------
 // Driving the session.
@@ -220,8 +221,6 @@ function onMessage({ idx, data, truncated }) {
     nextIdx = idx + 1;
   });
 }
-
-let epochGeneration = 0; // bumps when the copy of the log is dropped
 
 function startOver(newEpoch) {
   epochGeneration += 1;

@@ -112,13 +112,15 @@ export class WasmFollow {
   /** Runs a chunk of the body through the session; yields what the app should see. */
   *feed(now, chunk) {
     const cap = this.x.sse_input_cap();
-    for (let off = 0; off < chunk.length || off === 0; off += cap) {
+    // At least one pass, so that an empty chunk still drains outputs owed without bytes.
+    let off = 0;
+    do {
       const part = chunk.subarray(off, off + cap);
       new Uint8Array(this.x.memory.buffer, this.x.sse_input(), cap).set(part);
       this.x.sse_feed(part.length);
       for (let k = this.x.sse_next(now); k !== 0; k = this.x.sse_next(now)) yield this.#output(k);
-      if (chunk.length === 0) break;
-    }
+      off += cap;
+    } while (off < chunk.length);
   }
 
   /** Outputs that come without bytes (a status change, a start over): call after any input. */

@@ -41,6 +41,7 @@ use core::fmt::Write as _;
 
 use sse_core::follow::{Action, Follow, Output};
 use sse_core::reconnect::{Disconnect, Policy, Reason, StatusKind};
+use sse_core::seq::EventRef;
 use sse_core::{Duration, Instant, Seq};
 
 /// Bytes for an `event:`/`id:` value or a comment.
@@ -204,9 +205,14 @@ pub extern "C" fn sse_resume(next: f64, epoch_len: u32) -> u32 {
         if epoch.is_empty() || next == 0 {
             return 0;
         }
-        // As EventSource would after a reconnect: the id of the last message shown.
+        // As EventSource would after a reconnect: the id of the last message shown, written as
+        // the server writes ids (core's `EventRef`).
+        let last = EventRef {
+            epoch: Some(epoch),
+            idx: Seq(next - 1),
+        };
         s.text.clear();
-        if write!(s.text, "{epoch}-{}", next - 1).is_err() {
+        if write!(s.text, "{last}").is_err() {
             return 1;
         }
         match s.follow.set_last_event_id(&s.text) {
@@ -327,7 +333,7 @@ pub extern "C" fn sse_next(now: f64) -> u32 {
             pos,
             len,
             out,
-            text,
+            text: _,
         } = s;
         *out = NO_OUT;
         loop {
@@ -345,12 +351,12 @@ pub extern "C" fn sse_next(now: f64) -> u32 {
                 }
                 continue;
             };
-            return describe(output, out, text);
+            return describe(output, out);
         }
     })
 }
 
-fn describe(output: Output<'_>, out: &mut Out, text: &mut heapless::String<64>) -> u32 {
+fn describe(output: Output<'_>, out: &mut Out) -> u32 {
     match output {
         Output::Message {
             idx,
@@ -395,10 +401,7 @@ fn describe(output: Output<'_>, out: &mut Out, text: &mut heapless::String<64>) 
             kind::COMMENT
         }
         Output::Dropped(_) => kind::DROPPED,
-        Output::StatusChanged(_) => {
-            text.clear();
-            kind::STATUS
-        }
+        Output::StatusChanged(_) => kind::STATUS,
         _ => kind::OTHER,
     }
 }
