@@ -40,6 +40,13 @@ const FILES: &[(&str, Asset)] = &[
         },
     ),
     (
+        "history.js",
+        Asset {
+            content_type: JS,
+            body: include_bytes!("../web/history.js"),
+        },
+    ),
+    (
         "sse-wasm.js",
         Asset {
             content_type: JS,
@@ -94,6 +101,7 @@ mod tests {
             (INDEX.body, "\"web/"),
             (asset("app.js").unwrap().body, "'./"),
             (asset("timeline.js").unwrap().body, "'./"),
+            (asset("history.js").unwrap().body, "'./"),
             (asset("render.js").unwrap().body, "'./"),
         ] {
             let text = std::str::from_utf8(text).unwrap();

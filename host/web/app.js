@@ -4,8 +4,9 @@
 // heartbeat watchdog is that session's; this file arms one timer for it, performs its actions
 // and draws what it says.
 
+import { fetchMessages, initTimeline, sizesFromQuery } from './history.js';
 import { WasmFollow } from './sse-wasm.js';
-import { formatCost, formatCount, renderMessage } from './timeline.js';
+import { formatCost, formatCount } from './timeline.js';
 
 const $ = (id) => document.getElementById(id);
 const now = () => performance.now();
@@ -65,15 +66,11 @@ const conn = {
 };
 let abort = null; // the AbortController of the open stream request, if any
 let generation = 0; // bumps on every (re)connect so late callbacks of old streams are ignored
-let nextIdx = 0; // one past the last message shown (for the catch-up after the session ended)
 let epoch = null;
 let lastState = null;
 let ended = null; // the session_ended payload once the agent has ended the session
 let timer = 0;
 let sending = false; // a chat POST is in flight
-/** Messages are drawn in order even when one must first be fetched whole (see `onMessage`). */
-let drawing = Promise.resolve();
-let epochGeneration = 0; // bumps when the copy of the log is dropped
 
 // ---------------------------------------------------------------------------------------------
 // Driving the session.
@@ -194,121 +191,54 @@ function onState(state) {
 
 /** Fetches message `idx` whole (one cut at the session's data bound). */
 async function fetchWhole(idx) {
-  try {
-    const res = await fetch(`messages?start=${idx}&end=${idx + 1}`, {
-      cache: 'no-store',
-      headers: authHeaders(),
-    });
-    const body = res.ok ? await res.json() : null;
-    const list = Array.isArray(body) ? body : body?.messages;
-    return Array.isArray(list) ? list[0] : null;
-  } catch {
-    return null;
-  }
+  const list = await fetchMessages(idx, idx + 1, authHeaders());
+  return list?.find((m) => m.idx === idx) ?? null;
 }
 
 /** A message the session delivered: the next one, exactly once. */
 function onMessage({ idx, data, truncated }) {
-  const gen = epochGeneration;
-  const parsed = truncated ? null : parse(data);
-  const msg = parsed && typeof parsed === 'object' ? parsed : null;
-  drawing = drawing.then(async () => {
-    const whole = msg ?? (truncated ? await fetchWhole(idx) : null);
-    if (gen !== epochGeneration) return; // the copy was dropped meanwhile
-    const shown = whole && typeof whole === 'object' ? whole : { type: 'error', content: data };
-    shown.idx = idx;
-    appendMessage(shown);
-    nextIdx = idx + 1;
+  timelineWindow.live(idx, async () => {
+    const parsed = truncated ? null : parse(data);
+    const msg = parsed && typeof parsed === 'object' ? parsed : null;
+    return msg ?? (truncated ? await fetchWhole(idx) : null) ?? { type: 'error', content: data };
   });
 }
 
 function startOver(newEpoch) {
-  epochGeneration += 1;
-  drawing = Promise.resolve();
-  clearTimeline();
-  nextIdx = 0;
+  timelineWindow.reset();
   if (newEpoch) epoch = newEpoch;
 }
 
 function onSessionEnded(payload) {
   ended = payload;
   closeStream();
-  drawing.then(catchUp);
+  timelineWindow.bootOver();
+  catchUp();
   renderState();
 }
 
-/** After the stream stopped, fetch any messages the State says exist but we have not shown. */
+/**
+ * After the stream stopped, fetch the messages the State says exist beyond the one the session
+ * says comes next (its `from`), and hand them to the timeline as the session would have.
+ */
 async function catchUp() {
   const count = lastState?.message_count;
-  if (!Number.isInteger(count) || count <= nextIdx) return;
-  try {
-    const res = await fetch(`messages?start=${nextIdx}&end=${count}`, {
-      cache: 'no-store',
-      headers: authHeaders(),
-    });
-    if (!res.ok) return;
-    const body = await res.json();
-    const list = Array.isArray(body) ? body : body?.messages;
-    if (!Array.isArray(list)) return;
-    const start = nextIdx;
-    list.forEach((m, i) => {
-      if (!m || typeof m !== 'object') return;
-      m.idx = start + i;
-      appendMessage(m);
-      nextIdx = start + i + 1;
-    });
-  } catch {
-    // Best effort; the download still has everything.
+  const from = follow?.from();
+  if (!Number.isInteger(count) || !Number.isInteger(from) || count <= from) return;
+  const list = await fetchMessages(from, count, authHeaders());
+  // Best effort; the download still has everything.
+  for (const m of list ?? []) {
+    if (Number.isInteger(m.idx)) timelineWindow.live(m.idx, () => m);
   }
 }
 
 // ---------------------------------------------------------------------------------------------
-// Timeline.
+// Timeline: history.js holds the window of messages in the DOM and pages the rest.
 
-const timeline = $('timeline');
-const main = document.scrollingElement ?? document.documentElement;
-
-// Whether new messages should scroll into view: true while the reader is at the bottom. Kept up
-// to date from scroll events, so that appending (thousands of messages on a long backlog) never
-// forces a layout; the scrolling itself happens at most once a frame.
-let stickToBottom = true;
-let scrollQueued = false;
-
-function appendMessage(msg) {
-  timeline.append(renderMessage(msg));
-  $('empty').hidden = true;
-  if (!stickToBottom) {
-    $('jump').hidden = false;
-  } else if (!scrollQueued) {
-    scrollQueued = true;
-    requestAnimationFrame(() => {
-      scrollQueued = false;
-      main.scrollTo({ top: main.scrollHeight });
-    });
-  }
-}
-
-function clearTimeline() {
-  timeline.replaceChildren();
-  $('empty').hidden = false;
-  $('jump').hidden = true;
-  stickToBottom = true;
-}
-
-$('jump').addEventListener('click', () => {
-  stickToBottom = true;
-  main.scrollTo({ top: main.scrollHeight, behavior: 'smooth' });
-  $('jump').hidden = true;
+const timelineWindow = initTimeline({
+  fetchRange: (start, end) => fetchMessages(start, end, authHeaders()),
+  sizes: sizesFromQuery(),
 });
-window.addEventListener(
-  'scroll',
-  () => {
-    if (scrollQueued) return; // our own scrolling
-    stickToBottom = main.scrollHeight - main.scrollTop - main.clientHeight < 120;
-    if (stickToBottom) $('jump').hidden = true;
-  },
-  { passive: true },
-);
 
 // ---------------------------------------------------------------------------------------------
 // Rendering the connection and the agent.
@@ -361,6 +291,8 @@ function renderConnection() {
     countdownTimer = setInterval(tick, 250);
   }
   $('net-countdown').hidden = retryAt === undefined;
+  // The boot's replay will not come over a stream that is down.
+  if (kind === Kind.Disconnected || kind === Kind.Disabled) timelineWindow.bootOver();
 
   renderTitle();
   renderControls();
@@ -494,6 +426,8 @@ $('composer').addEventListener('submit', async (ev) => {
   const message = input.value.trim();
   if (!message || sending || input.disabled) return;
   sending = true;
+  // Your own message is the next to arrive: be at the latest when it does.
+  timelineWindow.jumpToLatest();
   renderControls();
   try {
     await postJson('chat', { message });
@@ -556,8 +490,8 @@ window.sseUi = {
   get follow() {
     return follow;
   },
-  get nextIdx() {
-    return nextIdx;
+  get timeline() {
+    return timelineWindow;
   },
   get epoch() {
     return epoch;
@@ -567,10 +501,28 @@ window.sseUi = {
 // The download link cannot send a header.
 if (token) $('download').href = withToken('download');
 
+/** `GET state`, or null: its message count and epoch say where the stream should start. */
+async function fetchState() {
+  try {
+    const res = await fetch('state', { cache: 'no-store', headers: authHeaders() });
+    return res.ok ? await res.json() : null;
+  } catch {
+    return null;
+  }
+}
+
 renderConnection();
-WasmFollow.load(fetch('web/sse_core.wasm'), policyFromQuery())
-  .then((f) => {
+Promise.all([WasmFollow.load(fetch('web/sse_core.wasm'), policyFromQuery()), fetchState()])
+  .then(([f, state]) => {
     follow = f;
+    const count = state?.message_count;
+    // A long conversation: replay only the newest window; older pages come from `messages`
+    // as the reader scrolls up. The session decides what that means on the wire.
+    const { window: size } = timelineWindow.sizes;
+    if (Number.isInteger(count) && count > size && typeof state.epoch === 'string') {
+      follow.resume(count - size, state.epoch);
+    }
+    timelineWindow.expect(count);
     follow.start(now());
     drive();
   })

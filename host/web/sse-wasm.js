@@ -6,7 +6,7 @@
 //   f.start(now);  f.pollAction() → { kind: 'connect', from, lastEventId, epoch } | { kind: 'close' }
 //   f.response(now, status, isEventStream);  for (const out of f.feed(now, chunk)) …
 //   f.disconnected(now, 'network' | 'end');  f.pollTimeout() → ms | undefined;  f.timeout(now)
-//   f.status() → { kind, reason, retryAt, attempt }
+//   f.status() → { kind, reason, retryAt, attempt };  f.from() → the next message index expected
 //
 // Outputs from feed(): { type: 'message', idx, data, truncated } · { type: 'state', data,
 // truncated } · { type: 'heartbeat', data } · { type: 'start-over', reset } ·
@@ -70,6 +70,11 @@ export class WasmFollow {
 
   start(now) {
     this.x.sse_start(now);
+  }
+
+  /** The index of the message the session expects next (where it would resume). */
+  from() {
+    return this.x.sse_from();
   }
 
   stop() {

@@ -79,9 +79,34 @@ export function formatCost(usd) {
   return usd > 0 && usd < 0.01 ? `$${usd.toFixed(4)}` : `$${usd.toFixed(2)}`;
 }
 
-function formatTime(ts) {
+// Formatters are made once: making one per message is most of the cost of a timestamp.
+const TIME = new Intl.DateTimeFormat(undefined, { timeStyle: 'medium' });
+const DATE_TIME = new Intl.DateTimeFormat(undefined, { dateStyle: 'medium', timeStyle: 'short' });
+const FULL = new Intl.DateTimeFormat(undefined, { dateStyle: 'full', timeStyle: 'long' });
+
+/** `<time>` for an RFC 3339 timestamp: the time today, the date too on other days, and the
+ *  full date and time as its tooltip. Null when there is no valid timestamp. */
+function timeElement(ts, today = new Date()) {
+  if (typeof ts !== 'string' || !ts) return null;
   const d = new Date(ts);
-  return Number.isNaN(d.getTime()) ? '' : d.toLocaleTimeString();
+  if (Number.isNaN(d.getTime())) return null;
+  const sameDay = d.toDateString() === today.toDateString();
+  const node = el('time', 'msg-time', (sameDay ? TIME : DATE_TIME).format(d));
+  node.dateTime = d.toISOString();
+  node.title = FULL.format(d);
+  return node;
+}
+
+/** A `.msg-meta` span of `parts` (text or nodes, empty ones left out) joined by " · ". */
+function metaSpan(parts) {
+  const shown = parts.filter(Boolean);
+  if (!shown.length) return null;
+  const span = el('span', 'msg-meta');
+  shown.forEach((part, i) => {
+    if (i > 0) span.append(' · ');
+    span.append(part);
+  });
+  return span;
 }
 
 /** Durations in `elapsed` are nanoseconds. */
@@ -132,10 +157,8 @@ function usageLine(usage) {
 function header(msg) {
   const head = el('div', 'msg-head');
   head.append(el('span', 'msg-role', ROLE[msg.type] ?? String(msg.type ?? 'Message')));
-  const meta = [formatTime(msg.timestamp), formatElapsed(msg.elapsed), usageLine(msg.usage)]
-    .filter(Boolean)
-    .join(' · ');
-  if (meta) head.append(el('span', 'msg-meta', meta));
+  const meta = metaSpan([timeElement(msg.timestamp), formatElapsed(msg.elapsed), usageLine(msg.usage)]);
+  if (meta) head.append(meta);
   return head;
 }
 
@@ -149,8 +172,8 @@ function renderTool(msg, li) {
   if (preview) summary.append(el('span', 'tool-preview', preview));
   const badge = el('span', `badge ${failed ? 'badge-error' : 'badge-ok'}`, failed ? 'failed' : 'done');
   summary.append(badge);
-  const meta = [formatElapsed(msg.elapsed), formatTime(msg.timestamp)].filter(Boolean).join(' · ');
-  if (meta) summary.append(el('span', 'msg-meta', meta));
+  const meta = metaSpan([formatElapsed(msg.elapsed), timeElement(msg.timestamp)]);
+  if (meta) summary.append(meta);
   details.append(summary);
 
   const body = el('div', 'tool-body');

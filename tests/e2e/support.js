@@ -304,3 +304,73 @@ export async function screenshot(page, name) {
   fs.mkdirSync(screenshotDir, { recursive: true });
   await page.screenshot({ path: path.join(screenshotDir, `${name}.png`) });
 }
+
+/**
+ * `n` messages of a realistic conversation, in turns of a user message, an agent answer in
+ * markdown with tool calls, a tool run with its output and a closing agent answer. `size`
+ * scales the text (1: about 2 KB a message on average, as the issue's 20 000 in 40 MB).
+ * Each message's content names its number (`#i`), so a test can tell them apart. `timestamp`
+ * (i) → RFC 3339 gives each its time (default: one minute apart, ending now).
+ */
+export function conversation(n, { size = 1, timestamp } = {}) {
+  const now = Date.now();
+  const stamp = timestamp ?? ((i) => new Date(now - (n - i) * 60_000).toISOString());
+  const words = 'the parser reads a line at a time and hands each field to the event builder'.split(' ');
+  const prose = (i, len) => {
+    let text = '';
+    for (let k = 0; text.length < len; k += 1) text += `${words[(i + k) % words.length]} `;
+    return text.trim();
+  };
+  const out = [];
+  for (let i = 0; i < n; i += 1) {
+    const base = { timestamp: stamp(i) };
+    switch (i % 4) {
+      case 0:
+        out.push({ ...base, type: 'user', content: `#${i} ${prose(i, 200 * size)}` });
+        break;
+      case 1:
+        out.push({
+          ...base,
+          type: 'agent',
+          content: `#${i} Looking at it.\n\n## Plan\n\n- ${prose(i, 300 * size)}\n- **check** the \`Parser\`\n\n\`\`\`rust\nfn main() {\n    println!("${i}");\n}\n\`\`\`\n\n${prose(i + 1, 700 * size)}`,
+          tool_calls: [{ name: 'bash', input: `{"command":"cargo test -p sse-core ${i}"}` }],
+          usage: { input_tokens: 1200 + i, output_tokens: 80, cost_usd: 0.004 },
+        });
+        break;
+      case 2:
+        out.push({
+          ...base,
+          type: 'tool',
+          tool_name: 'bash',
+          input: `{"command":"cargo test -p sse-core ${i}"}`,
+          tool_result: `#${i}\n${Array.from({ length: Math.round(60 * size) }, (_, k) => `test case_${k} ... ok`).join('\n')}`,
+          elapsed: 2_500_000_000,
+        });
+        break;
+      default:
+        out.push({ ...base, type: 'agent', content: `#${i} Done: ${prose(i, 1000 * size)}`, end_of_turn: true });
+        break;
+    }
+  }
+  return out;
+}
+
+/**
+ * `sse-host serve` holding `messages` (in that order, so message i has index i), written by
+ * an `--exec` agent that prints them and then idles. `args` are added (default `--memory`).
+ * Resolves once the server's State counts them all.
+ */
+export async function startServerWith(messages, { args = ['--memory'], token } = {}) {
+  const dir = tempDir('sse-e2e-seed-');
+  const file = path.join(dir, 'seed.jsonl');
+  fs.writeFileSync(file, messages.map((m) => JSON.stringify(m)).join('\n') + '\n');
+  const server = await startServer({
+    args: [...args, '--exec', `cat '${file}'; exec cat >/dev/null`],
+    token,
+  });
+  await waitFor(async () => (await getState(server.url, token)).message_count >= messages.length, {
+    timeoutMs: 60_000,
+    what: `${messages.length} messages in the log`,
+  });
+  return server;
+}
