@@ -326,13 +326,13 @@ export function conversation(n, { size = 1, timestamp } = {}) {
     const base = { timestamp: stamp(i) };
     switch (i % 4) {
       case 0:
-        out.push({ ...base, type: 'user', content: `#${i} ${prose(i, 200 * size)}` });
+        out.push({ ...base, type: 'user', content: `#${i} ${prose(i, 400 * size)}` });
         break;
       case 1:
         out.push({
           ...base,
           type: 'agent',
-          content: `#${i} Looking at it.\n\n## Plan\n\n- ${prose(i, 300 * size)}\n- **check** the \`Parser\`\n\n\`\`\`rust\nfn main() {\n    println!("${i}");\n}\n\`\`\`\n\n${prose(i + 1, 700 * size)}`,
+          content: `#${i} Looking at it.\n\n## Plan\n\n- ${prose(i, 600 * size)}\n- **check** the \`Parser\`\n\n\`\`\`rust\nfn main() {\n    println!("${i}");\n}\n\`\`\`\n\n${prose(i + 1, 1400 * size)}`,
           tool_calls: [{ name: 'bash', input: `{"command":"cargo test -p sse-core ${i}"}` }],
           usage: { input_tokens: 1200 + i, output_tokens: 80, cost_usd: 0.004 },
         });
@@ -343,12 +343,12 @@ export function conversation(n, { size = 1, timestamp } = {}) {
           type: 'tool',
           tool_name: 'bash',
           input: `{"command":"cargo test -p sse-core ${i}"}`,
-          tool_result: `#${i}\n${Array.from({ length: Math.round(60 * size) }, (_, k) => `test case_${k} ... ok`).join('\n')}`,
+          tool_result: `#${i}\n${Array.from({ length: Math.round(120 * size) }, (_, k) => `test case_${k} ... ok`).join('\n')}`,
           elapsed: 2_500_000_000,
         });
         break;
       default:
-        out.push({ ...base, type: 'agent', content: `#${i} Done: ${prose(i, 1000 * size)}`, end_of_turn: true });
+        out.push({ ...base, type: 'agent', content: `#${i} Done: ${prose(i, 2000 * size)}`, end_of_turn: true });
         break;
     }
   }

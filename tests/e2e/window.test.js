@@ -74,7 +74,9 @@ test('2 000 messages: the newest 200 are shown, scrolling up pages in the rest i
         streams.push({ query: new URL(r.url()).search, lastEventId: r.headers()['last-event-id'] });
       }
     });
-    await page.goto(server.url);
+    // Pages of 250 (default 100) keep the test short; the bound is 500 (default 400).
+    const cap = 500;
+    await page.goto(`${server.url}?page=250&cap=${cap}`);
     await waitForStatus(page, 'connected');
     await page.locator(`#timeline > li[data-idx="${N - 1}"]`).waitFor();
     await waitFor(async () => (await page.locator('#progress').isHidden()), { what: 'the progress to end' });
@@ -87,7 +89,6 @@ test('2 000 messages: the newest 200 are shown, scrolling up pages in the rest i
 
     // Up to the first message, a page at a time, the reading position anchored on a message
     // that stays.
-    const cap = 400;
     let { lo } = await window_(page);
     for (let step = 0; lo > 0 && step < 40; step += 1) {
       const anchorIdx = lo;
