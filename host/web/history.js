@@ -24,6 +24,12 @@ export const DEFAULT_SIZES = Object.freeze({ window: 200, cap: 400, page: 100 })
 const MARGIN_PX = 1200;
 /** Distance (px) from the bottom within which the reader counts as "at the latest". */
 const BOTTOM_PX = 120;
+/** A page is drawn this many messages at a time, yielding in between, so that drawing 100
+ *  messages (~60 ms of markdown, DOM and layout) never holds up a frame for long. */
+const CHUNK = 20;
+
+/** Lets the browser draw a frame and handle input before the next chunk. */
+const yieldToBrowser = () => new Promise((resolve) => setTimeout(resolve, 0));
 
 /** The message list from `GET messages?start=&end=`, or `null` when it could not be read. */
 export async function fetchMessages(start, end, headers = {}) {
@@ -202,7 +208,7 @@ export class Timeline {
     for (const m of run) frag.append(this.#render(m, m.idx, false));
     this.list.append(frag);
     if (run.length) this.lo = run[0].idx;
-    this.empty.hidden = this.size > 0 || this.empty.hidden;
+    this.empty.hidden = this.size > 0;
     this.#scrollToBottom();
   }
 
@@ -232,15 +238,21 @@ export class Timeline {
       if (!msgs || this.lo !== lo) return;
       const run = contiguousBefore(msgs, lo);
       if (run.length < lo - start) this.floor = run.length ? run[0].idx : lo;
-      if (!run.length) return;
-      const anchor = this.list.firstElementChild;
-      const before = anchor.getBoundingClientRect().top;
-      const frag = document.createDocumentFragment();
-      for (const m of run) frag.append(this.#render(m, m.idx, false));
-      this.list.prepend(frag);
-      this.lo = run[0].idx;
-      this.#trim('bottom');
-      this.#keep(anchor, before);
+      const gen = this.generation;
+      // Newest first: the messages nearest to what the reader sees come first.
+      for (let to = run.length; to > 0; to -= CHUNK) {
+        if (to !== run.length) await yieldToBrowser();
+        if (gen !== this.generation) return;
+        const part = run.slice(Math.max(0, to - CHUNK), to);
+        const anchor = this.list.firstElementChild;
+        const before = anchor.getBoundingClientRect().top;
+        const frag = document.createDocumentFragment();
+        for (const m of part) frag.append(this.#render(m, m.idx, false));
+        this.list.prepend(frag);
+        this.lo = part[0].idx;
+        this.#trim('bottom');
+        this.#keep(anchor, before);
+      }
     });
   }
 
@@ -251,15 +263,20 @@ export class Timeline {
       const msgs = await this.#page(hi, Math.min(this.end, hi + this.sizes.page), 'Loading later messages…');
       if (!msgs || this.hi !== hi) return;
       const run = contiguousFrom(msgs, hi);
-      if (!run.length) return;
-      const anchor = this.list.lastElementChild;
-      const before = anchor.getBoundingClientRect().top;
-      const frag = document.createDocumentFragment();
-      for (const m of run) frag.append(this.#render(m, m.idx, false));
-      this.list.append(frag);
-      this.hi = run[run.length - 1].idx + 1;
-      this.#trim('top');
-      this.#keep(anchor, before);
+      const gen = this.generation;
+      for (let from = 0; from < run.length; from += CHUNK) {
+        if (from !== 0) await yieldToBrowser();
+        if (gen !== this.generation) return;
+        const part = run.slice(from, from + CHUNK);
+        const anchor = this.list.lastElementChild;
+        const before = anchor.getBoundingClientRect().top;
+        const frag = document.createDocumentFragment();
+        for (const m of part) frag.append(this.#render(m, m.idx, false));
+        this.list.append(frag);
+        this.hi = part[part.length - 1].idx + 1;
+        this.#trim('top');
+        this.#keep(anchor, before);
+      }
       if (this.attached) this.#onScroll();
     });
   }

@@ -55,6 +55,9 @@ async function contiguous(page) {
   return idx;
 }
 
+/** No page of history is being fetched or drawn. */
+const idle = (page) => page.evaluate(() => !window.sseUi.timeline.paging);
+
 const window_ = (page) => page.evaluate(() => ({ lo: window.sseUi.timeline.lo, hi: window.sseUi.timeline.hi }));
 
 test('2 000 messages: the newest 200 are shown, scrolling up pages in the rest in order, the DOM stays bounded', async () => {
@@ -97,7 +100,7 @@ test('2 000 messages: the newest 200 are shown, scrolling up pages in the rest i
         window.scrollTo(0, 0);
         return document.querySelector(`#timeline > li[data-idx="${i}"]`).getBoundingClientRect().top;
       }, anchorIdx);
-      await waitFor(async () => (await window_(page)).lo < anchorIdx, { what: `messages before ${anchorIdx}` });
+      await waitFor(async () => (await window_(page)).lo < anchorIdx && (await idle(page)), { what: `messages before ${anchorIdx}` });
       const afterTop = await page.locator(`#timeline > li[data-idx="${anchorIdx}"]`).evaluate((n) => n.getBoundingClientRect().top);
       assert.ok(Math.abs(afterTop - before) <= 2, `message ${anchorIdx} stayed in place (${before} → ${afterTop})`);
       const idx = await contiguous(page);
@@ -116,7 +119,7 @@ test('2 000 messages: the newest 200 are shown, scrolling up pages in the rest i
     for (let step = 0; hi < N && step < 40; step += 1) {
       const before = hi;
       await page.evaluate(() => window.scrollTo(0, document.documentElement.scrollHeight));
-      await waitFor(async () => (await window_(page)).hi > before, { what: `messages after ${before}` });
+      await waitFor(async () => (await window_(page)).hi > before && (await idle(page)), { what: `messages after ${before}` });
       const idx = await contiguous(page);
       assert.ok(idx.length <= cap, `${idx.length} messages in the DOM`);
       hi = idx.at(-1) + 1;
