@@ -145,6 +145,8 @@ test('resume(next, epoch) asks for the rest of the log the page already shows', 
   f.response(0, 200, true);
   const out = feed(f, 1, state + msg(19799) + msg(19800));
   assert.deepEqual(out.filter((o) => o.type === 'message').map((o) => o.idx), [19800]);
+  // from(): what the session expects next, which the page's catch-up after session_ended reads.
+  assert.equal(f.from(), 19801);
 });
 
 test('session_ended disables; reset and a new epoch start over', async () => {
