@@ -418,6 +418,7 @@ function renderConnection() {
     const tick = () => {
       const secs = Math.max(0, Math.ceil((retryAt - now()) / 1000));
       $('net-countdown').textContent = `reconnecting in ${secs}s`;
+      if (secs === 0) wakeLeader(retryAt);
     };
     tick();
     countdownTimer = setInterval(tick, 250);
@@ -617,8 +618,20 @@ document.addEventListener('visibilitychange', () => {
   if (document.visibilityState === 'visible' && follow) {
     follow.timeout(now());
     drive();
+  } else if (document.visibilityState === 'visible') {
+    wakeLeader();
   }
 });
+
+let wokenFor; // the retry time a follower last woke the leader for
+/** The leader is often a background tab, whose timers the browser throttles (to once a minute
+ *  after a while): a follower that sees the retry time pass, or is shown, tells it to look at
+ *  its session's timer now (an early look is harmless: the session decides). */
+function wakeLeader(retryAt) {
+  if (follow || !share || (retryAt !== undefined && retryAt === wokenFor)) return;
+  wokenFor = retryAt;
+  share.post({ t: 'wake' });
+}
 
 // Exposed for debugging in the console and for the browser tests; not an API.
 window.sseUi = {
@@ -735,6 +748,12 @@ function onShareMessage(msg) {
       break;
     case 'retry':
       if (share.leader) retryNow();
+      break;
+    case 'wake':
+      if (follow) {
+        follow.timeout(now());
+        drive();
+      }
       break;
     case 'leader':
       hello(); // a tab still waiting for a snapshot asks the new leader

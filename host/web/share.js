@@ -16,6 +16,8 @@
 //   leader → all   { t: 'leader' }                      a new leader took over
 //   tab → leader   { t: 'hello' }                       I follow: send me a snapshot
 //   tab → leader   { t: 'retry' }                       "Retry now" was pressed in a follower
+//   tab → leader   { t: 'wake' }                        look at your session's timer now (a
+//                                                       hidden leader's timers are throttled)
 //
 // This file decides who leads and carries messages; it makes no protocol decision.
 

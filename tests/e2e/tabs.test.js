@@ -186,6 +186,34 @@ test('"Retry now" in a follower tab asks the leader to reconnect', async () => {
   }
 });
 
+test('a follower wakes a leader whose timers the browser throttles', async () => {
+  const busy = await startStandIn('status:503');
+  const pages = [];
+  try {
+    // The leader is a background tab: its long timers never fire (as after Chrome's intensive
+    // throttling); only the wake-ups of the visible follower run its session's timer.
+    const leader = await browser.newPage();
+    pages.push(leader);
+    leader.errors = [];
+    leader.on('pageerror', (e) => leader.errors.push(e.message));
+    await leader.addInitScript(() => {
+      const real = window.setTimeout;
+      window.setTimeout = (fn, ms, ...args) => (ms >= 100 ? 0 : real(fn, ms, ...args));
+    });
+    await leader.goto(`${busy.url}?backoff_ms=300`);
+    await waitForStatus(leader, 'disconnected', 'HTTP 503');
+    assert.equal(await leader.evaluate(() => window.sseUi.role), 'leader');
+    const follower = await openPage(browser, `${busy.url}?backoff_ms=300`);
+    pages.push(follower);
+    await waitForStatus(follower, 'disconnected', 'HTTP 503');
+    await waitFor(() => busy.streamRequests() >= 3, { what: 'retries woken by the follower', timeoutMs: 8000 });
+    for (const page of pages) assert.deepEqual(page.errors, []);
+  } finally {
+    for (const page of pages) await page.close().catch(() => {});
+    await busy.close();
+  }
+});
+
 test('without Web Locks each tab runs its own stream, as before', async () => {
   const server = await startServer({ args: ['--memory'] });
   const pages = [];
