@@ -785,7 +785,12 @@ renderConnection();
 if (canShare()) {
   shareKey(location.pathname, token)
     .then((key) => {
-      share = new Share(key, { lead, follow: hello, message: onShareMessage });
+      share = new Share(key, {
+        lead,
+        follow: hello,
+        message: onShareMessage,
+        alone: () => startSession(),
+      });
     })
     .catch(() => startSession());
 } else {

@@ -65,7 +65,8 @@ export class Share {
    * @param {string} key   the UI's identity in this origin (see shareKey())
    * @param {object} on    `lead()`: this tab now leads (at start, or when the leader left);
    *                       `follow()`: another tab leads (called once, at start);
-   *                       `message(msg)`: a message from another tab
+   *                       `message(msg)`: a message from another tab;
+   *                       `alone()`: the lock cannot be had here (role 'solo'): run your own
    */
   constructor(key, on) {
     this.id = crypto.randomUUID();
@@ -87,6 +88,13 @@ export class Share {
       this.on.lead();
       return forever();
     };
+    // Refused (e.g. a sandboxed document): this tab runs its own session, as without sharing.
+    const alone = () => {
+      if (this.role !== 'electing') return;
+      this.role = 'solo';
+      this.channel.close();
+      this.on.alone();
+    };
     navigator.locks
       .request(name, { ifAvailable: true }, (lock) => {
         if (lock) return lead();
@@ -96,7 +104,7 @@ export class Share {
         navigator.locks.request(name, lead).catch(() => {});
         return undefined;
       })
-      .catch(() => {});
+      .catch(alone);
   }
 
   get leader() {
