@@ -214,7 +214,7 @@ test('a follower wakes a leader whose timers the browser throttles', async () =>
   }
 });
 
-test('without Web Locks each tab runs its own stream, as before', async () => {
+test('without Web Locks, or refused the lock, each tab runs its own stream, as before', async () => {
   const server = await startServer({ args: ['--memory'] });
   const pages = [];
   try {
@@ -222,9 +222,14 @@ test('without Web Locks each tab runs its own stream, as before', async () => {
       const page = await browser.newPage();
       page.errors = [];
       page.on('pageerror', (e) => page.errors.push(e.message));
-      await page.addInitScript(() => {
-        Object.defineProperty(Navigator.prototype, 'locks', { get: () => undefined });
-      });
+      // One browser without the API, one that refuses the lock (as a sandboxed page would).
+      await page.addInitScript(
+        (refuse) => {
+          if (!refuse) Object.defineProperty(Navigator.prototype, 'locks', { get: () => undefined });
+          else LockManager.prototype.request = () => Promise.reject(new DOMException('refused', 'SecurityError'));
+        },
+        i === 1,
+      );
       await page.goto(server.url);
       pages.push(page);
       await waitForStatus(page, 'connected', 'Connected');
