@@ -61,6 +61,13 @@ const FILES: &[(&str, Asset)] = &[
         },
     ),
     (
+        "attention.js",
+        Asset {
+            content_type: JS,
+            body: include_bytes!("../web/attention.js"),
+        },
+    ),
+    (
         "render.js",
         Asset {
             content_type: JS,

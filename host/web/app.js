@@ -6,12 +6,15 @@
 // runs the session, the others draw what it relays through the same handle() and
 // renderConnection().
 
+import { announce, attention } from './attention.js';
 import { Share, canShare, loadWindow, shareKey, statusForWire, statusFromWire } from './share.js';
 import { WasmFollow } from './sse-wasm.js';
 import { formatCost, formatCount, renderMessage } from './timeline.js';
 
 const $ = (id) => document.getElementById(id);
 const now = () => performance.now();
+/** A touch screen without a fine pointer: a phone or tablet. */
+const touch = matchMedia('(pointer: coarse)');
 
 // ---------------------------------------------------------------------------------------------
 // Configuration: tests shorten the timers with query parameters (e.g. `?watchdog_ms=1500`).
@@ -85,6 +88,11 @@ let sending = false; // a chat POST is in flight
 /** Messages are drawn in order even when one must first be fetched whole (see `onMessage`). */
 let drawing = Promise.resolve();
 let epochGeneration = 0; // bumps when the copy of the log is dropped
+/**
+ * Messages below this index are the backlog a stream replays (not news to announce); it is the
+ * count of the first State of each stream (`undefined` until that State arrives).
+ */
+let backlogEnd = Infinity;
 
 // ---------------------------------------------------------------------------------------------
 // Driving the session.
@@ -198,6 +206,10 @@ function handle(out) {
     case 'state':
       if (!out.truncated) onState(parse(out.data));
       break;
+    case 'status':
+      // A stream opens with a State counting the backlog it replays (PROTOCOL.md §3).
+      if (conn.status().kind === Kind.Connected) backlogEnd = undefined;
+      break;
     case 'start-over':
       startOver(out.reset ? parse(out.reset)?.epoch : undefined);
       break;
@@ -222,6 +234,7 @@ function parse(data) {
 
 function onState(state) {
   if (!state || typeof state !== 'object') return;
+  if (backlogEnd === undefined) backlogEnd = state.message_count ?? 0;
   if (state.epoch) epoch = state.epoch;
   lastState = state;
   renderState();
@@ -252,7 +265,9 @@ function onMessage({ idx, data, truncated }) {
     if (gen !== epochGeneration) return; // the copy was dropped meanwhile
     const shown = whole && typeof whole === 'object' ? whole : { type: 'error', content: data };
     shown.idx = idx;
-    appendMessage(shown);
+    const live = idx >= backlogEnd;
+    const node = appendMessage(shown);
+    if (live && node) announce(node.textContent.replace(/\s+/g, ' ').trim());
     nextIdx = idx + 1;
   });
 }
@@ -310,7 +325,8 @@ let stickToBottom = true;
 let scrollQueued = false;
 
 function appendMessage(msg) {
-  timeline.append(renderMessage(msg));
+  const node = renderMessage(msg);
+  timeline.append(node);
   $('empty').hidden = true;
   if (!stickToBottom) {
     $('jump').hidden = false;
@@ -321,6 +337,7 @@ function appendMessage(msg) {
       main.scrollTo({ top: main.scrollHeight });
     });
   }
+  return node;
 }
 
 function clearTimeline() {
@@ -433,7 +450,11 @@ function renderTitle() {
   const base = lastState?.title || 'Agent';
   const kind = conn.status().kind;
   const offline = kind === Kind.Disconnected || (kind === Kind.Connecting && conn.attempt() > 0);
-  document.title = offline ? `⚠ Offline · ${base}` : base;
+  document.title = offline
+    ? `⚠ Offline · ${base}`
+    : attention.pending
+      ? `● Waiting for you · ${base}`
+      : base;
 }
 
 /** What the agent is doing, from State (PROTOCOL.md §4). */
@@ -465,9 +486,19 @@ function activity(state) {
   return { key: 'idle', label: 'Idle' };
 }
 
+let shownActivity = null; // the activity last drawn, to announce changes only
+
 function renderState() {
   const state = lastState;
   const act = activity(state);
+  if (act.key !== shownActivity) {
+    // The first state is what the page opened on, not news.
+    if (shownActivity !== null && act.key !== 'unknown') announce(`Agent: ${act.label}`);
+    if (shownActivity !== null && act.key === 'waiting') {
+      attention.waiting(state?.title || 'Agent');
+    }
+    shownActivity = act.key;
+  }
   $('agent').dataset.activity = act.key;
   $('agent-label').textContent = act.label;
 
@@ -497,7 +528,8 @@ function renderControls() {
   $('agent').title = stale ? 'Last known state (not connected)' : '';
   $('stop').disabled = !(act.key === 'model' || act.key === 'tool') || kind !== Kind.Connected;
 
-  let note = 'Enter to send, Shift+Enter for a new line.';
+  // On a touch screen the keyboard's Enter is a new line and the Send button sends.
+  let note = touch.matches ? '' : 'Enter to send, Shift+Enter for a new line.';
   let disabled = false;
   if (ended || lastState?.session_ended) {
     disabled = true;
@@ -529,6 +561,7 @@ function renderControls() {
   $('send').disabled = disabled || sending;
   const noteEl = $('composer-note');
   noteEl.textContent = note;
+  noteEl.hidden = !note;
   noteEl.classList.toggle('warn', disabled);
   $('composer').classList.toggle('disabled', disabled);
 }
@@ -576,7 +609,7 @@ $('composer').addEventListener('submit', async (ev) => {
 });
 
 $('composer-input').addEventListener('keydown', (ev) => {
-  if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) {
+  if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing && !touch.matches) {
     ev.preventDefault();
     $('composer').requestSubmit();
   }
@@ -649,6 +682,9 @@ window.sseUi = {
     return share ? share.role : 'solo';
   },
 };
+
+attention.onChange = renderTitle;
+attention.init();
 
 // The download link cannot send a header.
 if (token) $('download').href = withToken('download');
