@@ -175,13 +175,15 @@ async function openStream({ from, lastEventId, epoch: ofEpoch }) {
 }
 
 /** The outputs a follower tab needs: what handle() acts on. */
-const RELAYED = new Set(['message', 'state', 'start-over', 'session-ended']);
+const RELAYED = new Set(['message', 'state', 'start-over', 'session-ended', 'status']);
 
 /** An output of this tab's own session: relayed to the other tabs (with core's resume point
- *  after it, read before the next output is made), then handled here. */
+ *  after it, read before the next output is made, and the status it came with), then handled
+ *  here. */
 function fromSession(out) {
   if (share?.leader && RELAYED.has(out.type)) {
-    share.post({ t: 'out', out, next: follow.next(), epoch: follow.epoch() });
+    const status = statusForWire(follow.status());
+    share.post({ t: 'out', out, next: follow.next(), epoch: follow.epoch(), status });
   }
   handle(out);
 }
@@ -721,6 +723,7 @@ function sendSnapshot(to) {
     status: statusForWire(status),
     state: lastState,
     ended,
+    backlogEnd, // which relayed messages are news to announce
   });
 }
 
@@ -753,6 +756,7 @@ function onSnapshot(msg) {
   shared.epoch = msg.epoch;
   remote = statusFromWire(msg.status);
   if (msg.state) onState(msg.state);
+  backlogEnd = msg.backlogEnd;
   if (msg.next > 0) {
     const gen = epochGeneration;
     drawing = drawing.then(async () => {
@@ -809,7 +813,9 @@ function onShareMessage(msg) {
       if (msg.out.type === 'message' && msg.out.idx !== shared.next) break;
       shared.next = msg.next;
       shared.epoch = msg.epoch;
+      remote = statusFromWire(msg.status); // handle() reads the status as the leader's did
       handle(msg.out);
+      if (msg.out.type === 'status') renderConnection();
       break;
     }
     default:

@@ -6,12 +6,12 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import {
-  indicator,
   launchBrowser,
   openPage,
   screenshot,
   startServer,
   startStandIn,
+  waitFor,
   waitForStatus,
 } from './support.js';
 
@@ -23,14 +23,32 @@ after(async () => {
   await browser?.close();
 });
 
-/** What the user sees: the label, the tooltip, the composer's note. */
-async function shown(page) {
-  const ind = await indicator(page);
-  return {
-    ...ind,
-    text: await page.textContent('#net-label'),
-    note: await page.textContent('#composer-note'),
-  };
+/** What the user sees, read at one instant: the status, label, tooltip, the composer's note. */
+function shownNow(page) {
+  return page.evaluate(() => {
+    const n = document.getElementById('net');
+    return {
+      status: n.dataset.status,
+      reason: n.dataset.reason,
+      label: n.getAttribute('aria-label'),
+      title: n.title,
+      text: document.getElementById('net-label').textContent,
+      note: document.getElementById('composer-note').textContent,
+      retryShown: !document.getElementById('net-retry').hidden,
+    };
+  });
+}
+
+/** Waits until the page shows `status` with core's `reason`; what it showed then. (A retrying
+ *  page moves on to "connecting" soon after, so everything is read in one go.) */
+function shown(page, status, reason, timeoutMs = 10_000) {
+  return waitFor(
+    async () => {
+      const s = await shownNow(page);
+      return s.status === status && s.reason === reason ? s : null;
+    },
+    { what: `${status}: ${reason}`, timeoutMs },
+  );
 }
 
 const seen = new Map(); // label → the case that showed it
@@ -44,13 +62,12 @@ test('the server closing the stream is not a lost connection', async () => {
   const standIn = await startStandIn('end');
   const page = await openPage(browser, standIn.url);
   try {
-    await waitForStatus(page, 'disconnected', 'Server closed the stream');
-    const s = await shown(page);
+    const s = await shown(page, 'disconnected', 'Server closed the stream');
     assert.equal(s.text, 'Server closed the stream');
     assert.equal(s.label, 'Network status: Disconnected. Server closed the stream');
     assert.match(s.title, /^Disconnected: Server closed the stream\. The server ended the stream/);
     assert.match(s.note, /^Not connected \(Server closed the stream\), so messages can't be sent/);
-    assert.equal(await page.isVisible('#net-retry'), true);
+    assert.equal(s.retryShown, true);
     distinct('an ended body', s);
     await screenshot(page, 'server-closed');
     assert.deepEqual(page.errors, []);
@@ -64,8 +81,7 @@ test('a connection that breaks mid-stream is lost', async () => {
   const standIn = await startStandIn('drop');
   const page = await openPage(browser, standIn.url);
   try {
-    await waitForStatus(page, 'disconnected', 'Connection lost');
-    const s = await shown(page);
+    const s = await shown(page, 'disconnected', 'Connection lost');
     assert.equal(s.text, 'Connection lost');
     assert.match(s.title, /The network connection to the server broke/);
     assert.match(s.note, /^Not connected \(Connection lost\)/);
@@ -83,8 +99,7 @@ test('a server that is gone is unreachable; a browser without network is offline
     await waitForStatus(page, 'connected');
     await server.kill('SIGKILL');
     // Whatever the broken stream said, the next attempt finds nobody listening.
-    await waitForStatus(page, 'disconnected', 'Server unreachable', 10_000);
-    let s = await shown(page);
+    let s = await shown(page, 'disconnected', 'Server unreachable');
     assert.equal(s.text, 'Server unreachable');
     assert.match(s.title, /could not be reached/);
     assert.match(s.note, /^Not connected \(Server unreachable\)/);
@@ -94,8 +109,13 @@ test('a server that is gone is unreachable; a browser without network is offline
     // The browser knows it is offline: the same core reason, said as what it is.
     await browser.setOffline(true);
     try {
-      await page.waitForSelector('#net-label:text-is("You\'re offline")', { timeout: 10_000 });
-      s = await shown(page);
+      s = await waitFor(
+        async () => {
+          const now = await shownNow(page);
+          return now.text === "You're offline" ? now : null;
+        },
+        { what: "You're offline" },
+      );
       assert.equal(s.reason, 'Server unreachable', "core's reason is kept");
       assert.match(s.note, /^You're offline/);
       distinct('no network', s);
@@ -126,24 +146,20 @@ test('no heartbeat, a connect timeout and HTTP statuses each say so', async () =
     const p503 = await open(busy.url);
     const p404 = await open(gone.url);
 
-    await waitForStatus(silent, 'disconnected', 'Connection timed out (no heartbeat)', 6000);
-    let s = await shown(silent);
+    let s = await shown(silent, 'disconnected', 'Connection timed out (no heartbeat)');
     assert.match(s.title, /not even a heartbeat/);
     distinct('the watchdog', s);
 
-    await waitForStatus(slow, 'disconnected', 'Connection timed out', 6000);
-    s = await shown(slow);
+    s = await shown(slow, 'disconnected', 'Connection timed out');
     assert.match(s.title, /did not answer in time/);
     distinct('the connect timeout', s);
 
-    await waitForStatus(p503, 'disconnected', 'HTTP 503');
-    s = await shown(p503);
+    s = await shown(p503, 'disconnected', 'HTTP 503');
     assert.equal(s.text, 'Server answered HTTP 503');
     assert.match(s.note, /^Not connected \(Server answered HTTP 503\)/);
     distinct('a 503', s);
 
-    await waitForStatus(p404, 'disabled', 'HTTP 404');
-    s = await shown(p404);
+    s = await shown(p404, 'disabled', 'HTTP 404');
     assert.equal(s.text, 'Server answered HTTP 404');
     assert.match(s.note, /Reload the page/);
     distinct('a 404', s);

@@ -99,9 +99,16 @@ test('eight tabs share one stream: all live, chat from several, one connection, 
     // A published message reaches every tab.
     await publish(server.url, 'Live to all tabs');
     await assertAllMatchServer(pages, server.url);
+    // Followers announce what arrives live, as the leader does, and not the history they loaded.
+    for (const [i, page] of pages.entries()) {
+      await waitFor(async () => (await page.textContent('#announce')).includes('Live to all tabs'), {
+        what: `tab ${i} announcing the live message`,
+      });
+      if (i >= TABS / 2) assert.ok(!(await page.textContent('#announce')).includes('Before the late tabs'));
+    }
 
     // Chat from several tabs (followers and the leader): each appears in all.
-    const from = [1, 4, TABS - 1, r.indexOf('leader')];
+    const from = [...new Set([1, 4, TABS - 1, r.indexOf("leader")])];
     for (const i of from) {
       await pages[i].fill('#composer-input', `Hello from tab ${i}`);
       await pages[i].press('#composer-input', 'Enter');
