@@ -47,6 +47,13 @@ const FILES: &[(&str, Asset)] = &[
         },
     ),
     (
+        "share.js",
+        Asset {
+            content_type: JS,
+            body: include_bytes!("../web/share.js"),
+        },
+    ),
+    (
         "sse-wasm.js",
         Asset {
             content_type: JS,
@@ -58,6 +65,13 @@ const FILES: &[(&str, Asset)] = &[
         Asset {
             content_type: WASM,
             body: include_bytes!("../web/sse_core.wasm"),
+        },
+    ),
+    (
+        "attention.js",
+        Asset {
+            content_type: JS,
+            body: include_bytes!("../web/attention.js"),
         },
     ),
     (

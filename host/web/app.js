@@ -2,14 +2,20 @@
 // which runs here compiled to wasm (web/sse_core.wasm through web/sse-wasm.js). Every decision
 // about when to (re)connect, what to resume from, duplicates, gaps, epochs, `retry:` and the
 // heartbeat watchdog is that session's; this file arms one timer for it, performs its actions
-// and draws what it says.
+// and draws what it says. The tabs of one UI share one stream (web/share.js): the leader tab
+// runs the session, the others draw what it relays through the same handle() and
+// renderConnection().
 
-import { fetchMessages, initTimeline, sizesFromQuery } from './history.js';
+import { announce, attention } from './attention.js';
+import { fetchMessages, initTimeline, loadWindow, sizesFromQuery } from './history.js';
+import { Share, canShare, shareKey, statusForWire, statusFromWire } from './share.js';
 import { WasmFollow } from './sse-wasm.js';
 import { formatCost, formatCount } from './timeline.js';
 
 const $ = (id) => document.getElementById(id);
 const now = () => performance.now();
+/** A touch screen without a fine pointer: a phone or tablet. */
+const touch = matchMedia('(pointer: coarse)');
 
 // ---------------------------------------------------------------------------------------------
 // Configuration: tests shorten the timers with query parameters (e.g. `?watchdog_ms=1500`).
@@ -53,16 +59,24 @@ const authHeaders = () => (token ? { Authorization: `Bearer ${token}` } : {});
 const withToken = (url) =>
   token ? `${url}${url.includes('?') ? '&' : '?'}access_token=${encodeURIComponent(token)}` : url;
 
-/** The session, once its module is loaded; `status()` before that says "connecting". */
+/** The session, once its module is loaded (in the leader tab, or in every tab when they cannot
+ *  share); `status()` before that says "connecting". */
 let follow = null;
-/** The connection status for the indicator: what the session says, adapted for rendering. */
+/** The tabs' shared stream (web/share.js), or null where the browser cannot share. */
+let share = null;
+/** In a follower tab: the status the leader relayed (`{kind, reason, retryAt, attempt}`). */
+let remote = null;
+/** In a follower tab: core's resume point and epoch after the last output drawn (from the
+ *  leader's relays); where a promoted follower's own session resumes. `next` is undefined until
+ *  the leader's snapshot came. */
+const shared = { next: undefined, epoch: undefined };
+/** The connection status for the indicator: what the session (ours or the leader's) says. */
+const CONNECTING = { kind: 'connecting', reason: 'Connecting...', retryAt: undefined, attempt: 0 };
+const current = () => (follow ? follow.status() : (remote ?? CONNECTING));
 const conn = {
-  status: () =>
-    follow
-      ? (({ kind, reason }) => ({ kind, reason }))(follow.status())
-      : { kind: 'connecting', reason: 'Connecting...' },
-  retryAt: () => follow?.status().retryAt,
-  attempt: () => follow?.status().attempt ?? 0,
+  status: () => (({ kind, reason }) => ({ kind, reason }))(current()),
+  retryAt: () => current().retryAt,
+  attempt: () => current().attempt ?? 0,
 };
 let abort = null; // the AbortController of the open stream request, if any
 let generation = 0; // bumps on every (re)connect so late callbacks of old streams are ignored
@@ -71,6 +85,11 @@ let lastState = null;
 let ended = null; // the session_ended payload once the agent has ended the session
 let timer = 0;
 let sending = false; // a chat POST is in flight
+/**
+ * Messages below this index are the backlog a stream replays (not news to announce); it is the
+ * count of the first State of each stream (`undefined` until that State arrives).
+ */
+let backlogEnd = Infinity;
 
 // ---------------------------------------------------------------------------------------------
 // Driving the session.
@@ -82,7 +101,7 @@ function drive() {
     if (action.kind === 'close') closeStream();
     else if (action.kind === 'connect') openStream(action);
   }
-  for (const out of follow.poll(now())) handle(out);
+  for (const out of follow.poll(now())) fromSession(out);
   clearTimeout(timer);
   const at = follow.pollTimeout();
   if (at !== undefined) {
@@ -92,6 +111,7 @@ function drive() {
     }, Math.max(0, at - now()));
   }
   renderConnection();
+  relayStatus();
 }
 
 let shownStatus = ''; // what renderConnection last drew, to skip redrawing on every event
@@ -141,7 +161,7 @@ async function openStream({ from, lastEventId, epoch: ofEpoch }) {
         drive();
         return;
       }
-      for (const out of follow.feed(now(), value)) handle(out);
+      for (const out of follow.feed(now(), value)) fromSession(out);
       drive();
     }
   } catch {
@@ -151,7 +171,32 @@ async function openStream({ from, lastEventId, epoch: ofEpoch }) {
   }
 }
 
-/** One output of the session. */
+/** The outputs a follower tab needs: what handle() acts on. */
+const RELAYED = new Set(['message', 'state', 'start-over', 'session-ended', 'status']);
+
+/** An output of this tab's own session: relayed to the other tabs (with core's resume point
+ *  after it, read before the next output is made, and the status it came with), then handled
+ *  here. */
+function fromSession(out) {
+  if (share?.leader && RELAYED.has(out.type)) {
+    const status = statusForWire(follow.status());
+    share.post({ t: 'out', out, next: follow.next(), epoch: follow.epoch(), status });
+  }
+  handle(out);
+}
+
+let relayedStatus = '';
+/** The leader tells the other tabs when the connection status changes. */
+function relayStatus() {
+  if (!share?.leader || !follow) return;
+  const status = follow.status();
+  const key = `${status.kind}|${status.reason}|${status.retryAt}|${status.attempt}`;
+  if (key === relayedStatus) return;
+  relayedStatus = key;
+  share.post({ t: 'status', status: statusForWire(status) });
+}
+
+/** One output of the session (this tab's own, or the leader tab's, relayed). */
 function handle(out) {
   switch (out.type) {
     case 'message':
@@ -159,6 +204,10 @@ function handle(out) {
       break;
     case 'state':
       if (!out.truncated) onState(parse(out.data));
+      break;
+    case 'status':
+      // A stream opens with a State counting the backlog it replays (PROTOCOL.md §3).
+      if (conn.status().kind === Kind.Connected) backlogEnd = undefined;
       break;
     case 'start-over':
       startOver(out.reset ? parse(out.reset)?.epoch : undefined);
@@ -184,6 +233,7 @@ function parse(data) {
 
 function onState(state) {
   if (!state || typeof state !== 'object') return;
+  if (backlogEnd === undefined) backlogEnd = state.message_count ?? 0;
   if (state.epoch) epoch = state.epoch;
   lastState = state;
   renderState();
@@ -197,11 +247,16 @@ async function fetchWhole(idx) {
 
 /** A message the session delivered: the next one, exactly once. */
 function onMessage({ idx, data, truncated }) {
-  timelineWindow.live(idx, async () => {
-    const parsed = truncated ? null : parse(data);
-    const msg = parsed && typeof parsed === 'object' ? parsed : null;
-    return msg ?? (truncated ? await fetchWhole(idx) : null) ?? { type: 'error', content: data };
-  });
+  const live = idx >= backlogEnd;
+  timelineWindow
+    .live(idx, async () => {
+      const parsed = truncated ? null : parse(data);
+      const msg = parsed && typeof parsed === 'object' ? parsed : null;
+      return msg ?? (truncated ? await fetchWhole(idx) : null) ?? { type: 'error', content: data };
+    })
+    .then((node) => {
+      if (live && node) announce(node.textContent.replace(/\s+/g, ' ').trim());
+    });
 }
 
 function startOver(newEpoch) {
@@ -218,12 +273,13 @@ function onSessionEnded(payload) {
 }
 
 /**
- * After the stream stopped, fetch the messages the State says exist beyond the one the session
- * says comes next (its `from`), and hand them to the timeline as the session would have.
+ * After the stream stopped, fetch the messages the State says exist from the one the session
+ * says comes next (`next()`: this tab's, or the leader's as relayed), and hand them to the
+ * timeline as the session would have.
  */
 async function catchUp() {
   const count = lastState?.message_count;
-  const from = follow?.from();
+  const from = follow ? follow.next() : shared.next;
   if (!Number.isInteger(count) || !Number.isInteger(from) || count <= from) return;
   const list = await fetchMessages(from, count, authHeaders());
   // Best effort; the download still has everything.
@@ -258,25 +314,52 @@ const KIND_LABEL = {
   [Kind.Disabled]: 'Disabled',
 };
 
+/** Sentences for the tooltip, by core's reason text (PROTOCOL.md §7). */
+const REASON_DETAIL = {
+  'Connection lost': 'The network connection to the server broke.',
+  'Server closed the stream': 'The server ended the stream (it may be restarting).',
+  'Server unreachable': 'The server could not be reached: it may be down, or the network may be.',
+  'Connection timed out (no heartbeat)':
+    'The server sent nothing, not even a heartbeat, for too long: the connection was presumed dead.',
+  'Connection timed out': 'The server accepted the connection but did not answer in time.',
+  'Not an event stream': 'The stream URL answered with something other than an event stream.',
+};
+
+/** What the indicator says for a status: a short label and a sentence for the tooltip. The
+ *  reason is core's; the page adds only what the browser knows (that it is offline). */
+function describe(kind, reason) {
+  if (kind === Kind.Connected || kind === Kind.Connecting) {
+    return { label: KIND_LABEL[kind], detail: '' };
+  }
+  if (reason === 'Server unreachable' && navigator.onLine === false) {
+    return { label: "You're offline", detail: 'This device has no network connection.' };
+  }
+  const http = /^HTTP (\d+)$/.exec(reason);
+  if (http) {
+    return {
+      label: `Server answered HTTP ${http[1]}`,
+      detail: `The stream request was answered with HTTP status ${http[1]}.`,
+    };
+  }
+  return { label: reason, detail: REASON_DETAIL[reason] ?? '' };
+}
+
 let countdownTimer = 0;
 
 function renderConnection() {
   const { kind, reason } = conn.status();
   const retryAt = conn.retryAt();
-  const key = `${kind}|${reason}|${retryAt}|${conn.attempt()}`;
+  const key = `${kind}|${reason}|${retryAt}|${conn.attempt()}|${navigator.onLine}`;
   if (key === shownStatus) return;
   shownStatus = key;
   const net = $('net');
-  const label =
-    kind === Kind.Disconnected
-      ? reason
-      : kind === Kind.Disabled
-        ? reason
-        : KIND_LABEL[kind];
-  const description = `Network status: ${KIND_LABEL[kind].replace('…', '')}. ${reason}`;
+  const { label, detail } = describe(kind, reason);
+  const said = kind === Kind.Connected || kind === Kind.Connecting ? reason : label;
+  const description = `Network status: ${KIND_LABEL[kind].replace('…', '')}. ${said}`;
   net.dataset.status = kind;
   net.dataset.reason = reason;
-  net.title = reason === KIND_LABEL[kind] ? reason : `${KIND_LABEL[kind]}: ${reason}`;
+  net.title =
+    (said === KIND_LABEL[kind] ? said : `${KIND_LABEL[kind]}: ${said}`) + (detail ? `. ${detail}` : '');
   net.setAttribute('aria-label', description);
   $('net-label').textContent = label;
 
@@ -286,6 +369,7 @@ function renderConnection() {
     const tick = () => {
       const secs = Math.max(0, Math.ceil((retryAt - now()) / 1000));
       $('net-countdown').textContent = `reconnecting in ${secs}s`;
+      if (secs === 0) wakeLeader(retryAt);
     };
     tick();
     countdownTimer = setInterval(tick, 250);
@@ -302,7 +386,11 @@ function renderTitle() {
   const base = lastState?.title || 'Agent';
   const kind = conn.status().kind;
   const offline = kind === Kind.Disconnected || (kind === Kind.Connecting && conn.attempt() > 0);
-  document.title = offline ? `⚠ Offline · ${base}` : base;
+  document.title = offline
+    ? `⚠ Offline · ${base}`
+    : attention.pending
+      ? `● Waiting for you · ${base}`
+      : base;
 }
 
 /** What the agent is doing, from State (PROTOCOL.md §4). */
@@ -334,9 +422,19 @@ function activity(state) {
   return { key: 'idle', label: 'Idle' };
 }
 
+let shownActivity = null; // the activity last drawn, to announce changes only
+
 function renderState() {
   const state = lastState;
   const act = activity(state);
+  if (act.key !== shownActivity) {
+    // The first state is what the page opened on, not news.
+    if (shownActivity !== null && act.key !== 'unknown') announce(`Agent: ${act.label}`);
+    if (shownActivity !== null && act.key === 'waiting') {
+      attention.waiting(state?.title || 'Agent');
+    }
+    shownActivity = act.key;
+  }
   $('agent').dataset.activity = act.key;
   $('agent-label').textContent = act.label;
 
@@ -366,7 +464,8 @@ function renderControls() {
   $('agent').title = stale ? 'Last known state (not connected)' : '';
   $('stop').disabled = !(act.key === 'model' || act.key === 'tool') || kind !== Kind.Connected;
 
-  let note = 'Enter to send, Shift+Enter for a new line.';
+  // On a touch screen the keyboard's Enter is a new line and the Send button sends.
+  let note = touch.matches ? '' : 'Enter to send, Shift+Enter for a new line.';
   let disabled = false;
   if (ended || lastState?.session_ended) {
     disabled = true;
@@ -378,10 +477,13 @@ function renderControls() {
     note = `Not connected: ${reason}. Reload the page to try again.`;
   } else if (kind !== Kind.Connected) {
     disabled = true;
+    const { label } = describe(kind, reason);
     note =
       kind === Kind.Connecting
         ? 'Connecting to the agent… You can send messages once the connection is up.'
-        : "You're offline, so messages can't be sent. They'll be possible again once the connection is back.";
+        : label === "You're offline"
+          ? "You're offline, so messages can't be sent. They'll be possible again once the connection is back."
+          : `Not connected (${label}), so messages can't be sent. They'll be possible again once the connection is back.`;
   } else if (lastState && lastState.can_send_messages === false) {
     disabled = true;
     note = 'The agent is not accepting messages right now.';
@@ -395,6 +497,7 @@ function renderControls() {
   $('send').disabled = disabled || sending;
   const noteEl = $('composer-note');
   noteEl.textContent = note;
+  noteEl.hidden = !note;
   noteEl.classList.toggle('warn', disabled);
   $('composer').classList.toggle('disabled', disabled);
 }
@@ -444,7 +547,7 @@ $('composer').addEventListener('submit', async (ev) => {
 });
 
 $('composer-input').addEventListener('keydown', (ev) => {
-  if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing) {
+  if (ev.key === 'Enter' && !ev.shiftKey && !ev.isComposing && !touch.matches) {
     ev.preventDefault();
     $('composer').requestSubmit();
   }
@@ -475,15 +578,31 @@ const retryNow = () => {
   follow.start(now());
   drive();
 };
-$('net-retry').addEventListener('click', retryNow);
+// In a follower tab the button asks the leader, whose session it is.
+$('net-retry').addEventListener('click', () =>
+  follow || !share ? retryNow() : share.post({ t: 'retry' }),
+);
 window.addEventListener('online', retryNow);
+window.addEventListener('offline', renderConnection); // "You're offline" rather than unreachable
 // Timers are throttled in background tabs; catch up when the tab is shown again.
 document.addEventListener('visibilitychange', () => {
   if (document.visibilityState === 'visible' && follow) {
     follow.timeout(now());
     drive();
+  } else if (document.visibilityState === 'visible') {
+    wakeLeader();
   }
 });
+
+let wokenFor; // the retry time a follower last woke the leader for
+/** The leader is often a background tab, whose timers the browser throttles (to once a minute
+ *  after a while): a follower that sees the retry time pass, or is shown, tells it to look at
+ *  its session's timer now (an early look is harmless: the session decides). */
+function wakeLeader(retryAt) {
+  if (follow || !share || (retryAt !== undefined && retryAt === wokenFor)) return;
+  wokenFor = retryAt;
+  share.post({ t: 'wake' });
+}
 
 // Exposed for debugging in the console and for the browser tests; not an API.
 window.sseUi = {
@@ -496,12 +615,25 @@ window.sseUi = {
   get epoch() {
     return epoch;
   },
+  /** 'leader' or 'follower' when the tabs share one stream, 'solo' when each has its own. */
+  get role() {
+    return share ? share.role : 'solo';
+  },
 };
+
+attention.onChange = renderTitle;
+attention.init();
 
 // The download link cannot send a header.
 if (token) $('download').href = withToken('download');
 
-/** `GET state`, or null: its message count and epoch say where the stream should start. */
+// ---------------------------------------------------------------------------------------------
+// Sharing the stream with the other tabs of this UI (web/share.js).
+
+/** Hellos that came before this leader's session was loaded: answered once it is. */
+const waitingTabs = new Set();
+
+/** `GET state`, or null: its message count and epoch say where a first stream should start. */
 async function fetchState() {
   try {
     const res = await fetch('state', { cache: 'no-store', headers: authHeaders() });
@@ -511,21 +643,142 @@ async function fetchState() {
   }
 }
 
-renderConnection();
-Promise.all([WasmFollow.load(fetch('web/sse_core.wasm'), policyFromQuery()), fetchState()])
-  .then(([f, state]) => {
-    follow = f;
-    const count = state?.message_count;
-    // A long conversation: replay only the newest window; older pages come from `messages`
-    // as the reader scrolls up. The session decides what that means on the wire.
-    const { window: size } = timelineWindow.sizes;
-    if (Number.isInteger(count) && count > size && typeof state.epoch === 'string') {
-      follow.resume(count - size, state.epoch);
-    }
-    timelineWindow.expect(count);
-    follow.start(now());
-    drive();
-  })
-  .catch((e) => {
-    showBanner(`This browser could not start the stream client: ${e.message}`);
+/** Starts this tab's own session; `from` is where a shared stream was (a promoted follower). */
+function startSession(from) {
+  const resumed = from?.next !== undefined;
+  Promise.all([WasmFollow.load(fetch('web/sse_core.wasm'), policyFromQuery()), resumed ? null : fetchState()])
+    .then(([f, state]) => {
+      if (resumed) {
+        f.resume(from.next, from.epoch ?? '');
+      } else {
+        // A long conversation: replay only the newest window; older pages come from
+        // `messages` as the reader scrolls up. The session decides what that means on the wire.
+        const count = state?.message_count;
+        const { window: size } = timelineWindow.sizes;
+        if (Number.isInteger(count) && count > size && typeof state.epoch === 'string') {
+          f.resume(count - size, state.epoch);
+        }
+        timelineWindow.expect(count);
+      }
+      follow = f;
+      follow.start(now());
+      drive();
+      for (const to of waitingTabs) sendSnapshot(to);
+      waitingTabs.clear();
+    })
+    .catch((e) => {
+      showBanner(`This browser could not start the stream client: ${e.message}`);
+    });
+}
+
+function sendSnapshot(to) {
+  const status = follow ? follow.status() : (remote ?? CONNECTING);
+  share.post({
+    t: 'snapshot',
+    to,
+    next: follow ? follow.next() : shared.next,
+    epoch: follow ? follow.epoch() : shared.epoch,
+    status: statusForWire(status),
+    state: lastState,
+    ended,
+    backlogEnd, // which relayed messages are news to announce
   });
+}
+
+/** This tab leads: at start, or because the leader tab went away. */
+function lead() {
+  // The session is over: nothing will come any more, and a new stream would only hear so. The
+  // last status relayed stays (and is what tabs joining now are told).
+  if (ended) return;
+  remote = null;
+  // A follower that never had its snapshot holds nothing yet: it starts like a first tab.
+  startSession(shared.next === undefined ? undefined : shared);
+}
+
+let helloTimer = 0;
+let hellos = 0;
+/** Asks the leader for a snapshot until one comes (the leader may still be starting). */
+function hello() {
+  clearTimeout(helloTimer);
+  if (follow || shared.next !== undefined || hellos >= 60) return;
+  hellos += 1;
+  share.post({ t: 'hello' });
+  helloTimer = setTimeout(hello, 1000);
+}
+
+/** The leader's snapshot: the state, the history below core's resume point, the status. */
+function onSnapshot(msg) {
+  if (follow || shared.next !== undefined) return;
+  clearTimeout(helloTimer);
+  shared.next = msg.next;
+  shared.epoch = msg.epoch;
+  remote = statusFromWire(msg.status);
+  if (msg.state) onState(msg.state);
+  backlogEnd = msg.backlogEnd;
+  // The newest messages below the leader's resume point; older ones page in on scroll, and
+  // the relayed ones follow from `next` on.
+  if (Number.isInteger(msg.next)) loadWindow(msg.next, msg.epoch);
+  if (msg.ended) onSessionEnded(msg.ended);
+  renderConnection();
+}
+
+/** A message from another tab of this UI. */
+function onShareMessage(msg) {
+  switch (msg.t) {
+    case 'hello':
+      if (!share.leader) break;
+      if (follow || ended) sendSnapshot(msg.from);
+      else waitingTabs.add(msg.from);
+      break;
+    case 'retry':
+      if (share.leader) retryNow();
+      break;
+    case 'wake':
+      if (follow) {
+        follow.timeout(now());
+        drive();
+      }
+      break;
+    case 'leader':
+      hello(); // a tab still waiting for a snapshot asks the new leader
+      break;
+    case 'snapshot':
+      if (!share.leader) onSnapshot(msg);
+      break;
+    case 'status':
+      if (share.leader) break; // late news from a leader that left: our session speaks now
+      remote = statusFromWire(msg.status);
+      renderConnection();
+      break;
+    case 'out': {
+      if (share.leader || shared.next === undefined) break;
+      // Draw the message core said comes next, and no other: after a handover the new
+      // leader's session may repeat what the old one relayed last.
+      if (msg.out.type === 'message' && msg.out.idx !== shared.next) break;
+      shared.next = msg.next;
+      shared.epoch = msg.epoch;
+      remote = statusFromWire(msg.status); // handle() reads the status as the leader's did
+      handle(msg.out);
+      if (msg.out.type === 'status') renderConnection();
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+renderConnection();
+if (canShare()) {
+  shareKey(location.pathname, token)
+    .then((key) => {
+      share = new Share(key, {
+        lead,
+        follow: hello,
+        message: onShareMessage,
+        alone: () => startSession(),
+      });
+    })
+    .catch(() => startSession());
+} else {
+  startSession();
+}

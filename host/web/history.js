@@ -121,9 +121,11 @@ export class Timeline {
   /**
    * Message `idx` as the session delivered it (in order, once each). `get()` returns the
    * message object (or a promise of it); it is called only if the message is drawn now.
+   * Resolves to its list item once drawn, or to null (not drawn: the reader is far up).
    */
   live(idx, get) {
     return this.#enqueue(async () => {
+      let node = null;
       if (this.end === null || this.size === 0 || idx !== this.end) {
         // The first message (or one that does not follow the run: start a new run there).
         if (this.end !== null && this.size > 0) this.#dropAll();
@@ -136,8 +138,9 @@ export class Timeline {
       if (draw) {
         const gen = this.generation;
         const msg = await get();
-        if (gen !== this.generation) return; // started over meanwhile
-        this.list.append(this.#render(msg, idx, this.booting === null));
+        if (gen !== this.generation) return null; // started over meanwhile
+        node = this.#render(msg, idx, this.booting === null);
+        this.list.append(node);
         this.hi = this.end;
         this.empty.hidden = true;
         if (this.stick) this.#trim('top');
@@ -146,6 +149,7 @@ export class Timeline {
       this.#renderJump();
       if (this.stick) this.#scrollToBottom();
       if (this.booting !== null && this.end >= this.booting) this.bootOver();
+      return node;
     });
   }
 
@@ -171,6 +175,7 @@ export class Timeline {
     return this.#enqueue(async () => {
       if (this.end !== null && this.end !== next) this.#dropAll();
       this.end = next;
+      if (next === 0) this.lo = this.hi = 0;
       if (this.attached) return;
       await this.#loadLatest();
     });

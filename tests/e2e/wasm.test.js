@@ -70,6 +70,23 @@ test('a gap closes the stream and backs off (no reconnect storm), resuming at th
   assert.equal(again.epoch, E);
 });
 
+test('the reason says who ended it: the server, the network, or nobody answering', async () => {
+  const reasonAfter = async (open, why) => {
+    const f = await session();
+    if (open) connect(f, 0);
+    else {
+      f.start(0);
+      drain(f);
+    }
+    f.disconnected(10, why);
+    assert.equal(f.status().kind, 'disconnected');
+    return f.status().reason;
+  };
+  assert.equal(await reasonAfter(true, 'end'), 'Server closed the stream');
+  assert.equal(await reasonAfter(true, 'network'), 'Connection lost');
+  assert.equal(await reasonAfter(false, 'network'), 'Server unreachable');
+});
+
 test('retry: sets the base, with a 250 ms floor', async () => {
   const f = await session();
   connect(f, 0);
@@ -145,8 +162,8 @@ test('resume(next, epoch) asks for the rest of the log the page already shows', 
   f.response(0, 200, true);
   const out = feed(f, 1, state + msg(19799) + msg(19800));
   assert.deepEqual(out.filter((o) => o.type === 'message').map((o) => o.idx), [19800]);
-  // from(): what the session expects next, which the page's catch-up after session_ended reads.
-  assert.equal(f.from(), 19801);
+  // next(): what the session expects next, which the page's catch-up after session_ended reads.
+  assert.equal(f.next(), 19801);
 });
 
 test('session_ended disables; reset and a new epoch start over', async () => {
