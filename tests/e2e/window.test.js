@@ -63,7 +63,7 @@ const window_ = (page) => page.evaluate(() => ({ lo: window.sseUi.timeline.lo, h
 test('2 000 messages: the newest 200 are shown, scrolling up pages in the rest in order, the DOM stays bounded', async () => {
   await withCleanup(async (defer) => {
     const N = 2000;
-    const seeded = conversation(N, { size: 0.3 });
+    const seeded = conversation(N, { size: 0.1 });
     const server = await startServerWith(seeded);
     defer(() => server.kill());
     const page = await browser.newPage();
@@ -77,9 +77,9 @@ test('2 000 messages: the newest 200 are shown, scrolling up pages in the rest i
         streams.push({ query: new URL(r.url()).search, lastEventId: r.headers()['last-event-id'] });
       }
     });
-    // Pages of 250 (default 100) keep the test short; the bound is 500 (default 400).
-    const cap = 500;
-    await page.goto(`${server.url}?page=250&cap=${cap}`);
+    // Pages of 400 (default 100) keep the test short; the bound is 600 (default 400).
+    const cap = 600;
+    await page.goto(`${server.url}?page=400&cap=${cap}`);
     await waitForStatus(page, 'connected');
     await page.locator(`#timeline > li[data-idx="${N - 1}"]`).waitFor();
     await waitFor(async () => (await page.locator('#progress').isHidden()), { what: 'the progress to end' });
@@ -113,10 +113,11 @@ test('2 000 messages: the newest 200 are shown, scrolling up pages in the rest i
     for (const m of await timeline(page)) assert.ok(m.text.includes(`#${m.idx}`), `message ${m.idx} is the server's`);
     assert.equal(all[0].idx, 0);
 
-    // Back down: the far side is fetched again; the jump button says there is more below.
+    // Back down: the far side is fetched again, twice; the jump button says there is more
+    // below and goes there.
     assert.equal(await page.isVisible('#jump'), true, 'the jump button is offered');
     let { hi } = await window_(page);
-    for (let step = 0; hi < N && step < 40; step += 1) {
+    for (let step = 0; hi < N && step < 2; step += 1) {
       const before = hi;
       await page.evaluate(() => window.scrollTo(0, document.documentElement.scrollHeight));
       await waitFor(async () => (await window_(page)).hi > before && (await idle(page)), { what: `messages after ${before}` });
@@ -124,7 +125,12 @@ test('2 000 messages: the newest 200 are shown, scrolling up pages in the rest i
       assert.ok(idx.length <= cap, `${idx.length} messages in the DOM`);
       hi = idx.at(-1) + 1;
     }
-    assert.equal(hi, N, 'the newest message is reached again');
+    assert.ok(hi < N, 'the newest are still out of the DOM');
+    await page.click('#jump');
+    await page.locator(`#timeline > li[data-idx="${N - 1}"]`).waitFor();
+    await waitFor(() => idle(page), { what: 'the latest loaded' });
+    assert.equal((await contiguous(page)).at(-1), N - 1, 'the newest message is reached again');
+    await waitFor(() => page.isHidden('#jump'), { what: 'the jump button to go' });
 
     const { drawn, maxInDom } = await page.evaluate(() => ({ drawn: window.drawn, maxInDom: window.maxInDom }));
     assert.ok(maxInDom <= cap, `at most ${cap} messages were ever in the DOM (${maxInDom})`);
@@ -249,5 +255,38 @@ test('timestamps show the date when not today, and the full date and time as a t
       assert.match(t.title, /\d{1,2}:\d{2}/, 'and the time');
     }
     assert.equal(then.dateTime, old.toISOString());
+  });
+});
+
+test('a follower tab loads the newest window below the leader\'s resume point, then pages older ones', async () => {
+  await withCleanup(async (defer) => {
+    const N = 600;
+    const server = await startServerWith(conversation(N, { size: 0.1 }));
+    defer(() => server.kill());
+    // Tabs of one browser context share a stream (web/share.js): the first leads.
+    const leader = await openPage(browser, server.url);
+    defer(() => leader.close());
+    await waitForStatus(leader, 'connected');
+    await leader.locator(`#timeline > li[data-idx="${N - 1}"]`).waitFor();
+    const follower = await openPage(browser, server.url);
+    defer(() => follower.close());
+    await waitFor(async () => (await follower.evaluate(() => window.sseUi.role)) === 'follower', { what: 'a follower tab' });
+    await follower.locator(`#timeline > li[data-idx="${N - 1}"]`).waitFor();
+    await waitFor(() => idle(follower), { what: 'the window loaded' });
+    assert.deepEqual(await contiguous(follower), [...Array(200).keys()].map((i) => N - 200 + i), 'the newest 200');
+
+    // Live messages follow the window, then older ones page in on scroll.
+    const res = await fetch(`${server.url}api/messages`, {
+      method: 'POST',
+      headers: { 'content-type': 'application/json' },
+      body: JSON.stringify({ type: 'agent', content: 'live after the window' }),
+    });
+    assert.equal(res.status, 200);
+    await follower.locator(`#timeline > li[data-idx="${N}"]`).waitFor();
+    await follower.evaluate(() => window.scrollTo(0, 0));
+    await waitFor(async () => (await window_(follower)).lo < N - 200 && (await idle(follower)), { what: 'older messages' });
+    const idx = await contiguous(follower);
+    assert.equal(idx.at(-1), N, 'still reaching the live message');
+    assert.deepEqual([...follower.errors, ...leader.errors], []);
   });
 });
