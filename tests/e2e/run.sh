@@ -25,9 +25,10 @@ fi
 
 mkdir -p "$root/target/e2e-screenshots"
 # The tests kill what they start; the process group kill below is a backstop for a crash, and
-# `timeout` keeps the whole run bounded.
+# `timeout` keeps the whole run bounded: 10 files, about 2 minutes on a loaded 2-core machine,
+# so 300 s leaves room without letting a hang eat the CI budget.
 cd "$here"
 status=0
-timeout --kill-after=10 170 node run.mjs "$@" || status=$?
-if [ "$status" = 124 ]; then echo "e2e: timed out after 170 s" >&2; fi
+timeout --kill-after=10 300 node run.mjs "$@" || status=$?
+if [ "$status" = 124 ]; then echo "e2e: timed out after 300 s" >&2; fi
 exit "$status"
