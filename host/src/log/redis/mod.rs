@@ -45,20 +45,24 @@
 //! and the scripts and the two-stream `XREAD` stay single-slot operations. Commands go through
 //! a cluster connection, which follows slot moves and failovers itself.
 
+mod conn;
+mod entry;
+mod follower;
+mod scripts;
+
+pub use follower::Follower;
+
 use super::{Extent, LogError, Record};
-use bytes::Bytes;
-use redis::aio::{
-    ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection,
-};
-use redis::cluster::{ClusterClient, ClusterClientBuilder, ClusterConfig};
-use redis::cluster_async::ClusterConnection;
-use redis::streams::{StreamId, StreamReadOptions, StreamReadReply};
-use redis::{AsyncCommands, AsyncConnectionConfig, Script, Value as RValue};
+use redis::{AsyncCommands, Script, Value as RValue};
 use serde_json::{Map, Value};
 use sse_core::Seq;
 use std::sync::atomic::{AtomicU64, Ordering::Relaxed};
 use std::sync::{Arc, Mutex, PoisonError, RwLock};
 use std::time::Duration;
+
+use conn::{Client, Conn, client, retrying, stored_prefix, timed};
+use entry::{parse_state, record};
+use scripts::{APPEND, INIT, SET_STATE};
 
 /// Longest wait for one Redis command (a publish answers 503 after this at worst).
 pub const OP_TIMEOUT: Duration = Duration::from_secs(3);
@@ -75,63 +79,9 @@ pub const STATE_CAS_TRIES: usize = 16;
 /// Pauses between attempts of one command that failed (a dropped connection is re-opened by
 /// the connection manager meanwhile). Every attempt is safe to repeat: appends carry a request
 /// key, state writes are compare-and-set of an idempotent merge, reads are reads.
-const RETRY_PAUSES_MS: [u64; 4] = [0, 50, 200, 500];
+pub(super) const RETRY_PAUSES_MS: [u64; 4] = [0, 50, 200, 500];
 /// How long an append's request key is kept (a retry after this would append twice).
 pub const REQUEST_KEY_TTL_S: u64 = 60;
-
-/// Creates the log if missing (new epoch, empty streams) and returns its metadata.
-const INIT: &str = r"
-if redis.call('HSETNX', KEYS[1], 'epoch', ARGV[1]) == 1 then
-  redis.call('DEL', KEYS[2], KEYS[3])
-  redis.call('HSET', KEYS[1], 'next', 0, 'first', 0, 'state_version', 0, 'state', '{}')
-end
-return redis.call('HMGET', KEYS[1], 'epoch', 'next', 'first', 'state_version', 'state')
-";
-
-/// Assigns the next index and appends `head .. idx .. tail` as entry `<idx>-1`. Idempotent
-/// per request key `KEYS[3]`: a retried request gets the index of its first success.
-const APPEND: &str = r"
-if redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[1] then
-  return redis.error_reply('SSE_EPOCH the Redis log was lost or replaced')
-end
-local done = redis.call('GET', KEYS[3])
-if done then
-  return tonumber(done)
-end
-local idx = redis.call('HINCRBY', KEYS[1], 'next', 1) - 1
-local first = tonumber(redis.call('HGET', KEYS[1], 'first') or '0')
-local cap = tonumber(ARGV[4])
-if cap > 0 and idx + 1 - cap > first then
-  first = idx + 1 - cap
-  redis.call('HSET', KEYS[1], 'first', string.format('%d', first))
-end
-local id = string.format('%d-1', idx)
-local json = ARGV[2] .. string.format('%d', idx) .. ARGV[3]
-local f = string.format('%d', first)
-if cap > 0 then
-  redis.call('XADD', KEYS[2], 'MINID', f, id, 'm', json, 'f', f)
-else
-  redis.call('XADD', KEYS[2], id, 'm', json, 'f', f)
-end
-redis.call('SET', KEYS[3], string.format('%d', idx), 'EX', ARGV[5])
-return idx
-";
-
-/// Writes state version `ARGV[2] + 1` if the stored version is `ARGV[2]`; otherwise returns
-/// the stored version and state for the caller to merge again.
-const SET_STATE: &str = r"
-if redis.call('HGET', KEYS[1], 'epoch') ~= ARGV[1] then
-  return redis.error_reply('SSE_EPOCH the Redis log was lost or replaced')
-end
-local v = tonumber(redis.call('HGET', KEYS[1], 'state_version') or '0')
-if v ~= tonumber(ARGV[2]) then
-  return {0, v, redis.call('HGET', KEYS[1], 'state')}
-end
-v = v + 1
-redis.call('HSET', KEYS[1], 'state', ARGV[3], 'state_version', v)
-redis.call('XADD', KEYS[3], 'MAXLEN', ARGV[4], string.format('%d-1', v), 's', ARGV[3])
-return {1, v}
-";
 
 /// Where a Redis log lives and how long it may grow.
 #[derive(Debug, Clone, PartialEq, Eq)]
@@ -218,50 +168,6 @@ pub struct Changes {
     pub rebased: bool,
 }
 
-/// Runs `op` until it succeeds, pausing [`RETRY_PAUSES_MS`] between attempts, all within
-/// [`OP_TIMEOUT`].
-async fn retrying<T, F, Fut>(mut op: F) -> Result<T, LogError>
-where
-    F: FnMut() -> Fut,
-    Fut: Future<Output = redis::RedisResult<T>>,
-{
-    let attempts = async {
-        let mut last = None;
-        for pause in RETRY_PAUSES_MS {
-            tokio::time::sleep(Duration::from_millis(pause)).await;
-            match op().await {
-                Ok(v) => return Ok(v),
-                Err(e) if e.code() == Some("SSE_EPOCH") => return Err(LogError::EpochChanged),
-                Err(e) => last = Some(e),
-            }
-        }
-        Err(LogError::Redis(
-            last.map_or_else(|| "no attempt".into(), |e| e.to_string()),
-        ))
-    };
-    tokio::time::timeout(OP_TIMEOUT, attempts)
-        .await
-        .unwrap_or_else(|_| {
-            Err(LogError::Redis(format!(
-                "no answer within {}",
-                humantime::format_duration(OP_TIMEOUT)
-            )))
-        })
-}
-
-/// One attempt of `fut`, bounded by [`OP_TIMEOUT`].
-async fn timed<T>(fut: impl Future<Output = redis::RedisResult<T>>) -> Result<T, LogError> {
-    match tokio::time::timeout(OP_TIMEOUT, fut).await {
-        Ok(Ok(v)) => Ok(v),
-        Ok(Err(e)) if e.code() == Some("SSE_EPOCH") => Err(LogError::EpochChanged),
-        Ok(Err(e)) => Err(LogError::Redis(e.to_string())),
-        Err(_) => Err(LogError::Redis(format!(
-            "no answer within {}",
-            humantime::format_duration(OP_TIMEOUT)
-        ))),
-    }
-}
-
 /// `HMGET PREFIX:meta epoch next first state_version state`.
 type MetaReply = (
     Option<String>,
@@ -270,187 +176,6 @@ type MetaReply = (
     Option<u64>,
     Option<String>,
 );
-
-/// How a node reaches Redis: one server, or a cluster through the node its URL names.
-#[derive(Clone)]
-#[expect(
-    clippy::large_enum_variant,
-    reason = "one per log, made once at start; boxing would buy nothing"
-)]
-enum Client {
-    Single(redis::Client),
-    Cluster(ClusterClient),
-}
-
-/// A connection to either; the log's code is written once against [`ConnectionLike`].
-#[derive(Clone)]
-enum Conn {
-    /// Commands to one server (reconnects by itself).
-    Managed(ConnectionManager),
-    /// A follower's blocking reads from one server.
-    Single(MultiplexedConnection),
-    /// Commands or blocking reads, routed by slot.
-    Cluster(ClusterConnection),
-}
-
-impl std::fmt::Debug for Conn {
-    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        f.write_str(match self {
-            Conn::Managed(_) => "Conn::Managed",
-            Conn::Single(_) => "Conn::Single",
-            Conn::Cluster(_) => "Conn::Cluster",
-        })
-    }
-}
-
-impl ConnectionLike for Conn {
-    fn req_packed_command<'a>(&'a mut self, cmd: &'a redis::Cmd) -> redis::RedisFuture<'a, RValue> {
-        match self {
-            Conn::Managed(c) => c.req_packed_command(cmd),
-            Conn::Single(c) => c.req_packed_command(cmd),
-            Conn::Cluster(c) => c.req_packed_command(cmd),
-        }
-    }
-
-    fn req_packed_commands<'a>(
-        &'a mut self,
-        pipeline: &'a redis::Pipeline,
-        offset: usize,
-        count: usize,
-    ) -> redis::RedisFuture<'a, Vec<RValue>> {
-        match self {
-            Conn::Managed(c) => c.req_packed_commands(pipeline, offset, count),
-            Conn::Single(c) => c.req_packed_commands(pipeline, offset, count),
-            Conn::Cluster(c) => c.req_packed_commands(pipeline, offset, count),
-        }
-    }
-
-    fn get_db(&self) -> i64 {
-        match self {
-            Conn::Managed(c) => c.get_db(),
-            Conn::Single(c) => c.get_db(),
-            Conn::Cluster(c) => c.get_db(),
-        }
-    }
-}
-
-impl Client {
-    /// A connection whose replies may take up to `response` (longer for blocking reads).
-    async fn connect(&self, response: Duration) -> Result<Conn, LogError> {
-        let connect = Duration::from_secs(1);
-        match self {
-            Client::Single(client) => {
-                let config = AsyncConnectionConfig::new()
-                    .set_connection_timeout(Some(connect))
-                    .set_response_timeout(Some(response));
-                timed(client.get_multiplexed_async_connection_with_config(&config))
-                    .await
-                    .map(Conn::Single)
-            }
-            Client::Cluster(client) => {
-                let config = ClusterConfig::new()
-                    .set_connection_timeout(connect)
-                    .set_response_timeout(response);
-                timed(client.get_async_connection_with_config(config))
-                    .await
-                    .map(Conn::Cluster)
-            }
-        }
-    }
-
-    /// The connection for commands: self-reconnecting for one server.
-    async fn commands(&self) -> Result<Conn, LogError> {
-        match self {
-            Client::Single(client) => {
-                let manager = ConnectionManagerConfig::new()
-                    .set_connection_timeout(Some(Duration::from_secs(1)))
-                    .set_response_timeout(Some(OP_TIMEOUT))
-                    .set_number_of_retries(2)
-                    .set_min_delay(Duration::from_millis(50))
-                    .set_max_delay(Duration::from_secs(1));
-                timed(ConnectionManager::new_with_config(client.clone(), manager))
-                    .await
-                    .map(Conn::Managed)
-            }
-            Client::Cluster(_) => self.connect(OP_TIMEOUT).await,
-        }
-    }
-}
-
-/// The key prefix as stored: in a cluster, a hash tag, so all of a conversation's keys share
-/// one slot (`sse:default` → `{sse:default}`; a prefix that already has a tag is kept).
-fn stored_prefix(key: &str, cluster: bool) -> String {
-    let tagged = key
-        .split_once('{')
-        .is_some_and(|(_, rest)| rest.find('}').is_some_and(|end| end > 0));
-    if cluster && !tagged {
-        format!("{{{key}}}")
-    } else {
-        key.to_owned()
-    }
-}
-
-/// A client for `config`: one server or a cluster, plain or TLS as the URL says, trusting
-/// `config.ca` if given and presenting `config.client_cert` if given.
-fn client(config: &RedisConfig) -> Result<Client, LogError> {
-    let tls = tls_certificates(config)?;
-    let bad = |e: redis::RedisError| LogError::Redis(e.to_string());
-    if config.cluster {
-        let mut builder = ClusterClientBuilder::new(config.url.split(',')).retries(2);
-        if let Some(tls) = tls {
-            builder = builder.certs(tls);
-        }
-        return builder.build().map(Client::Cluster).map_err(bad);
-    }
-    if config.url.contains(',') {
-        return Err(LogError::Redis(
-            "several URLs (seed nodes) only apply to a Redis Cluster: add --redis-cluster".into(),
-        ));
-    }
-    match tls {
-        None => redis::Client::open(config.url.as_str()),
-        Some(tls) => redis::Client::build_with_tls(config.url.as_str(), tls),
-    }
-    .map(Client::Single)
-    .map_err(bad)
-}
-
-/// The CA and client certificate files of `config`, read; `None` when neither is given.
-fn tls_certificates(config: &RedisConfig) -> Result<Option<redis::TlsCertificates>, LogError> {
-    let tls_file = config
-        .ca
-        .as_ref()
-        .or(config.client_cert.as_ref().map(|c| &c.cert));
-    let Some(tls_file) = tls_file else {
-        return Ok(None);
-    };
-    if !config.url.starts_with("rediss://") {
-        return Err(LogError::Redis(format!(
-            "TLS files ({}) only apply to TLS: use a rediss:// URL",
-            tls_file.display()
-        )));
-    }
-    let read = |what: &str, path: &std::path::Path| {
-        std::fs::read(path)
-            .map_err(|e| LogError::Redis(format!("reading the {what} {}: {e}", path.display())))
-    };
-    let root_cert = config
-        .ca
-        .as_deref()
-        .map(|p| read("CA file", p))
-        .transpose()?;
-    let client_tls = match &config.client_cert {
-        None => None,
-        Some(c) => Some(redis::ClientTlsConfig {
-            client_cert: read("client certificate", &c.cert)?,
-            client_key: read("client key", &c.key)?,
-        }),
-    };
-    Ok(Some(redis::TlsCertificates {
-        client_tls,
-        root_cert,
-    }))
-}
 
 impl RedisLog {
     /// Connects, creates the log if it does not exist (a new epoch) or joins it.
@@ -724,180 +449,3 @@ impl RedisLog {
     }
 }
 
-/// Reads the log's and the state's new entries with `XREAD BLOCK` on its own connection.
-#[derive(Debug)]
-pub struct Follower {
-    log: RedisLog,
-    conn: Option<Conn>,
-}
-
-impl Follower {
-    /// Waits (up to [`BLOCK`]) for new entries and returns them, having already advanced the
-    /// log's extent and state. After a (re)connect, and whenever a wait ends empty, it
-    /// re-reads the metadata: a changed epoch comes back as [`Changes::rebased`].
-    ///
-    /// # Errors
-    /// Redis failed; the connection is dropped and the next call reconnects and resumes
-    /// where this node left off.
-    pub async fn next(&mut self) -> Result<Changes, LogError> {
-        let result = self.step().await;
-        if result.is_err() {
-            self.conn = None;
-        }
-        result
-    }
-
-    async fn step(&mut self) -> Result<Changes, LogError> {
-        let log = self.log.clone();
-        let i = &log.inner;
-        let Some(mut conn) = self.conn.take() else {
-            let mut conn = i.client.connect(BLOCK + OP_TIMEOUT).await?;
-            let changes = resync(&log, &mut conn).await?;
-            self.conn = Some(conn);
-            return Ok(changes);
-        };
-        let end = i.end.load(Relaxed);
-        let version = log.versioned_state().0;
-        let opts = StreamReadOptions::default()
-            .block(usize::try_from(BLOCK.as_millis()).unwrap_or(usize::MAX))
-            .count(READ_COUNT);
-        let ids = [format!("{end}-0"), format!("{}-0", version + 1)];
-        let reply: Option<StreamReadReply> = tokio::time::timeout(
-            BLOCK + OP_TIMEOUT,
-            conn.xread_options(&[&i.log, &i.states], &ids, &opts),
-        )
-        .await
-        .map_err(|_| LogError::Redis("blocking read did not return".into()))?
-        .map_err(|e| LogError::Redis(e.to_string()))?;
-        let Some(reply) = reply else {
-            // Quiet for BLOCK: check that the store is still the same log.
-            let changes = resync(&log, &mut conn).await?;
-            self.conn = Some(conn);
-            return Ok(changes);
-        };
-        self.conn = Some(conn);
-        let mut changes = Changes::default();
-        for stream in reply.keys {
-            if stream.key == i.log {
-                let mut first = None;
-                for entry in stream.ids {
-                    if let Some(f) = entry.map.get("f").and_then(int_field) {
-                        first = Some(f);
-                    }
-                    match record(entry) {
-                        Some(r) if r.idx.0 >= i.end.load(Relaxed) => {
-                            i.end.store(r.idx.0 + 1, Relaxed);
-                            i.bytes.fetch_add(r.json.len() as u64, Relaxed);
-                            changes.records.push(r);
-                        }
-                        Some(_) => {}
-                        None => tracing::warn!(key = %i.log, "skipped a malformed stream entry"),
-                    }
-                }
-                if let Some(f) = first {
-                    i.first.fetch_max(f, Relaxed);
-                }
-            } else if stream.key == i.states
-                && let Some(newest) = stream.ids.into_iter().next_back()
-            {
-                let version = entry_index(&newest.id);
-                let state = newest
-                    .map
-                    .get("s")
-                    .and_then(str_field)
-                    .and_then(parse_state);
-                if let (Some(v), Some(s)) = (version, state)
-                    && log.saw_state(v, &s)
-                {
-                    changes.state = Some((v, s));
-                }
-            }
-        }
-        Ok(changes)
-    }
-}
-
-/// Compares the store's metadata with what this node has seen: a new epoch rebases the node;
-/// a newer state is returned. Messages missed meanwhile come with the next read.
-async fn resync(log: &RedisLog, conn: &mut Conn) -> Result<Changes, LogError> {
-    let meta = log.fetch_meta(conn).await?;
-    if meta.epoch != log.epoch() {
-        tracing::warn!(
-            key = %log.inner.key,
-            old = %log.epoch(),
-            new = %meta.epoch,
-            messages = meta.next,
-            "the Redis log has a new epoch (its data was lost or replaced); starting over"
-        );
-        log.adopt(&meta);
-        return Ok(Changes {
-            records: Vec::new(),
-            state: Some((meta.state_version, meta.state)),
-            rebased: true,
-        });
-    }
-    log.inner.first.fetch_max(meta.first, Relaxed);
-    let state = log
-        .saw_state(meta.state_version, &meta.state)
-        .then_some((meta.state_version, meta.state));
-    Ok(Changes {
-        records: Vec::new(),
-        state,
-        rebased: false,
-    })
-}
-
-/// `<idx>-1` → idx.
-fn entry_index(id: &str) -> Option<u64> {
-    let (ms, seq) = id.split_once('-')?;
-    (seq == "1").then_some(())?;
-    ms.parse().ok()
-}
-
-fn record(mut entry: StreamId) -> Option<Record> {
-    let idx = entry_index(&entry.id)?;
-    match entry.map.remove("m") {
-        Some(RValue::BulkString(b)) => Some(Record {
-            idx: Seq(idx),
-            json: Bytes::from(b),
-        }),
-        _ => None,
-    }
-}
-
-fn str_field(v: &RValue) -> Option<&str> {
-    match v {
-        RValue::BulkString(b) => std::str::from_utf8(b).ok(),
-        RValue::SimpleString(s) => Some(s),
-        _ => None,
-    }
-}
-
-fn int_field(v: &RValue) -> Option<u64> {
-    match v {
-        RValue::Int(n) => u64::try_from(*n).ok(),
-        other => str_field(other)?.parse().ok(),
-    }
-}
-
-fn parse_state(json: &str) -> Option<Map<String, Value>> {
-    match serde_json::from_str(json) {
-        Ok(Value::Object(m)) => Some(m),
-        _ => None,
-    }
-}
-
-#[cfg(test)]
-mod tests {
-    use super::stored_prefix;
-
-    #[test]
-    fn cluster_prefixes_become_one_hash_tag() {
-        assert_eq!(stored_prefix("sse:default", false), "sse:default");
-        assert_eq!(stored_prefix("sse:default", true), "{sse:default}");
-        // A prefix with a (non-empty) tag already keeps its slot choice.
-        assert_eq!(stored_prefix("app:{room7}", true), "app:{room7}");
-        // `{}` is not a tag to Redis: the whole key would be hashed.
-        assert_eq!(stored_prefix("a{}b", true), "{a{}b}");
-    }
-}
