@@ -3,7 +3,9 @@
 
 use std::time::Duration;
 
-use redis::aio::{ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection};
+use redis::aio::{
+    ConnectionLike, ConnectionManager, ConnectionManagerConfig, MultiplexedConnection,
+};
 use redis::cluster::{ClusterClient, ClusterClientBuilder, ClusterConfig};
 use redis::cluster_async::ClusterConnection;
 use redis::{AsyncConnectionConfig, Value as RValue};
@@ -43,7 +45,9 @@ where
 }
 
 /// One attempt of `fut`, bounded by [`OP_TIMEOUT`].
-pub(super) async fn timed<T>(fut: impl Future<Output = redis::RedisResult<T>>) -> Result<T, LogError> {
+pub(super) async fn timed<T>(
+    fut: impl Future<Output = redis::RedisResult<T>>,
+) -> Result<T, LogError> {
     match tokio::time::timeout(OP_TIMEOUT, fut).await {
         Ok(Ok(v)) => Ok(v),
         Ok(Err(e)) if e.code() == Some("SSE_EPOCH") => Err(LogError::EpochChanged),
@@ -71,7 +75,7 @@ pub(super) enum Client {
 pub(super) enum Conn {
     /// Commands to one server (reconnects by itself).
     Managed(ConnectionManager),
-    /// A follower's blocking reads from one server.
+    /// A tail's blocking reads from one server.
     Single(MultiplexedConnection),
     /// Commands or blocking reads, routed by slot.
     Cluster(ClusterConnection),
@@ -200,7 +204,9 @@ pub(super) fn client(config: &RedisConfig) -> Result<Client, LogError> {
 }
 
 /// The CA and client certificate files of `config`, read; `None` when neither is given.
-pub(super) fn tls_certificates(config: &RedisConfig) -> Result<Option<redis::TlsCertificates>, LogError> {
+pub(super) fn tls_certificates(
+    config: &RedisConfig,
+) -> Result<Option<redis::TlsCertificates>, LogError> {
     let tls_file = config
         .ca
         .as_ref()
@@ -236,7 +242,6 @@ pub(super) fn tls_certificates(config: &RedisConfig) -> Result<Option<redis::Tls
     }))
 }
 
-
 #[cfg(test)]
 mod tests {
     use super::stored_prefix;
@@ -251,4 +256,3 @@ mod tests {
         assert_eq!(stored_prefix("a{}b", true), "{a{}b}");
     }
 }
-

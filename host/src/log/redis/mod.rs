@@ -37,7 +37,7 @@
 //! then fails as [`LogError::Redis`], which the HTTP layer answers with 503.
 //!
 //! Connections: commands go through one [`ConnectionManager`] (multiplexed, reconnects by
-//! itself after Redis restarts); each follower owns one more connection for its blocking
+//! itself after Redis restarts); each tail owns one more connection for its blocking
 //! `XREAD`, re-opened after any error. Every command is bounded by [`OP_TIMEOUT`].
 //!
 //! **Redis Cluster** (`--redis-cluster`, the URL names any one node): the prefix becomes a hash
@@ -47,10 +47,10 @@
 
 mod conn;
 mod entry;
-mod follower;
 mod scripts;
+mod tail;
 
-pub use follower::Follower;
+pub use tail::Tail;
 
 use super::{Extent, LogError, Record};
 use redis::{AsyncCommands, Script, Value as RValue};
@@ -66,7 +66,7 @@ use scripts::{APPEND, INIT, SET_STATE};
 
 /// Longest wait for one Redis command (a publish answers 503 after this at worst).
 pub const OP_TIMEOUT: Duration = Duration::from_secs(3);
-/// How long one blocking read waits for new entries before the follower re-checks the epoch.
+/// How long one blocking read waits for new entries before the tail re-checks the epoch.
 pub const BLOCK: Duration = Duration::from_secs(5);
 /// Entries taken per blocking read.
 pub const READ_COUNT: usize = 256;
@@ -79,7 +79,7 @@ pub const STATE_CAS_TRIES: usize = 16;
 /// Pauses between attempts of one command that failed (a dropped connection is re-opened by
 /// the connection manager meanwhile). Every attempt is safe to repeat: appends carry a request
 /// key, state writes are compare-and-set of an idempotent merge, reads are reads.
-pub(super) const RETRY_PAUSES_MS: [u64; 4] = [0, 50, 200, 500];
+const RETRY_PAUSES_MS: [u64; 4] = [0, 50, 200, 500];
 /// How long an append's request key is kept (a retry after this would append twice).
 pub const REQUEST_KEY_TTL_S: u64 = 60;
 
@@ -258,7 +258,7 @@ impl RedisLog {
         )
     }
 
-    /// `first..end` as this node has seen it (the follower advances it).
+    /// `first..end` as this node has seen it (the tail advances it).
     #[must_use]
     pub fn extent(&self) -> Extent {
         let i = &self.inner;
@@ -438,14 +438,10 @@ impl RedisLog {
         self.inner.bytes.load(Relaxed)
     }
 
-    /// A follower: the blocking reader that tells this node what other nodes (and itself)
+    /// A tail: the blocking reader that tells this node what other nodes (and itself)
     /// appended.
     #[must_use]
-    pub fn follower(&self) -> Follower {
-        Follower {
-            log: self.clone(),
-            conn: None,
-        }
+    pub fn tail(&self) -> Tail {
+        Tail::new(self.clone())
     }
 }
-

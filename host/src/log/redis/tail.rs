@@ -1,5 +1,5 @@
-//! The follower: one blocking `XREAD` on its own connection over the log and the state
-//! streams, the one source of "an entry appeared" on a Redis hub (this node's entries and
+//! The tail of the shared log: one blocking `XREAD` on its own connection over the log and
+//! the state streams, the one source of "an entry appeared" on a Redis hub (this node's entries and
 //! everyone else's).
 
 use std::sync::atomic::Ordering::Relaxed;
@@ -14,12 +14,16 @@ use crate::log::LogError;
 
 /// Reads the log's and the state's new entries with `XREAD BLOCK` on its own connection.
 #[derive(Debug)]
-pub struct Follower {
+pub struct Tail {
     log: RedisLog,
     conn: Option<Conn>,
 }
 
-impl Follower {
+impl Tail {
+    pub(super) fn new(log: RedisLog) -> Self {
+        Tail { log, conn: None }
+    }
+
     /// Waits (up to [`BLOCK`]) for new entries and returns them, having already advanced the
     /// log's extent and state. After a (re)connect, and whenever a wait ends empty, it
     /// re-reads the metadata: a changed epoch comes back as [`Changes::rebased`].
@@ -134,4 +138,3 @@ async fn resync(log: &RedisLog, conn: &mut Conn) -> Result<Changes, LogError> {
         rebased: false,
     })
 }
-
