@@ -17,6 +17,12 @@ fn main() -> ExitCode {
         }
         other => Cli { command: other },
     };
+    // Flags clap accepts one by one but not together (a store's options with another store)
+    // are usage errors too: exit 2 with the message, before anything starts.
+    let serve = match &cli.command {
+        Command::Serve(args) => Some(args.to_config().unwrap_or_else(|e| e.exit())),
+        _ => None,
+    };
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
@@ -33,8 +39,11 @@ fn main() -> ExitCode {
     };
     let result = rt.block_on(async {
         match cli.command {
-            Command::Serve(args) => {
-                let server = sse_host::server::Server::start(args.to_config()).await?;
+            Command::Serve(_) => {
+                let Some(config) = serve else {
+                    return Ok(());
+                };
+                let server = sse_host::server::Server::start(config).await?;
                 sse_host::server::shutdown_signal().await;
                 tracing::info!("shutting down");
                 server.shutdown().await
