@@ -1,12 +1,12 @@
 //! A small JSON reader (RFC 8259): one pass over the bytes, no recursion, no buffer. Nothing
 //! here knows the State: [`Reader`] hands out tokens, skips what nobody asked for (containers
 //! nested up to [`MAX_DEPTH`] levels, tracked in a bit stack) and decodes strings straight into
-//! fixed-capacity ones. The module doc of [`status`](super) lists where it is lenient.
+//! fixed-capacity ones. The module doc of [`state`](super) lists where it is lenient.
 
-use super::{MAX_DEPTH, StatusError};
+use super::{MAX_DEPTH, StateError};
 
 /// The raw text (escapes not decoded) of the string member `key` of a top-level JSON object:
-/// the last member of that name, as [`DeviceStatus::parse`](super::DeviceStatus::parse) and serde_json read it; `None` if
+/// the last member of that name, as [`DeviceState::parse`](super::DeviceState::parse) and serde_json read it; `None` if
 /// there is none or the last one is not a string. Where the JSON is cut or malformed, what was
 /// read before the break stands (a `state` cut by the parser's `DATA` bound still names its
 /// epoch). `key` has at most 22 bytes (a longer one is never found). The follow session reads the `epoch` of `state` and `reset` events with it, so a
@@ -32,7 +32,7 @@ pub fn top_level_str<'a>(json: &'a str, key: &str) -> Option<&'a str> {
     found
 }
 
-pub(super) type Read<T> = Result<T, StatusError>;
+pub(super) type Read<T> = Result<T, StateError>;
 
 /// A checked JSON scalar.
 pub(super) enum Scalar<'a> {
@@ -42,8 +42,8 @@ pub(super) enum Scalar<'a> {
     Number(&'a [u8]),
 }
 
-/// A cursor over the JSON text. Running out of input is [`StatusError::Truncated`] wherever
-/// it happens; any other surprise is [`StatusError::Invalid`].
+/// A cursor over the JSON text. Running out of input is [`StateError::Truncated`] wherever
+/// it happens; any other surprise is [`StateError::Invalid`].
 pub(super) struct Reader<'a> {
     s: &'a [u8],
     pos: usize,
@@ -63,7 +63,7 @@ impl<'a> Reader<'a> {
             }
             self.pos += 1;
         }
-        Err(StatusError::Truncated)
+        Err(StateError::Truncated)
     }
 
     /// Takes `b` (after whitespace) if it is next; `Ok(false)` if another byte is.
@@ -78,7 +78,7 @@ impl<'a> Reader<'a> {
         if self.eat(b)? {
             Ok(())
         } else {
-            Err(StatusError::Invalid)
+            Err(StateError::Invalid)
         }
     }
 
@@ -88,15 +88,15 @@ impl<'a> Reader<'a> {
         let start = self.pos;
         loop {
             match self.s.get(self.pos) {
-                None => return Err(StatusError::Truncated),
+                None => return Err(StateError::Truncated),
                 Some(b'"') => break,
                 Some(b'\\') => self.pos += 2,
                 Some(_) => self.pos += 1,
             }
         }
-        let raw = self.s.get(start..self.pos).ok_or(StatusError::Truncated)?;
+        let raw = self.s.get(start..self.pos).ok_or(StateError::Truncated)?;
         self.pos += 1;
-        core::str::from_utf8(raw).map_err(|_| StatusError::Invalid)
+        core::str::from_utf8(raw).map_err(|_| StateError::Invalid)
     }
 
     /// A number or `true`/`false`/`null`: the run of bytes that can make one up, checked.
@@ -110,14 +110,14 @@ impl<'a> Reader<'a> {
         self.pos += n;
         if n == rest.len() {
             // The token may go on in the bytes that did not arrive.
-            return Err(StatusError::Truncated);
+            return Err(StateError::Truncated);
         }
         match rest.get(..n).unwrap_or_default() {
             b"null" => Ok(Scalar::Null),
             b"true" => Ok(Scalar::Bool(true)),
             b"false" => Ok(Scalar::Bool(false)),
             t if micro_usd(t).is_some() => Ok(Scalar::Number(t)),
-            _ => Err(StatusError::Invalid),
+            _ => Err(StateError::Invalid),
         }
     }
 
@@ -128,7 +128,7 @@ impl<'a> Reader<'a> {
         }
         match self.scalar()? {
             Scalar::Null => Ok(true),
-            _ => Err(StatusError::Invalid),
+            _ => Err(StateError::Invalid),
         }
     }
 
@@ -164,8 +164,8 @@ impl<'a> Reader<'a> {
                     let d = d.checked_sub(b'0').filter(|d| *d <= 9)?;
                     v.checked_mul(10)?.checked_add(u64::from(d))
                 })
-                .ok_or(StatusError::Invalid),
-            Scalar::Bool(_) => Err(StatusError::Invalid),
+                .ok_or(StateError::Invalid),
+            Scalar::Bool(_) => Err(StateError::Invalid),
         }
     }
 
@@ -174,7 +174,7 @@ impl<'a> Reader<'a> {
         match self.scalar()? {
             Scalar::Null => Ok(false),
             Scalar::Bool(b) => Ok(b),
-            Scalar::Number(_) => Err(StatusError::Invalid),
+            Scalar::Number(_) => Err(StateError::Invalid),
         }
     }
 
@@ -197,7 +197,7 @@ impl<'a> Reader<'a> {
             match self.peek()? {
                 open @ (b'{' | b'[') => {
                     if depth == MAX_DEPTH {
-                        return Err(StatusError::Invalid);
+                        return Err(StateError::Invalid);
                     }
                     self.pos += 1;
                     let object = open == b'{';
@@ -238,7 +238,7 @@ impl<'a> Reader<'a> {
                     }
                     b'}' if object => {}
                     b']' if !object => {}
-                    _ => return Err(StatusError::Invalid),
+                    _ => return Err(StateError::Invalid),
                 }
                 self.pos += 1;
                 stack >>= 1;

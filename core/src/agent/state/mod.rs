@@ -1,4 +1,4 @@
-//! The device status model: the fixed-capacity subset of the server's State JSON
+//! The agent's State as a device keeps it: the fixed-capacity subset of the server's State JSON
 //! (PROTOCOL.md §4) that a small device needs, read by a small JSON reader of its own.
 //!
 //! # Robustness rules
@@ -16,7 +16,7 @@
 //! - A repeated key: the last one counts (as serde_json reads it), though each must have the
 //!   right type. Keys are compared decoded (`"\u0074itle"` is `title`).
 //!
-//! Malformed JSON and wrong types (a string where a number belongs) are a [`StatusError`].
+//! Malformed JSON and wrong types (a string where a number belongs) are a [`StateError`].
 //!
 //! # Leniencies
 //! Otherwise the reader refuses what a strict RFC 8259 reader (serde_json) refuses, except:
@@ -42,7 +42,7 @@
 //!
 //! # Money without floats
 //! `total_usage.total_cost_usd` is kept as whole millionths of a dollar
-//! ([`DeviceStatus::total_cost_micro_usd`]), read straight from the number's decimal digits
+//! ([`DeviceState::total_cost_micro_usd`]), read straight from the number's decimal digits
 //! (`12.375` is `12_375_000`; `1.5e-3` is `1_500`). Parsing it as `f32` pulled `core`'s
 //! decimal-to-float tables and algorithms into every firmware, about 15 KB of flash, and a
 //! status light never needs more than the cents. Digits past the sixth decimal round half up,
@@ -57,16 +57,16 @@ use json::KEY_LEN;
 pub use json::top_level_str;
 use json::{Read, Reader, Scalar, decode_into, key_index, micro_usd};
 
-/// Capacity of [`DeviceStatus::epoch`] in bytes.
+/// Capacity of [`DeviceState::epoch`] in bytes.
 pub const EPOCH_LEN: usize = 40;
-/// Capacity of [`DeviceStatus::title`] in bytes.
+/// Capacity of [`DeviceState::title`] in bytes.
 pub const TITLE_LEN: usize = 64;
-/// Capacity of one tool name in [`DeviceStatus::outstanding_tool_calls`], in bytes.
+/// Capacity of one tool name in [`DeviceState::outstanding_tool_calls`], in bytes.
 pub const TOOL_NAME_LEN: usize = 32;
 /// How many outstanding tool names are kept.
 pub const TOOL_CALLS: usize = 4;
 /// Deepest nesting of arrays and objects accepted (the State JSON nests 3 levels); deeper
-/// input is [`StatusError::Invalid`].
+/// input is [`StateError::Invalid`].
 pub const MAX_DEPTH: u32 = 64;
 
 /// The agent's state, as the server names it (`agent_state`).
@@ -186,29 +186,29 @@ impl fmt::Display for AgentState {
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
-pub enum StatusError {
+pub enum StateError {
     /// Not well-formed JSON, not an object, or a known field of the wrong type.
     Invalid,
     /// The input ended inside the JSON value.
     Truncated,
 }
 
-impl fmt::Display for StatusError {
+impl fmt::Display for StateError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
-            StatusError::Invalid => "state JSON is invalid",
-            StatusError::Truncated => "state JSON is truncated",
+            StateError::Invalid => "state JSON is invalid",
+            StateError::Truncated => "state JSON is truncated",
         })
     }
 }
 
-impl core::error::Error for StatusError {}
+impl core::error::Error for StateError {}
 
 /// The device's view of the agent: what a status light or small display needs.
 #[derive(Debug, Clone, PartialEq, Default)]
 #[cfg_attr(feature = "defmt", derive(defmt::Format))]
 #[non_exhaustive]
-pub struct DeviceStatus {
+pub struct DeviceState {
     /// Number of messages in the log (the next message's index).
     pub message_count: u64,
     /// The log's epoch id, cut to [`EPOCH_LEN`] bytes (feed it to
@@ -235,19 +235,19 @@ pub struct DeviceStatus {
     pub can_send_messages: bool,
 }
 
-impl DeviceStatus {
+impl DeviceState {
     /// Parses a State JSON object (the `data` of a `state` event).
     ///
     /// # Errors
-    /// [`StatusError`] if the input is not a JSON object or a known field has the wrong type.
+    /// [`StateError`] if the input is not a JSON object or a known field has the wrong type.
     /// Unknown fields, over-long strings and surplus tool names are not errors (see the module
     /// doc).
-    pub fn parse(json: &[u8]) -> Result<DeviceStatus, StatusError> {
+    pub fn parse(json: &[u8]) -> Result<DeviceState, StateError> {
         let mut r = Reader::new(json);
         let status = r.status()?;
         match r.peek() {
-            Err(StatusError::Truncated) => Ok(status),
-            _ => Err(StatusError::Invalid), // trailing characters
+            Err(StateError::Truncated) => Ok(status),
+            _ => Err(StateError::Invalid), // trailing characters
         }
     }
 
@@ -281,8 +281,8 @@ const USAGE_KEYS: [&str; 3] = ["input_tokens", "output_tokens", "total_cost_usd"
 // The State read with the generic reader in `json`: which keys, into which fields.
 impl Reader<'_> {
     /// The State object.
-    fn status(&mut self) -> Read<DeviceStatus> {
-        let mut s = DeviceStatus::default();
+    fn status(&mut self) -> Read<DeviceState> {
+        let mut s = DeviceState::default();
         self.expect(b'{')?;
         let mut first = true;
         while let Some(key) = self.key(&mut first)? {
@@ -317,7 +317,7 @@ impl Reader<'_> {
     }
 
     /// `total_usage`: the three numbers a device shows; everything else skipped.
-    fn usage(&mut self, s: &mut DeviceStatus) -> Read<()> {
+    fn usage(&mut self, s: &mut DeviceState) -> Read<()> {
         self.expect(b'{')?;
         let mut first = true;
         while let Some(key) = self.key(&mut first)? {
@@ -327,8 +327,8 @@ impl Reader<'_> {
                 2 => {
                     s.total_cost_micro_usd = match self.scalar()? {
                         Scalar::Null => 0,
-                        Scalar::Number(t) => micro_usd(t).ok_or(StatusError::Invalid)?,
-                        Scalar::Bool(_) => return Err(StatusError::Invalid),
+                        Scalar::Number(t) => micro_usd(t).ok_or(StateError::Invalid)?,
+                        Scalar::Bool(_) => return Err(StateError::Invalid),
                     };
                 }
                 _ => self.skip()?,
