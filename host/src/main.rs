@@ -19,10 +19,13 @@ fn main() -> ExitCode {
     };
     // Flags clap accepts one by one but not together (a store's options with another store)
     // are usage errors too: exit 2 with the message, before anything starts.
-    let serve = match &cli.command {
-        Command::Serve(args) => Some(args.to_config().unwrap_or_else(|e| e.exit())),
-        _ => None,
-    };
+    // (Checked before logging starts; the configuration itself is built after, because deriving
+    // the subscriber bound logs.)
+    if let Command::Serve(args) = &cli.command
+        && let Err(e) = args.store.to_store()
+    {
+        e.exit();
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
@@ -39,11 +42,8 @@ fn main() -> ExitCode {
     };
     let result = rt.block_on(async {
         match cli.command {
-            Command::Serve(_) => {
-                let Some(config) = serve else {
-                    return Ok(());
-                };
-                let server = sse_host::server::Server::start(config).await?;
+            Command::Serve(args) => {
+                let server = sse_host::server::Server::start(args.to_config()?).await?;
                 sse_host::server::shutdown_signal().await;
                 tracing::info!("shutting down");
                 server.shutdown().await
