@@ -4,7 +4,7 @@
 
 pub mod chaos;
 pub mod chunks;
-/// What encoded frames mean (shared with sse-core's own round-trip tests and the fuzz targets).
+// What encoded frames mean: core's test support, shared with golden_frames and the fuzz targets.
 #[path = "../../core/tests/it/support/frame_model.rs"]
 pub mod frame_model;
 pub mod golden;

@@ -36,9 +36,10 @@
 //! a request key, so a retried append whose first reply was lost is not appended twice),
 //! then fails as [`LogError::Redis`], which the HTTP layer answers with 503.
 //!
-//! Connections: commands go through one [`ConnectionManager`] (multiplexed, reconnects by
-//! itself after Redis restarts); each tail owns one more connection for its blocking
-//! `XREAD`, re-opened after any error. Every command is bounded by [`OP_TIMEOUT`].
+//! Connections: commands go through one
+//! [`ConnectionManager`](redis::aio::ConnectionManager) (multiplexed, reconnects by itself after
+//! Redis restarts); each tail owns one more connection for its blocking `XREAD`, re-opened after
+//! any error. Every command is bounded by [`OP_TIMEOUT`].
 //!
 //! **Redis Cluster** (`--redis-cluster`, the URL names any one node): the prefix becomes a hash
 //! tag, `{P}` (unless it already holds one), so every key of a conversation lives in one slot

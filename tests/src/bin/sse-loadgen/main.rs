@@ -70,7 +70,7 @@ struct Args {
     /// Server address (must be loopback).
     #[arg(long)]
     addr: SocketAddr,
-    /// Server process id, for RSS and CPU from /proc/<pid>.
+    /// Server process id, for RSS and CPU from `/proc/<pid>`.
     #[arg(long)]
     pid: u32,
     /// Name of the server in the output.
@@ -120,7 +120,7 @@ struct Args {
     /// Seconds to wait after the last publish for deliveries to complete.
     #[arg(long, default_value_t = 10)]
     drain_timeout: u64,
-    /// Clock ticks per second of /proc/<pid>/stat (`getconf CLK_TCK`).
+    /// Clock ticks per second of `/proc/<pid>/stat` (`getconf CLK_TCK`).
     #[arg(long, default_value_t = 100)]
     clk_tck: u64,
 }
