@@ -387,7 +387,7 @@ async fn retention_cap_keeps_the_newest_n_and_resets_clients_below_it() {
 }
 
 /// A TLS-only Redis with a certificate from a private CA: with `--redis-ca` two nodes share
-/// the log over TLS (appends, the follower's `XREAD`, state) exactly as over plain TCP.
+/// the log over TLS (appends, the tail's `XREAD`, state) exactly as over plain TCP.
 #[tokio::test]
 async fn rediss_with_a_private_ca_shares_the_log_between_nodes() {
     let redis = RedisServer::start_tls();
