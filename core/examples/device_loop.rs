@@ -4,14 +4,14 @@
 //!
 //! This is the loop the embassy firmware (`embedded/app/src/client.rs`) runs, minus the
 //! network stack: everything the session needs lives in fixed-size values (the session itself,
-//! a 64-byte receive buffer, a parsed [`DeviceStatus`]); nothing is allocated. The "server"
+//! a 64-byte receive buffer, a parsed [`DeviceState`]); nothing is allocated. The "server"
 //! is a list of canned responses, one per connection: the first ends after two messages, the
 //! client backs off and resumes at index 2 (`from=2`, `Last-Event-ID: <epoch>-1`), and the
 //! second ends the session.
 
-use sse_core::follow::{Action, Follow, Output};
+use sse_core::agent::follow::{Action, Follow, Output};
+use sse_core::agent::state::DeviceState;
 use sse_core::reconnect::{Disconnect, Policy, StatusKind};
-use sse_core::status::DeviceStatus;
 use sse_core::{Duration, Instant, Seq};
 
 /// What the device can hold: `id:` lines up to 64 bytes (the session requires at least 53),
@@ -67,7 +67,7 @@ fn main() {
     let mut socket: Option<FakeSocket> = None;
     let mut connections = RESPONSES.iter();
     let mut now = Instant::from_millis(0);
-    let mut shown = DeviceStatus::default();
+    let mut shown = DeviceState::default();
 
     session.start(now);
     // Bounded, as every device loop should be: this script needs a few dozen turns.
@@ -140,13 +140,13 @@ fn main() {
 }
 
 /// Prints one output; `ms` is the simulated time.
-fn show(ms: u64, out: Output<'_>, shown: &mut DeviceStatus) {
+fn show(ms: u64, out: Output<'_>, shown: &mut DeviceState) {
     match out {
         Output::Message { idx, data, .. } => println!("[{ms:>5} ms] message {} {data}", idx.0),
         Output::State {
             data,
             truncated: false,
-        } => match DeviceStatus::parse(data.as_bytes()) {
+        } => match DeviceState::parse(data.as_bytes()) {
             Ok(status) => {
                 *shown = status;
                 println!(

@@ -16,7 +16,7 @@ use std::io::{self, Read, Write};
 use std::net::{TcpStream, ToSocketAddrs};
 use std::time::{Duration as StdDuration, Instant as StdInstant};
 
-use sse_core::follow::{Action, Follow, Output};
+use sse_core::agent::follow::{Action, Follow, Output};
 use sse_core::reconnect::{Disconnect, Policy, StatusKind};
 
 /// Line bound: our server's ids are 53 bytes; room for other servers' longer ones.

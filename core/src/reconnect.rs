@@ -133,7 +133,7 @@ pub enum Disconnect {
     /// The server ended the response body cleanly.
     EndOfStream,
     /// The client closed the stream because messages were missing (an index arrived past the
-    /// next one expected; see [`crate::follow`]). Retried with backoff like
+    /// next one expected; see [`crate::agent::follow`]). Retried with backoff like
     /// [`Disconnect::EndOfStream`], and shown as [`Reason::ConnectionLost`].
     Gap,
     /// The response status was not `200`. Other 2xx and 4xx other than 408/429 disable the client.

@@ -152,7 +152,7 @@ pub const SERVER_EPOCH_LEN: usize = 32;
 
 /// The longest `id:` value our server sends: `<epoch>-<idx>` with a [`SERVER_EPOCH_LEN`] epoch
 /// and a 20-digit index (`u64::MAX`), 53 bytes. A parser whose line bound is shorter drops
-/// such messages ([`crate::parse::ParseError::LineTooLong`]); [`crate::follow::Follow`] refuses
+/// such messages ([`crate::parse::ParseError::LineTooLong`]); [`crate::agent::follow::Follow`] refuses
 /// to compile with one.
 pub const MAX_SERVER_ID_LEN: usize = SERVER_EPOCH_LEN + 1 + 20;
 

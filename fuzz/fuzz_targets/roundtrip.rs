@@ -14,7 +14,7 @@ use sse_core::event::{Comment, EventId, EventName, InvalidField};
 #[path = "common.rs"]
 pub mod common;
 /// What frames mean, written once from the spec and shared with the property tests.
-#[path = "../../tests/src/frame_model.rs"]
+#[path = "../../core/tests/it/support/frame_model.rs"]
 pub mod frame_model;
 
 use frame_model::{Parts, encode_all, meaning, normalise, parse_chunks};

@@ -1,7 +1,7 @@
-//! The device's JSON reader (`sse_core::status`) against serde_json on the same bytes. It reads
+//! The device's JSON reader (`sse_core::agent::state`) against serde_json on the same bytes. It reads
 //! `state` and `reset` data from the network, so on any bytes it must not panic, and:
 //! - where serde_json accepts the bytes (and they nest no deeper than the reader's bound), the
-//!   reader's view (every field of `DeviceStatus`, and the `epoch` that `top_level_str` finds)
+//!   reader's view (every field of `DeviceState`, and the `epoch` that `top_level_str` finds)
 //!   is what the module doc's rules make of serde_json's reading;
 //! - where serde_json refuses them, the reader refuses them too, unless they use one of the
 //!   leniencies the module doc lists ([`LENIENCIES`], found by [`leniencies`]).
@@ -15,12 +15,12 @@ use std::fmt;
 
 use serde::de::{Deserialize, Deserializer, MapAccess, SeqAccess, Visitor};
 use serde_json::Value;
-use sse_core::status::{
-    AgentState, DeviceStatus, EPOCH_LEN, MAX_DEPTH, StatusError, TITLE_LEN, TOOL_CALLS,
+use sse_core::agent::state::{
+    AgentState, DeviceState, EPOCH_LEN, MAX_DEPTH, StateError, TITLE_LEN, TOOL_CALLS,
     TOOL_NAME_LEN, top_level_str,
 };
 
-/// Where the reader may accept what serde_json refuses (the module doc of `sse_core::status`,
+/// Where the reader may accept what serde_json refuses (the module doc of `sse_core::agent::state`,
 /// "Leniencies"). Every other refusal by serde_json must be a refusal by the reader. (The last
 /// leniency listed there, `top_level_str` keeping what it read before the input broke, needs
 /// no entry: nothing is asserted about `top_level_str` on input serde_json refuses.)
@@ -164,12 +164,12 @@ pub const READ_DEPTH: usize = MAX_DEPTH as usize + 1;
 #[derive(Debug, Clone, PartialEq)]
 pub struct Model {
     /// The status, or `Invalid` (a known field of the wrong type, or not an object).
-    pub status: Result<View, StatusError>,
+    pub status: Result<View, StateError>,
     /// The last top-level `epoch` member, if it is a string, decoded.
     pub epoch: Option<String>,
 }
 
-/// Every field of `DeviceStatus`, as plain values.
+/// Every field of `DeviceState`, as plain values.
 #[derive(Debug, Clone, PartialEq, Default)]
 pub struct View {
     pub message_count: u64,
@@ -188,7 +188,7 @@ pub struct View {
 }
 
 impl View {
-    pub fn of(s: &DeviceStatus) -> (View, u64) {
+    pub fn of(s: &DeviceState) -> (View, u64) {
         let view = View {
             message_count: s.message_count,
             epoch: s.epoch.as_str().into(),
@@ -238,8 +238,8 @@ pub fn micro_usd(cost: f64) -> (u64, u64) {
     )
 }
 
-type Field<T> = Result<T, StatusError>;
-const INVALID: StatusError = StatusError::Invalid;
+type Field<T> = Result<T, StateError>;
+const INVALID: StateError = StateError::Invalid;
 
 fn uint(v: &Value) -> Field<u64> {
     match v {
@@ -466,7 +466,7 @@ fn decode_raw(raw: &str) -> Option<String> {
 
 /// The differential check on any bytes; panics on a difference.
 pub fn check(json: &[u8]) {
-    let got = DeviceStatus::parse(json);
+    let got = DeviceState::parse(json);
     let raw_epoch = std::str::from_utf8(json)
         .ok()
         .and_then(|s| top_level_str(s, "epoch"));

@@ -1,4 +1,4 @@
-//! The device's JSON reader (`sse_core::status`) on arbitrary bytes, against serde_json.
+//! The device's JSON reader (`sse_core::agent::state`) on arbitrary bytes, against serde_json.
 //! Invariants: see `status.rs`.
 #![no_main]
 

@@ -45,17 +45,58 @@ pub enum Command {
     Decode(crate::decode::DecodeArgs),
 }
 
-/// `sse-host serve`.
+/// `sse-host serve`: where the log lives, who may call, the limits, and the agent; each group
+/// is its own section of `--help`.
 #[derive(Debug, Args)]
 pub struct ServeArgs {
     /// Address to listen on. Binds loopback only by default; use 0.0.0.0:PORT to expose.
     #[arg(long, env = "SSE_BIND", default_value = "127.0.0.1:8080")]
     pub bind: SocketAddr,
-    /// Directory of the durable message log (created if missing). One server per directory: a
-    /// second one on the same directory refuses to start.
-    #[arg(long, env = "SSE_DATA_DIR", default_value = "./sse-data", conflicts_with_all = ["memory", "store"])]
-    pub data_dir: PathBuf,
-    /// Repair a damaged message log in --data-dir at start instead of refusing to start.
+    /// Where the message log lives.
+    #[command(flatten, next_help_heading = "Store")]
+    pub store: StoreArgs,
+    /// Who may call what.
+    #[command(flatten, next_help_heading = "Access")]
+    pub auth: AuthArgs,
+    /// Heartbeat, sizes and timeouts.
+    #[command(flatten, next_help_heading = "Limits")]
+    pub limits: LimitArgs,
+    /// Where messages come from besides the HTTP API.
+    #[command(flatten, next_help_heading = "Agent")]
+    pub agent: AgentArgs,
+}
+
+/// Where the message log lives: one choice, `--store` (`--memory` and `--data-dir DIR` are
+/// its older spellings, kept), and the options of the store chosen.
+#[derive(Debug, Args)]
+pub struct StoreArgs {
+    /// The message log: a directory (the durable file log, created if missing; one server per
+    /// directory: a second one on it refuses to start), `memory` (messages in memory only: every
+    /// start is a new epoch, clients see `reset`), or a Redis URL to share the log with other
+    /// `serve` processes through Redis Streams: redis://HOST:PORT/DB
+    /// (redis://:PASSWORD@HOST:PORT/DB with AUTH; rediss://… for TLS, checked against the
+    /// system's trust store or --redis-ca). [default: ./sse-data]
+    ///
+    /// A directory named `memory` is `./memory`. With Redis, every node started with the same
+    /// URL and --redis-key serves one conversation: any node accepts a publish, every node's
+    /// subscribers receive it, and a client may resume on any node (same epoch, same indices).
+    /// Redis must be reachable at start; later outages make publishes fail with 503 while
+    /// streams stay open and resume when Redis is back. For "nothing acknowledged is lost"
+    /// across Redis restarts, run Redis with `appendonly yes` and `appendfsync always`.
+    #[arg(long, env = "SSE_STORE", value_name = "DIR|memory|URL", value_parser = parse_store)]
+    pub store: Option<StoreChoice>,
+    /// Same as --store memory.
+    #[arg(long, env = "SSE_MEMORY", conflicts_with_all = ["store", "data_dir"])]
+    pub memory: bool,
+    /// Same as --store DIR.
+    #[arg(
+        long,
+        env = "SSE_DATA_DIR",
+        value_name = "DIR",
+        conflicts_with = "store"
+    )]
+    pub data_dir: Option<PathBuf>,
+    /// Repair a damaged message log (a directory --store) at start instead of refusing to start.
     ///
     /// Without it, a log damaged before its tail (a valid record after damaged bytes, or a
     /// complete record with a bad checksum at the end) makes `serve` exit with an error naming
@@ -64,41 +105,22 @@ pub struct ServeArgs {
     /// valid record is kept in order, and if any acknowledged record was lost or had to be
     /// renumbered a new epoch starts, so every client gets `reset` instead of a spliced history.
     /// Does nothing on a sound log.
-    #[arg(long, env = "SSE_REPAIR", conflicts_with_all = ["memory", "store"])]
+    #[arg(long, env = "SSE_REPAIR", conflicts_with = "memory")]
     pub repair: bool,
-    /// Keep messages in memory only: every start is a new epoch (clients see `reset`).
-    #[arg(long, env = "SSE_MEMORY")]
-    pub memory: bool,
-    /// With --memory: keep only the newest N messages, dropping the oldest (default: keep all).
+    /// With --store memory: keep only the newest N messages, dropping the oldest (default: keep all).
     /// A client resuming below the kept window gets `reset`, then the kept messages.
-    #[arg(long, env = "SSE_MAX_MESSAGES", value_name = "N", requires = "memory", value_parser = parse_count)]
+    #[arg(long, env = "SSE_MAX_MESSAGES", value_name = "N", value_parser = parse_count)]
     pub max_messages: Option<usize>,
-    /// Share the log with other `serve` processes through Redis Streams:
-    /// redis://HOST:PORT/DB (redis://:PASSWORD@HOST:PORT/DB with AUTH; rediss://… for TLS,
-    /// checked against the system's trust store or --redis-ca).
-    ///
-    /// Every node started with the same URL and --redis-key serves one conversation: any node
-    /// accepts a publish, every node's subscribers receive it, and a client may resume on any
-    /// node (same epoch, same indices). Redis must be reachable at start; later outages make
-    /// publishes fail with 503 while streams stay open and resume when Redis is back. For
-    /// "nothing acknowledged is lost" across Redis restarts, run Redis with
-    /// `appendonly yes` and `appendfsync always`.
-    #[arg(long, env = "SSE_STORE", value_name = "URL", value_parser = parse_redis_url)]
-    pub store: Option<String>,
     /// Key prefix of this conversation in Redis (keys PREFIX:meta, PREFIX:log, PREFIX:state).
-    #[arg(
-        long,
-        env = "SSE_REDIS_KEY",
-        default_value = "sse:default",
-        requires = "store"
-    )]
-    pub redis_key: String,
-    /// With a rediss:// --store: PEM file of the CA certificate(s) that signed the Redis
+    /// [default: sse:default]
+    #[arg(long, env = "SSE_REDIS_KEY", value_name = "PREFIX", requires = "store")]
+    pub redis_key: Option<String>,
+    /// With a rediss:// store: PEM file of the CA certificate(s) that signed the Redis
     /// server's certificate (a private CA, a self-signed server), used instead of the system's
     /// trust store.
     #[arg(long, env = "SSE_REDIS_CA", value_name = "FILE", requires = "store")]
     pub redis_ca: Option<PathBuf>,
-    /// With a rediss:// --store: PEM file of the certificate this node presents, for a Redis
+    /// With a rediss:// store: PEM file of the certificate this node presents, for a Redis
     /// that requires client certificates (`tls-auth-clients yes`). Needs --redis-cert-key.
     #[arg(
         long,
@@ -116,7 +138,7 @@ pub struct ServeArgs {
         requires = "redis_cert"
     )]
     pub redis_cert_key: Option<PathBuf>,
-    /// The --store URL names a node of a Redis Cluster: the others are discovered from it. Give
+    /// The Redis --store URL names a node of a Redis Cluster: the others are discovered from it. Give
     /// several, comma-separated, so that a node can still (re)connect while one of them is down;
     /// or one name that always reaches a live node (a managed service's configuration endpoint).
     /// The conversation's keys share one slot: the --redis-key prefix P is stored as the hash
@@ -128,13 +150,22 @@ pub struct ServeArgs {
     /// not given.
     #[arg(long, env = "SSE_REDIS_MAX_LEN", value_name = "N", requires = "store", value_parser = clap::value_parser!(u64).range(1..))]
     pub redis_max_len: Option<u64>,
-    /// Run the built-in simulated agent (answers chat with realistic turns).
-    #[arg(long, conflicts_with = "exec")]
-    pub demo: bool,
-    /// Run CMD (with sh -c) as the agent: JSON lines on its stdout are messages (objects
-    /// with "type") or state patches ({"state":{…}}); user commands go to its stdin.
-    #[arg(long, env = "SSE_EXEC", value_name = "CMD")]
-    pub exec: Option<String>,
+}
+
+/// What `--store` names.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum StoreChoice {
+    /// `memory`.
+    Memory,
+    /// A directory: the file log.
+    Dir(PathBuf),
+    /// A Redis URL (or several, comma-separated, for `--redis-cluster`).
+    Redis(String),
+}
+
+/// Tokens, reads, host names and CORS.
+#[derive(Debug, Args)]
+pub struct AuthArgs {
     /// Bearer token required on every write (/api/*, /chat, /cancel, /restart) and on every
     /// read (/stream, /state, /messages, /download, /metrics; not the page itself) unless
     /// --open-reads. Reads also take it as ?access_token=T (for the browser's EventSource).
@@ -162,6 +193,14 @@ pub struct ServeArgs {
     /// is served unless this is given (then only these and the loopback names).
     #[arg(long = "allowed-host", env = "SSE_ALLOWED_HOSTS", value_name = "NAME", value_delimiter = ',', value_parser = parse_host_name)]
     pub allowed_hosts: Vec<String>,
+    /// Allow this origin cross-origin requests (CORS is off by default).
+    #[arg(long, env = "SSE_CORS_ORIGIN", value_name = "ORIGIN")]
+    pub cors_origin: Option<String>,
+}
+
+/// Heartbeat, sizes and timeouts.
+#[derive(Debug, Args)]
+pub struct LimitArgs {
     /// Interval of the `heartbeat` event (e.g. 15s, 500ms). Clients treat three missed
     /// heartbeats as a dead connection.
     #[arg(long, env = "SSE_HEARTBEAT", default_value = "15s", value_name = "DUR", value_parser = parse_interval)]
@@ -184,9 +223,6 @@ pub struct ServeArgs {
         value_parser = parse_count
     )]
     pub max_subscribers: Option<usize>,
-    /// Allow this origin cross-origin requests (CORS is off by default).
-    #[arg(long, env = "SSE_CORS_ORIGIN", value_name = "ORIGIN")]
-    pub cors_origin: Option<String>,
     /// A /stream subscriber whose connection accepts no bytes for this long while events wait
     /// for it is disconnected. Time is the only criterion on purpose: a slow subscriber holds no
     /// queue in the server (it is a position in the log and catches up from it), so being far
@@ -195,6 +231,18 @@ pub struct ServeArgs {
     /// /messages, /api/inbox) whose client takes no bytes of it for this long.
     #[arg(long, env = "SSE_STALL_TIMEOUT", default_value = "60s", value_name = "DUR", value_parser = parse_interval)]
     pub stall_timeout: Duration,
+}
+
+/// The agent this server runs, if any.
+#[derive(Debug, Args)]
+pub struct AgentArgs {
+    /// Run the built-in simulated agent (answers chat with realistic turns).
+    #[arg(long, conflicts_with = "exec")]
+    pub demo: bool,
+    /// Run CMD (with sh -c) as the agent: JSON lines on its stdout are messages (objects
+    /// with "type") or state patches ({"state":{…}}); user commands go to its stdin.
+    #[arg(long, env = "SSE_EXEC", value_name = "CMD")]
+    pub exec: Option<String>,
     /// Pause between the demo agent's steps.
     #[arg(long, default_value = "700ms", value_parser = humantime::parse_duration, hide = true)]
     pub demo_step: Duration,
@@ -392,17 +440,72 @@ pub fn parse_redis_url(s: &str) -> Result<String, String> {
     }
 }
 
-impl ServeArgs {
-    /// The server configuration these flags describe.
-    #[must_use]
-    pub fn to_config(&self) -> crate::server::ServerConfig {
-        use crate::agent::Agent;
+/// `--store`: `memory`, a Redis URL (`redis://`, `rediss://`, `redis+unix://`, or several
+/// comma-separated), or else a directory.
+///
+/// # Errors
+/// Empty, or a URL of another scheme (`http://…` is a mistake, not a directory).
+pub fn parse_store(s: &str) -> Result<StoreChoice, String> {
+    if s == "memory" {
+        return Ok(StoreChoice::Memory);
+    }
+    if s.contains("://") {
+        return parse_redis_url(s).map(StoreChoice::Redis);
+    }
+    if s.is_empty() {
+        return Err("empty: give a directory, `memory` or a redis:// URL".into());
+    }
+    Ok(StoreChoice::Dir(PathBuf::from(s)))
+}
+
+impl StoreArgs {
+    /// The store chosen, with the options that belong to it.
+    ///
+    /// # Errors
+    /// An option of another store (`--repair` without a directory, `--max-messages` without
+    /// memory, `--redis-*` without a Redis URL).
+    pub fn to_store(&self) -> Result<crate::server::Store, clap::Error> {
         use crate::server::Store;
-        let store = if self.memory {
-            Store::Memory
-        } else if let Some(url) = &self.store {
-            Store::Redis(crate::log::RedisConfig {
-                url: url.clone(),
+        let choice = if self.memory {
+            StoreChoice::Memory
+        } else if let Some(dir) = &self.data_dir {
+            StoreChoice::Dir(dir.clone())
+        } else {
+            self.store
+                .clone()
+                .unwrap_or_else(|| StoreChoice::Dir(PathBuf::from("./sse-data")))
+        };
+        let misplaced = |flag: &str, store: &str| {
+            Err(clap::Error::raw(
+                clap::error::ErrorKind::ArgumentConflict,
+                format!("{flag} only applies to {store}\n"),
+            ))
+        };
+        let redis_flag = [
+            (self.redis_key.is_some(), "--redis-key"),
+            (self.redis_ca.is_some(), "--redis-ca"),
+            (self.redis_cert.is_some(), "--redis-cert"),
+            (self.redis_cluster, "--redis-cluster"),
+            (self.redis_max_len.is_some(), "--redis-max-len"),
+        ]
+        .into_iter()
+        .find_map(|(given, flag)| given.then_some(flag));
+        if self.repair && !matches!(choice, StoreChoice::Dir(_)) {
+            return misplaced("--repair", "a directory --store (--data-dir: the file log)");
+        }
+        if self.max_messages.is_some() && choice != StoreChoice::Memory {
+            return misplaced("--max-messages", "--store memory (--memory)");
+        }
+        if let Some(flag) = redis_flag
+            && !matches!(choice, StoreChoice::Redis(_))
+        {
+            return misplaced(flag, "a Redis --store (redis://…)");
+        }
+        Ok(match choice {
+            StoreChoice::Memory => Store::Memory,
+            StoreChoice::Dir(dir) => Store::File(dir),
+            StoreChoice::Redis(url) => Store::Redis(crate::log::RedisConfig {
+                url,
                 ca: self.redis_ca.clone(),
                 client_cert: self
                     .redis_cert
@@ -410,46 +513,59 @@ impl ServeArgs {
                     .zip(self.redis_cert_key.clone())
                     .map(|(cert, key)| crate::log::ClientCert { cert, key }),
                 cluster: self.redis_cluster,
-                key: self.redis_key.clone(),
+                key: self
+                    .redis_key
+                    .clone()
+                    .unwrap_or_else(|| "sse:default".to_owned()),
                 max_len: self.redis_max_len,
-            })
-        } else {
-            Store::File(self.data_dir.clone())
-        };
-        let agent = if self.demo {
+            }),
+        })
+    }
+}
+
+impl ServeArgs {
+    /// The server configuration these flags describe.
+    ///
+    /// # Errors
+    /// Flags that clap accepts one by one but not together (see [`StoreArgs::to_store`]).
+    pub fn to_config(&self) -> Result<crate::server::ServerConfig, clap::Error> {
+        use crate::agent::Agent;
+        let store = self.store.to_store()?;
+        let (auth, limits, agent) = (&self.auth, &self.limits, &self.agent);
+        let agent = if agent.demo {
             Agent::Demo {
-                step: self.demo_step,
+                step: agent.demo_step,
             }
-        } else if let Some(command) = &self.exec {
+        } else if let Some(command) = &agent.exec {
             Agent::Exec {
                 command: command.clone(),
-                max_line: self.max_body,
+                max_line: limits.max_body,
             }
         } else {
             Agent::None
         };
-        crate::server::ServerConfig {
+        Ok(crate::server::ServerConfig {
             bind: self.bind,
             store,
             agent,
-            token: self.token.clone().or_else(|| self.token_file.clone()),
-            read_token: self
+            token: auth.token.clone().or_else(|| auth.token_file.clone()),
+            read_token: auth
                 .read_token
                 .clone()
-                .or_else(|| self.read_token_file.clone()),
-            open_reads: self.open_reads,
-            allowed_hosts: self.allowed_hosts.clone(),
-            max_body: self.max_body,
-            cors_origin: self.cors_origin.clone(),
-            max_messages: self.max_messages,
-            repair_log: self.repair,
+                .or_else(|| auth.read_token_file.clone()),
+            open_reads: auth.open_reads,
+            allowed_hosts: auth.allowed_hosts.clone(),
+            max_body: limits.max_body,
+            cors_origin: auth.cors_origin.clone(),
+            max_messages: self.store.max_messages,
+            repair_log: self.store.repair,
             hub: crate::hub::HubConfig {
-                heartbeat: self.heartbeat,
-                max_subscribers: crate::server::fds::max_subscribers(self.max_subscribers),
-                stall_timeout: self.stall_timeout,
+                heartbeat: limits.heartbeat,
+                max_subscribers: crate::server::fds::max_subscribers(limits.max_subscribers),
+                stall_timeout: limits.stall_timeout,
                 ..crate::hub::HubConfig::default()
             },
-        }
+        })
     }
 }
 
@@ -465,7 +581,7 @@ mod tests {
         let Command::Serve(serve) = cli.command else {
             unreachable!("parsed `serve`")
         };
-        Ok(serve.to_config().store)
+        Ok(serve.to_config()?.store)
     }
 
     #[test]
@@ -517,6 +633,37 @@ mod tests {
         assert_eq!(r.url, seeds);
         assert!(store(&["--store", "redis://h:7000,http://g"]).is_err());
         assert!(store(&["--redis-cluster"]).is_err(), "no Redis store");
+    }
+
+    #[test]
+    fn the_store_is_one_choice_in_any_of_its_spellings() {
+        let dir = |p: &str| Store::File(std::path::PathBuf::from(p));
+        assert!(matches!(store(&[]), Ok(s) if s == dir("./sse-data")));
+        assert!(matches!(store(&["--store", "memory"]), Ok(Store::Memory)));
+        assert!(matches!(store(&["--memory"]), Ok(Store::Memory)));
+        assert!(matches!(store(&["--store", "d"]), Ok(s) if s == dir("d")));
+        assert!(matches!(store(&["--data-dir", "d"]), Ok(s) if s == dir("d")));
+        assert!(matches!(store(&["--store", "./memory"]), Ok(s) if s == dir("./memory")));
+        // Two spellings at once are one choice made twice.
+        assert!(store(&["--memory", "--store", "d"]).is_err());
+        assert!(store(&["--data-dir", "d", "--store", "memory"]).is_err());
+        // Each store's options only with that store, whichever way it was named.
+        assert!(store(&["--store", "memory", "--max-messages", "5"]).is_ok());
+        assert!(store(&["--store", "d", "--max-messages", "5"]).is_err());
+        assert!(store(&["--store", "d", "--repair"]).is_ok());
+        assert!(
+            store(&["--repair"]).is_ok(),
+            "the default store is a directory"
+        );
+        assert!(store(&["--store", "memory", "--repair"]).is_err());
+        assert!(store(&["--store", "redis://h:1/0", "--repair"]).is_err());
+        assert!(store(&["--store", "d", "--redis-key", "k"]).is_err());
+        assert!(store(&["--store", "memory", "--redis-cluster"]).is_err());
+        let Ok(Store::Redis(r)) = store(&["--store", "redis://h:1/0"]) else {
+            panic!("a Redis store")
+        };
+        assert_eq!(r.key, "sse:default");
+        assert!(store(&["--store", ""]).is_err());
     }
 
     #[test]

@@ -17,6 +17,15 @@ fn main() -> ExitCode {
         }
         other => Cli { command: other },
     };
+    // Flags clap accepts one by one but not together (a store's options with another store)
+    // are usage errors too: exit 2 with the message, before anything starts.
+    // (Checked before logging starts; the configuration itself is built after, because deriving
+    // the subscriber bound logs.)
+    if let Command::Serve(args) = &cli.command
+        && let Err(e) = args.store.to_store()
+    {
+        e.exit();
+    }
     tracing_subscriber::fmt()
         .with_env_filter(
             tracing_subscriber::EnvFilter::try_from_default_env().unwrap_or_else(|_| "info".into()),
@@ -34,7 +43,7 @@ fn main() -> ExitCode {
     let result = rt.block_on(async {
         match cli.command {
             Command::Serve(args) => {
-                let server = sse_host::server::Server::start(args.to_config()).await?;
+                let server = sse_host::server::Server::start(args.to_config()?).await?;
                 sse_host::server::shutdown_signal().await;
                 tracing::info!("shutting down");
                 server.shutdown().await

@@ -6,7 +6,7 @@
 //! `SECS` seconds, round-robin over the nodes (through each node's hub, as `POST /api/messages`
 //! does). Every subscriber records when each index arrives; latency is arrival minus the
 //! moment the publish call started (so it includes the Redis round trip of the append, the
-//! follower's `XREAD`, the encode-once fan-out and the HTTP/1.1 write and parse).
+//! tail's `XREAD`, the encode-once fan-out and the HTTP/1.1 write and parse).
 //!
 //! How to run (needs `redis-server` on PATH):
 //! ```text

@@ -73,15 +73,11 @@ async fn duplicate_last_event_id_is_400_on_both_paths() {
 
 /// Polls `/metrics` until `line` appears (watchdog: [`WAIT`]).
 async fn await_metric(a: SocketAddr, line: &str) {
-    let deadline = tokio::time::Instant::now() + WAIT;
-    loop {
+    sse_tests::eventually(&format!("{line} in /metrics"), WAIT, async || {
         let m = get(a, "/metrics").await.body;
-        if m.lines().any(|l| l == line) {
-            return;
-        }
-        assert!(tokio::time::Instant::now() < deadline, "{line} in {m}");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+        m.lines().any(|l| l == line).then_some(())
+    })
+    .await;
 }
 
 /// A client that asks for `/download` or `/messages` of a log of several MB and never reads is

@@ -171,10 +171,13 @@ async fn backoff_grows_and_caps() {
         r = server.wait_requests(7, Duration::from_secs(8)) => r,
         _ = observe(&mut stream, Duration::from_secs(10), |_| false) => unreachable!(),
     };
+    // The driver never reconnects before core's delay. (That the delays cap at 400 ms is
+    // core's arithmetic, checked on a fake clock: core/tests/it/reconnect.rs,
+    // `backoff_grows_by_half_and_caps`; a wall-clock upper bound here would only measure how
+    // busy the machine is.)
     let g = gaps(&reqs[..7]);
     for (gap, nominal) in g.iter().zip([50u64, 100, 200, 400, 400, 400]) {
         assert!(*gap >= Duration::from_millis(nominal - 5), "{g:?}");
-        assert!(*gap < Duration::from_millis(nominal + 250), "{g:?}");
     }
 }
 
@@ -213,8 +216,10 @@ async fn attempt_count_resets_only_after_a_healthy_connection() {
     };
     let g = gaps(&reqs);
     // 4 failures: the next delay would be 400 ms; after a healthy connection it is 50 ms again.
+    // Here only the lower bound (the connection's 500 ms plus at least 50 ms) is checked: the
+    // reset itself is core's, checked on a fake clock (core/tests/it/reconnect.rs,
+    // `attempt_count_resets_only_after_a_healthy_connection`), not against wall time.
     assert!(g[4] >= Duration::from_millis(545), "{g:?}");
-    assert!(g[4] < Duration::from_millis(800), "{g:?}");
 }
 
 #[tokio::test]
@@ -621,18 +626,19 @@ async fn publish_through_cuts(server: &Server, proxy: &Chaos, cuts: usize) -> us
 /// Waits (bounded) until the demo agent is idle, then publishes the [`END`] message.
 async fn finish(server: &Server) {
     let addr = server.local_addr();
-    let deadline = Instant::now() + Duration::from_secs(10);
     let mut last = u64::MAX;
-    loop {
-        let state = srv::get(addr, "/state").await.json();
-        let count = state["message_count"].as_u64().unwrap_or(0);
-        if state["agent_state"] == "WaitingForUserInput" && count == last {
-            break;
-        }
-        assert!(Instant::now() < deadline, "the demo agent never went idle");
-        last = count;
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    sse_tests::eventually(
+        "the demo agent goes idle",
+        Duration::from_secs(10),
+        async || {
+            let state = srv::get(addr, "/state").await.json();
+            let count = state["message_count"].as_u64().unwrap_or(0);
+            let idle = state["agent_state"] == "WaitingForUserInput" && count == last;
+            last = count;
+            idle.then_some(())
+        },
+    )
+    .await;
     srv::append(addr, &json!({"type": "agent", "content": END})).await;
 }
 

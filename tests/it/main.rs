@@ -2,20 +2,15 @@
 
 mod bounds;
 mod decode;
-mod encode;
 mod file_log;
 mod follow;
 mod follow_cli;
 mod fuzz_corpus;
 mod golden_frames;
 mod parse;
-mod reconnect;
 mod redis;
-mod roundtrip;
 mod security;
-mod seq;
 mod serve;
-mod session;
 mod sketch_compat;
 mod state_schema;
 mod status_json;

@@ -5,6 +5,7 @@
 
 use serde_json::{Value, json};
 use sse_host::server::Server;
+use sse_tests::eventually;
 use sse_tests::redis::{NodeProcess, Persistence, RedisCluster, RedisServer, node_config};
 use sse_tests::server::{self, Ev, SseStream, WAIT, append, open, request, start};
 use std::collections::BTreeMap;
@@ -261,8 +262,7 @@ async fn redis_restart_publishes_503_then_recover_and_subscribers_continue() {
 
     redis.restart();
     // Publishes succeed again within a bounded time.
-    let deadline = tokio::time::Instant::now() + WAIT;
-    let first_after = loop {
+    let first_after = eventually("publishes work again", WAIT, async || {
         let r = request(
             a.local_addr(),
             "POST",
@@ -272,12 +272,12 @@ async fn redis_restart_publishes_503_then_recover_and_subscribers_continue() {
         )
         .await;
         if r.status == 200 {
-            break r.json()["idx"].as_u64().expect("idx");
+            return Some(r.json()["idx"].as_u64().expect("idx"));
         }
         assert_eq!(r.status, 503, "{}", r.body);
-        assert!(tokio::time::Instant::now() < deadline, "no recovery");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+        None
+    })
+    .await;
     assert_eq!(
         first_after, 5,
         "nothing acknowledged was lost, no index reused"
@@ -310,8 +310,7 @@ async fn redis_that_lost_its_data_gives_a_new_epoch_never_reused_indices() {
         assert_ne!(ev.event, "message", "no message of another history: {ev:?}");
     }
     // ... and every node adopts one new epoch; publishing starts again at 0.
-    let deadline = tokio::time::Instant::now() + WAIT;
-    let idx = loop {
+    let idx = eventually("publishes work again", WAIT, async || {
         let r = request(
             a,
             "POST",
@@ -320,21 +319,17 @@ async fn redis_that_lost_its_data_gives_a_new_epoch_never_reused_indices() {
             &[],
         )
         .await;
-        if r.status == 200 {
-            break r.json()["idx"].as_u64().expect("idx");
-        }
-        assert!(tokio::time::Instant::now() < deadline, "no recovery");
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    };
+        (r.status == 200).then(|| r.json()["idx"].as_u64().expect("idx"))
+    })
+    .await;
     assert_eq!(idx, 0);
     let new = ns[0].hub().epoch();
     assert_ne!(new, old);
     // A client resuming at 3 on B sees the new epoch first (and resets its copy).
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while ns[1].hub().epoch() != new {
-        assert!(tokio::time::Instant::now() < deadline, "B never adopted it");
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
+    eventually("B adopts the new epoch", WAIT, async || {
+        (ns[1].hub().epoch() == new).then_some(())
+    })
+    .await;
     let mut st = open(b, "/stream?from=3", &[]).await;
     let first = st.next().await.expect("an event");
     let state = if first.event == "reset" {
@@ -357,11 +352,10 @@ async fn retention_cap_keeps_the_newest_n_and_resets_clients_below_it() {
         append(a, &msg("r", i)).await;
     }
     // B has followed every append, so it knows the first kept index.
-    let deadline = tokio::time::Instant::now() + WAIT;
-    while ns[1].hub().message_count().0 < 12 {
-        assert!(tokio::time::Instant::now() < deadline, "B did not follow");
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+    eventually("B reads every append", WAIT, async || {
+        (ns[1].hub().message_count().0 >= 12).then_some(())
+    })
+    .await;
     for node in [a, b] {
         // Below the cap: reset (current epoch and count), then the kept messages 7..12.
         let mut st = open(node, "/stream?from=2", &[]).await;
@@ -393,7 +387,7 @@ async fn retention_cap_keeps_the_newest_n_and_resets_clients_below_it() {
 }
 
 /// A TLS-only Redis with a certificate from a private CA: with `--redis-ca` two nodes share
-/// the log over TLS (appends, the follower's `XREAD`, state) exactly as over plain TCP.
+/// the log over TLS (appends, the tail's `XREAD`, state) exactly as over plain TCP.
 #[tokio::test]
 async fn rediss_with_a_private_ca_shares_the_log_between_nodes() {
     let redis = RedisServer::start_tls();
@@ -628,39 +622,27 @@ async fn a_redis_cluster_failover_keeps_indices_dense_and_subscribers_following(
     }
     assert_eq!(take_messages(&mut sb, 3).await.len(), 3);
     // The slot's master, once its replica holds the same keys (replication is asynchronous).
-    let deadline = tokio::time::Instant::now() + WAIT;
-    let owner = loop {
+    let owner = eventually("the replica holds the master's keys", WAIT, async || {
         let counts = cluster.key_counts();
         let owner = (0..3)
             .find(|&i| counts[i] > 0)
             .expect("a master holds the keys");
-        if counts[3..].contains(&counts[owner]) {
-            break owner;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "replication: {counts:?}"
-        );
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    };
+        counts[3..].contains(&counts[owner]).then_some(owner)
+    })
+    .await;
     cluster.kill(owner);
 
     // Publishes fail (503) until the replica is promoted, then get the next index.
     let body = msg("f", 3).to_string();
-    let deadline = tokio::time::Instant::now() + Duration::from_secs(30);
-    let idx = loop {
+    let idx = eventually("failover", Duration::from_secs(30), async || {
         let r = request(a.local_addr(), "POST", "/api/messages", Some(&body), &[]).await;
         match r.status {
-            200 => break r.json()["idx"].as_u64().expect("idx"),
-            503 => {}
+            200 => Some(r.json()["idx"].as_u64().expect("idx")),
+            503 => None,
             other => panic!("publish during failover: {other} {}", r.body),
         }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "no failover within 30 s"
-        );
-        tokio::time::sleep(Duration::from_millis(200)).await;
-    };
+    })
+    .await;
     assert_eq!(idx, 3, "the index after the last acknowledged one");
     assert!(
         (3..6).any(|i| cluster.is_master(i)),

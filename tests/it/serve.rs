@@ -255,18 +255,15 @@ async fn a_stalled_subscriber_does_not_delay_a_fast_one_and_is_dropped() {
         .unwrap()
         .unwrap();
     // The stalled one is disconnected once it sat on ready data past the stall bound.
-    let deadline = tokio::time::Instant::now() + server::WAIT;
-    loop {
-        let m = get(a, "/metrics").await.body;
-        if m.contains("sse_subscribers_dropped_total 1") {
-            break;
-        }
-        assert!(
-            tokio::time::Instant::now() < deadline,
-            "stalled subscriber dropped: {m}"
-        );
-        tokio::time::sleep(Duration::from_millis(100)).await;
-    }
+    sse_tests::eventually(
+        "the stalled subscriber is dropped",
+        server::WAIT,
+        async || {
+            let m = get(a, "/metrics").await.body;
+            m.contains("sse_subscribers_dropped_total 1").then_some(())
+        },
+    )
+    .await;
     drop(stalled);
     s.shutdown().await.unwrap();
 }
@@ -803,17 +800,13 @@ exit 3
         "{}",
         contents[2]
     );
-    let deadline = tokio::time::Instant::now() + server::WAIT;
-    loop {
+    let state = sse_tests::eventually("agent_state Error", server::WAIT, async || {
         let state = get(a, "/state").await.json();
-        if state["agent_state"] == "Error" {
-            assert_eq!(state["title"], "child agent");
-            assert_eq!(state["can_send_messages"], false);
-            break;
-        }
-        assert!(tokio::time::Instant::now() < deadline);
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
+        (state["agent_state"] == "Error").then_some(state)
+    })
+    .await;
+    assert_eq!(state["title"], "child agent");
+    assert_eq!(state["can_send_messages"], false);
     assert_eq!(get(a, "/state").await.status, 200, "the server lives on");
     s.shutdown().await.unwrap();
 }

@@ -5,6 +5,7 @@
 
 use serde_json::{Value, json};
 use sse_host::agent::Agent;
+use sse_tests::redis::{PORT_TRIES, free_port};
 use sse_tests::{host_bin, server as srv};
 use std::net::SocketAddr;
 use std::process::Stdio;
@@ -147,9 +148,10 @@ fn assert_served_by(r: &Raw, path: &str) {
     );
 }
 
-/// `sse-host serve --memory` on `port`, ready to answer.
-async fn serve_memory(port: u16) -> Child {
-    let child = Command::new(host_bin::path())
+/// `sse-host serve --memory` on `port`, ready to answer; `None` if it exited instead (the
+/// port was taken).
+async fn try_serve_memory(port: u16) -> Option<Child> {
+    let mut child = Command::new(host_bin::path())
         .args(["serve", "--memory", "--bind", &format!("127.0.0.1:{port}")])
         .stdin(Stdio::null())
         .stdout(Stdio::null())
@@ -158,21 +160,40 @@ async fn serve_memory(port: u16) -> Child {
         .spawn()
         .expect("spawn sse-host serve");
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    for _ in 0..200 {
-        if tokio::net::TcpStream::connect(addr).await.is_ok() {
-            return child;
-        }
-        tokio::time::sleep(Duration::from_millis(50)).await;
-    }
-    panic!("serve did not listen on {addr}");
+    let up = sse_tests::eventually(
+        &format!("serve listening on {addr}"),
+        srv::WAIT,
+        async || {
+            if let Ok(Some(_)) = child.try_wait() {
+                return Some(false);
+            }
+            tokio::net::TcpStream::connect(addr)
+                .await
+                .is_ok()
+                .then_some(true)
+        },
+    )
+    .await;
+    up.then_some(child)
 }
 
-fn free_port() -> u16 {
-    std::net::TcpListener::bind("127.0.0.1:0")
-        .expect("bind")
-        .local_addr()
-        .expect("addr")
-        .port()
+/// `sse-host serve --memory` on a free port, and the port; started again on another port if
+/// the first was taken before the server bound it.
+async fn serve_memory_anywhere() -> (Child, u16) {
+    for _ in 0..PORT_TRIES {
+        let port = free_port();
+        if let Some(child) = try_serve_memory(port).await {
+            return (child, port);
+        }
+    }
+    panic!("serve could not bind a free port in {PORT_TRIES} tries");
+}
+
+/// `sse-host serve --memory` again on `port` (a restart keeps its address).
+async fn serve_memory(port: u16) -> Child {
+    try_serve_memory(port)
+        .await
+        .unwrap_or_else(|| panic!("serve exited at start on port {port} (taken meanwhile?)"))
 }
 
 async fn publish(addr: SocketAddr, n: u64) {
@@ -195,9 +216,8 @@ fn expect_ids(r: &Raw, epoch: &str, range: std::ops::Range<u64>, what: &str) {
 
 #[tokio::test]
 async fn a_resume_point_of_another_epoch_gets_reset_and_the_new_history_from_0() {
-    let port = free_port();
+    let (mut first, port) = serve_memory_anywhere().await;
     let addr = SocketAddr::from(([127, 0, 0, 1], port));
-    let mut first = serve_memory(port).await;
     publish(addr, 5).await;
     let old = epoch(addr).await;
     first.kill().await.expect("kill");
@@ -682,14 +702,11 @@ async fn demo_turn(addr: SocketAddr, text: &str) -> Value {
         }
     }
     // The demo's state patches follow its last message: wait for it to be idle again.
-    for _ in 0..200 {
+    sse_tests::eventually("the demo agent finishes its turn", srv::WAIT, async || {
         let state = srv::get(addr, "/state").await.json();
-        if state["agent_state"] == "WaitingForUserInput" {
-            return state;
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    panic!("the demo agent did not finish its turn");
+        (state["agent_state"] == "WaitingForUserInput").then_some(state)
+    })
+    .await
 }
 
 #[tokio::test]

@@ -3,9 +3,9 @@
 //! device's parser with the firmware's own bounds.
 
 use serde_json::{Value, json};
-use sse_core::follow::{Follow, Output};
+use sse_core::agent::follow::{Follow, Output};
+use sse_core::agent::state::{Activity, DeviceState};
 use sse_core::reconnect::Policy;
-use sse_core::status::{Activity, DeviceStatus};
 use sse_host::hub::{Hub, HubConfig};
 use sse_host::log::{Log, MemoryLog};
 
@@ -45,7 +45,7 @@ async fn a_fresh_state_has_sketchs_fields_and_the_device_reads_it() {
     ] {
         assert!(s.get(key).is_some(), "{key} missing: {s}");
     }
-    let d = DeviceStatus::parse(&hub.state_json()).expect("the device reads the host's State");
+    let d = DeviceState::parse(&hub.state_json()).expect("the device reads the host's State");
     assert_eq!(d.epoch.as_str(), hub.epoch());
     assert_eq!(d.activity(), Activity::Idle);
 }
@@ -64,7 +64,7 @@ async fn a_busy_state_reads_the_same_on_the_device() {
     }))
     .await
     .unwrap();
-    let d = DeviceStatus::parse(&hub.state_json()).unwrap();
+    let d = DeviceState::parse(&hub.state_json()).unwrap();
     assert_eq!(d.title.as_str(), "Fix the parser");
     assert_eq!(d.activity(), Activity::RunningTool);
     assert_eq!(d.outstanding_llm_calls, 1);
@@ -80,7 +80,7 @@ async fn counters_the_device_holds_in_32_bits_saturate() {
     hub.patch_state(&json!({"outstanding_llm_calls": u64::MAX}))
         .await
         .unwrap();
-    let d = DeviceStatus::parse(&hub.state_json()).expect("a huge counter is not an error");
+    let d = DeviceState::parse(&hub.state_json()).expect("a huge counter is not an error");
     assert_eq!(d.outstanding_llm_calls, u32::MAX);
 }
 

@@ -1,4 +1,4 @@
-//! The device's JSON reader (`sse_core::status`) against serde_json: generated State documents
+//! The device's JSON reader (`sse_core::agent::state`) against serde_json: generated State documents
 //! (the State's keys, random other keys, nesting up to the reader's bound, strings with every
 //! escape and unicode, numbers of every shape) read the same; their mutations and truncations
 //! are refused wherever serde_json refuses them, except in the documented leniencies.
@@ -8,7 +8,7 @@
 use proptest::prelude::*;
 use proptest::sample::Index;
 use proptest::string::{RegexGeneratorStrategy, string_regex};
-use sse_core::status::{DeviceStatus, MAX_DEPTH, StatusError};
+use sse_core::agent::state::{DeviceState, MAX_DEPTH, StateError};
 
 use crate::fuzz_corpus::status::{self as differential, LENIENCIES, Leniency, check, leniencies};
 
@@ -401,15 +401,15 @@ proptest! {
         cuts in prop::collection::vec(any::<Index>(), 16),
     ) {
         let json = document(&top, seed);
-        let whole = DeviceStatus::parse(&json);
+        let whole = DeviceState::parse(&json);
         let end = json.trim_ascii_end().len();
         for cut in cuts {
             let cut = &json[..cut.index(end)];
             check(cut);
             // A cut State is refused as truncated, unless a wrong type came first.
-            let read = DeviceStatus::parse(cut);
+            let read = DeviceState::parse(cut);
             if whole.is_ok() {
-                prop_assert_eq!(read, Err(StatusError::Truncated));
+                prop_assert_eq!(read, Err(StateError::Truncated));
             } else {
                 prop_assert!(read.is_err());
             }
@@ -454,7 +454,7 @@ fn every_leniency_is_listed_and_shown() {
     for &(leniency, json) in examples {
         let text = String::from_utf8_lossy(json);
         assert!(LENIENCIES.contains(&leniency));
-        assert!(DeviceStatus::parse(json).is_ok(), "{text}");
+        assert!(DeviceState::parse(json).is_ok(), "{text}");
         assert!(differential::model(json).is_none(), "{text}");
         assert_eq!(leniencies(json), [leniency], "{text}");
         check(json);
@@ -493,7 +493,7 @@ fn nesting_at_and_past_the_bound() {
         1,
     );
     check(&at);
-    assert!(DeviceStatus::parse(&at).is_ok());
+    assert!(DeviceState::parse(&at).is_ok());
     let past = document(
         &J::Obj(vec![(
             "x".into(),
@@ -502,5 +502,5 @@ fn nesting_at_and_past_the_bound() {
         1,
     );
     assert!(differential::model(&past).is_some());
-    assert_eq!(DeviceStatus::parse(&past), Err(StatusError::Invalid));
+    assert_eq!(DeviceState::parse(&past), Err(StateError::Invalid));
 }

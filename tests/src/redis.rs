@@ -76,7 +76,11 @@ impl TlsFiles {
     }
 }
 
-/// A port nobody listens on right now.
+/// Attempts at starting a test server on a free port: another process may take the port
+/// between [`free_port`] and the server's bind, and then the server is started on another.
+pub const PORT_TRIES: usize = 3;
+
+/// A port nobody listens on right now (it may be taken before it is used: see [`PORT_TRIES`]).
 #[must_use]
 pub fn free_port() -> u16 {
     TcpListener::bind("127.0.0.1:0")
@@ -121,8 +125,16 @@ impl RedisServer {
         }
     }
 
-    /// Spawns it and waits until it answers.
+    /// Spawns it and waits until it answers. If it exits first, another process took its
+    /// port between [`free_port`] and its bind: it is started again on a new port (at most
+    /// [`PORT_TRIES`] times).
     fn started(mut self) -> RedisServer {
+        for _ in 1..PORT_TRIES {
+            if self.try_spawn() {
+                return self;
+            }
+            self.port = free_port();
+        }
         self.spawn();
         self
     }
@@ -162,6 +174,15 @@ impl RedisServer {
     }
 
     fn spawn(&mut self) {
+        assert!(
+            self.try_spawn(),
+            "redis-server exited at start on port {} (the port is taken?)",
+            self.port
+        );
+    }
+
+    /// Spawns it and waits until it answers: `false` if it exited instead.
+    fn try_spawn(&mut self) -> bool {
         let mut cmd = Command::new("redis-server");
         let port = self.port.to_string();
         match &self.tls {
@@ -207,6 +228,12 @@ impl RedisServer {
         self.child = Some(child);
         let deadline = Instant::now() + WAIT;
         while !self.answers_ping() {
+            if let Some(child) = &mut self.child
+                && let Ok(Some(_)) = child.try_wait()
+            {
+                self.child = None;
+                return false;
+            }
             assert!(
                 Instant::now() < deadline,
                 "redis-server did not answer PING on port {} within {WAIT:?}",
@@ -214,6 +241,7 @@ impl RedisServer {
             );
             std::thread::sleep(Duration::from_millis(20));
         }
+        true
     }
 
     /// Answers `PING` (plain), or accepts connections (TLS: the handshake is the client's).
@@ -411,6 +439,19 @@ impl NodeProcess {
     /// # Panics
     /// When it does not come up within [`WAIT`].
     pub async fn start(url: &str, key: &str) -> NodeProcess {
+        for _ in 1..PORT_TRIES {
+            if let Some(node) = Self::try_start(url, key).await {
+                return node;
+            }
+        }
+        Self::try_start(url, key)
+            .await
+            .expect("sse-host serve exited at start (its port is taken?)")
+    }
+
+    /// One start on a free port: `None` if the process exited instead of listening (another
+    /// process took the port first).
+    async fn try_start(url: &str, key: &str) -> Option<NodeProcess> {
         let addr = SocketAddr::from(([127, 0, 0, 1], free_port()));
         let child = Command::new(crate::host_bin::path())
             .args(["serve", "--bind", &addr.to_string(), "--store", url])
@@ -421,16 +462,22 @@ impl NodeProcess {
             .stderr(Stdio::inherit())
             .spawn()
             .expect("spawn sse-host serve");
-        let node = NodeProcess { addr, child };
-        let deadline = tokio::time::Instant::now() + WAIT;
-        while tokio::net::TcpStream::connect(addr).await.is_err() {
-            assert!(
-                tokio::time::Instant::now() < deadline,
-                "sse-host serve did not listen on {addr} within {WAIT:?}"
-            );
-            tokio::time::sleep(Duration::from_millis(20)).await;
-        }
-        node
+        let mut node = NodeProcess { addr, child };
+        let up = crate::eventually(
+            &format!("sse-host serve listening on {addr}"),
+            WAIT,
+            async || {
+                if let Ok(Some(_)) = node.child.try_wait() {
+                    return Some(false);
+                }
+                tokio::net::TcpStream::connect(addr)
+                    .await
+                    .is_ok()
+                    .then_some(true)
+            },
+        )
+        .await;
+        up.then_some(node)
     }
 
     /// SIGKILL: no graceful shutdown, connections just break.

@@ -21,9 +21,9 @@ use embassy_net::Stack;
 use embassy_net::tcp::TcpSocket;
 use embassy_time::Timer;
 use heapless::String;
-use sse_core::follow::{Action, Follow, Output};
+use sse_core::agent::follow::{Action, Follow, Output};
+use sse_core::agent::state::{Activity, DeviceState};
 use sse_core::reconnect::{Disconnect, Policy, Reason, StatusKind};
-use sse_core::status::{Activity, DeviceStatus};
 use sse_core::{Instant, Seq};
 
 use crate::config;
@@ -293,7 +293,7 @@ fn apply<D: StatusDisplay>(view: &mut View, output: Output<'_>, display: &mut D)
         Output::State {
             truncated: true, ..
         } => display.note(&Note::BadState),
-        Output::State { data, .. } => match DeviceStatus::parse(data.as_bytes()) {
+        Output::State { data, .. } => match DeviceState::parse(data.as_bytes()) {
             Ok(state) => {
                 view.activity = Some(state.activity());
                 view.cost_micro_usd = state.total_cost_micro_usd;

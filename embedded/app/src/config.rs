@@ -10,7 +10,7 @@
 //! | parser line ([`LINE`]) | 64 | event type, `id` value, comment: our event names are far shorter, and an `<epoch>-<idx>` id is 53 bytes at most |
 //! | parser data ([`DATA`]) | 2048 | one `state` JSON (about 600–900 bytes from `sse-host`); longer `message` data is cut and counted, not parsed |
 //!
-//! Plus the parsed [`sse_core::status::DeviceStatus`] (about 400 bytes) and the follow session's
+//! Plus the parsed [`sse_core::agent::state::DeviceState`] (about 400 bytes) and the follow session's
 //! own state. Everything lives in the `run` future, which the board's executor places in a
 //! static task pool, so `arm-none-eabi-size` counts it as `.bss`. `embedded/size-budget.txt` holds
 //! the limits CI checks.

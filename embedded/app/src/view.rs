@@ -5,8 +5,8 @@
 use core::fmt;
 
 use sse_core::Seq;
+use sse_core::agent::state::Activity;
 use sse_core::reconnect::{Reason, Status, StatusKind};
-use sse_core::status::Activity;
 
 use crate::led::Pattern;
 

@@ -9,7 +9,7 @@ use std::task::{Context, Poll};
 
 use bytes::Bytes;
 use futures_util::Stream;
-use sse_core::follow::{Action, Follow as Session, Output};
+use sse_core::agent::follow::{Action, Follow as Session, Output};
 use sse_core::reconnect::{Disconnect, Policy, Reason, StatusKind};
 
 use super::clock::Clock;
@@ -317,7 +317,7 @@ fn boxed_session(
             .stack_size(STACK)
             .spawn_scoped(s, move || {
                 // A given `--from` says the stream is indexed; otherwise the session learns it
-                // from the server's first `state` (sse_core::follow, "Indexed streams").
+                // from the server's first `state` (sse_core::agent::follow, "Indexed streams").
                 Box::new(match from {
                     Some(from) => CoreSession::with_resume(policy, seed, from),
                     None => CoreSession::new(policy, seed),

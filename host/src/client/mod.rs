@@ -1,4 +1,4 @@
-//! The reconnecting client: a tokio shell over `sse_core::follow`.
+//! The reconnecting client: a tokio shell over `sse_core::agent::follow`.
 //!
 //! [`follow`] returns a [`Follow`], a [`Stream`](futures_util::Stream) of [`Observation`]s: status
 //! changes (connected, connecting, disconnected, disabled, each with its reason) and events. It

@@ -2,7 +2,7 @@
 //!
 //! ```text
 //!  agent ──append/patch──▶ Hub::publish lock ──▶ Log (durable first)
-//!                               │ local log: the publisher; Redis log: the follower task
+//!                               │ local log: the publisher; Redis log: the tail task
 //!                               ▼ (XREAD BLOCK: this node's and other nodes' entries)
 //!                          "an entry appeared"
 //!                               ├─▶ Ring: recent `message` frames (Bytes, encoded once)
@@ -20,9 +20,9 @@
 //! - A message is in the log before it is in the ring, and in the ring before the snapshot's
 //!   `end` covers it, so a subscriber reading `pos..end` always finds it.
 //! - One source feeds the ring: the publisher for a local log; for the Redis log only the
-//!   follower task (`follow`), which reads every node's entries in index order, this node's
+//!   tail task (`tail`), which reads every node's entries in index order, this node's
 //!   own included, so nothing is delivered twice and no index is skipped. A publish on a
-//!   Redis hub returns once the follower has seen its index (bounded wait), so a node reads
+//!   Redis hub returns once the tail has seen its index (bounded wait), so a node reads
 //!   its own writes.
 //! - The snapshot carries the epoch; a subscription whose epoch is no longer the log's (the
 //!   Redis log was lost and re-created) ends, so its client reconnects and sees the change.
@@ -33,10 +33,10 @@
 //!   at most `batch_bytes` (or one frame if larger); a subscriber that has not taken a ready
 //!   batch for `stall_timeout` is disconnected (the *stall bound*); at most `max_subscribers`.
 
-mod follow;
 mod metrics;
 mod ring;
 mod subscription;
+mod tail;
 
 pub use metrics::Metrics;
 pub use subscription::{EventFilter, Subscription};
@@ -145,7 +145,7 @@ pub(crate) struct Shared {
     pub(crate) log: Log,
     pub(crate) config: HubConfig,
     publish: tokio::sync::Mutex<Publisher>,
-    /// Serialises rendering the state and sending the snapshot (publisher and follower).
+    /// Serialises rendering the state and sending the snapshot (publisher and tail).
     render: Mutex<()>,
     pub(crate) ring: RwLock<Ring>,
     pub(crate) tx: watch::Sender<Snapshot>,
@@ -217,7 +217,7 @@ impl Hub {
         });
         tokio::spawn(heartbeat_task(Arc::downgrade(&shared)));
         if let Log::Redis(log) = &shared.log {
-            tokio::spawn(follow::follow_task(Arc::downgrade(&shared), log.follower()));
+            tokio::spawn(tail::tail_task(Arc::downgrade(&shared), log.tail()));
         }
         Hub { shared }
     }
@@ -249,7 +249,7 @@ impl Hub {
         Ok(idx)
     }
 
-    /// [`Hub::append`] on the Redis log: Redis assigns the index; the follower puts the entry
+    /// [`Hub::append`] on the Redis log: Redis assigns the index; the tail puts the entry
     /// in the ring. Publishers on one node run concurrently (no publish lock).
     async fn append_shared(
         &self,
@@ -266,7 +266,7 @@ impl Hub {
         Ok(idx)
     }
 
-    /// Waits (at most [`crate::log::OP_TIMEOUT`]) until this node's follower has put message
+    /// Waits (at most [`crate::log::OP_TIMEOUT`]) until this node's tail has put message
     /// `idx` in the ring. The message is stored either way; this only gives a publisher
     /// read-your-writes on its own node.
     async fn await_seen(&self, idx: Seq) {
@@ -276,7 +276,7 @@ impl Hub {
             .await
             .is_err()
         {
-            tracing::warn!(%idx, "stored in Redis, but this node's follower has not read it yet");
+            tracing::warn!(%idx, "stored in Redis, but this node's tail has not read it yet");
         }
     }
 

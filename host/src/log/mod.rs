@@ -19,7 +19,7 @@ mod file;
 mod memory;
 pub mod redis;
 
-pub use self::redis::{Changes, ClientCert, Follower, OP_TIMEOUT, RedisConfig, RedisLog};
+pub use self::redis::{Changes, ClientCert, OP_TIMEOUT, RedisConfig, RedisLog, Tail};
 pub use file::{FileLog, OpenReport, RepairReport};
 pub use memory::MemoryLog;
 

@@ -37,9 +37,9 @@ use tokio::task::JoinHandle;
 /// Where messages are kept.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub enum Store {
-    /// In memory (`--memory`).
+    /// In memory (`--store memory`).
     Memory,
-    /// The durable file log in a directory (`--data-dir`).
+    /// The durable file log in a directory (`--store DIR`).
     File(PathBuf),
     /// A Redis log shared by several nodes (`--store redis://…`).
     Redis(RedisConfig),

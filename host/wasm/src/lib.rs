@@ -1,4 +1,4 @@
-//! sse-core's client session for the browser: [`sse_core::follow::Follow`] behind a C ABI, so
+//! sse-core's client session for the browser: [`sse_core::agent::follow::Follow`] behind a C ABI, so
 //! the web UI runs the same parser, resume tracker, backoff and heartbeat watchdog as `follow`
 //! and the firmware, instead of hand copies in JavaScript.
 //!
@@ -39,7 +39,7 @@ compile_error!("sse-wasm keeps its session in a single-threaded static: build wi
 use core::cell::RefCell;
 use core::fmt::Write as _;
 
-use sse_core::follow::{Action, Follow, Output};
+use sse_core::agent::follow::{Action, Follow, Output};
 use sse_core::reconnect::{Disconnect, Policy, Reason, StatusKind};
 use sse_core::seq::EventRef;
 use sse_core::{Duration, Instant, Seq};

@@ -93,7 +93,7 @@ fn reconnect() {
 
 #[cfg(feature = "follow")]
 fn follow() {
-    use sse_core::follow::Follow;
+    use sse_core::agent::follow::Follow;
     use sse_core::reconnect::{Disconnect, Policy};
     let mut f = Follow::<128, 512>::new(Policy::default(), black_box(7));
     let t = |ms: u64| Instant::from_millis(black_box(ms));

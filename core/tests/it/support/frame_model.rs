@@ -2,7 +2,7 @@
 //! and the plumbing to compare: owned frame parts, the encoder's bytes for them, and the
 //! parser's output for those bytes in any chunking.
 //!
-//! Shared by the round-trip property tests (`tests/it/roundtrip.rs`, `golden_frames.rs`) and
+//! Shared by the round-trip property tests (`core/tests/it/roundtrip.rs`, `tests/it/golden_frames.rs`) and
 //! the `encode_roundtrip` fuzz target, which includes this file by path: it depends on
 //! nothing but `sse-core` and `std`.
 //!

@@ -1,6 +1,7 @@
-//! The follower task of a hub over the Redis log: "an entry appeared" for every node.
+//! The tail task of a hub over the Redis log (it tails the shared log, as `tail -f` does a
+//! file): "an entry appeared" for every node.
 //!
-//! It blocks on `XREAD` (through [`Follower`]) and turns what it reads into the same ring
+//! It blocks on `XREAD` (through [`Tail`]) and turns what it reads into the same ring
 //! pushes and snapshot bumps a local publisher makes, so subscribers cannot tell a local log
 //! from a shared one. It is the only writer of the ring on such a hub. While Redis is
 //! unreachable it retries (every [`RETRY_MIN`], doubling to [`RETRY_MAX`]); subscribers stay
@@ -9,7 +10,7 @@
 use super::Shared;
 use super::ring::Ring;
 use crate::frames;
-use crate::log::{Changes, Follower};
+use crate::log::{Changes, Tail};
 use std::sync::atomic::Ordering::Relaxed;
 use std::sync::{PoisonError, Weak};
 use std::time::Duration;
@@ -20,7 +21,7 @@ pub(crate) const RETRY_MIN: Duration = Duration::from_millis(100);
 pub(crate) const RETRY_MAX: Duration = Duration::from_secs(2);
 
 /// Runs until the hub shuts down or is dropped.
-pub(crate) async fn follow_task(weak: Weak<Shared>, mut follower: Follower) {
+pub(crate) async fn tail_task(weak: Weak<Shared>, mut tail: Tail) {
     let mut shutdown = match weak.upgrade() {
         Some(shared) => shared.tx.subscribe(),
         None => return,
@@ -29,7 +30,7 @@ pub(crate) async fn follow_task(weak: Weak<Shared>, mut follower: Follower) {
     let mut down = false;
     loop {
         let result = tokio::select! {
-            r = follower.next() => r,
+            r = tail.next() => r,
             _ = shutdown.wait_for(|s| s.shutdown) => return,
         };
         let Some(shared) = weak.upgrade() else { return };

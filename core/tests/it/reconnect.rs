@@ -1,10 +1,10 @@
 //! The reconnect/watchdog machine driven through a fake clock: scenarios that read like PROTOCOL.md §7
 //! §5, then properties over random operation sequences with random time steps.
 
+use crate::support::clock::Sim;
 use proptest::prelude::*;
 use sse_core::reconnect::{Action, Disconnect, Policy, Reason, Reconnect, Status, StatusKind};
 use sse_core::{Duration, Instant};
-use sse_tests::clock::Sim;
 
 fn secs(s: u64) -> Duration {
     Duration::from_secs(s)

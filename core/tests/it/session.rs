@@ -2,11 +2,11 @@
 //! and a property that a faulty server (duplicates, gaps, drops, odd chunking) never makes the
 //! app miss, repeat or reorder a message.
 
+use crate::support::clock::Sim;
 use proptest::prelude::*;
-use sse_core::follow::{Action, Follow, Output};
+use sse_core::agent::follow::{Action, Follow, Output};
 use sse_core::reconnect::{Disconnect, Policy, Reason, StatusKind};
 use sse_core::{Duration, Seq};
-use sse_tests::clock::Sim;
 
 type F = Follow<64, 512>;
 

@@ -84,8 +84,11 @@ proptest! {
         prop_assert_eq!(n, expected.len());
         prop_assert_eq!(std::str::from_utf8(&buf[..n]).unwrap(), expected.as_str());
 
-        let mut written = Vec::new();
-        sse_core::io::write_frame(&mut written, &frame).unwrap();
+        // Into a slice (embedded-io's writer without `std`, so this runs in every feature set).
+        let mut written = vec![0u8; n];
+        let mut sink: &mut [u8] = &mut written;
+        sse_core::io::write_frame(&mut sink, &frame).unwrap();
+        prop_assert!(sink.is_empty());
         prop_assert_eq!(&written[..], &buf[..n]);
     }
 

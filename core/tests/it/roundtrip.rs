@@ -2,17 +2,17 @@
 //! exactly what the frames mean under WHATWG "interpret an event stream", for any chunking of
 //! the bytes and for long concatenated streams.
 //!
-//! What a frame means is written down once, from the spec, in `sse_tests::frame_model`
+//! What a frame means is written down once, from the spec, in `crate::support::frame_model`
 //! (shared with the `encode_roundtrip` fuzz target).
 
+use crate::support::chunks::split_at_points;
+pub(crate) use crate::support::frame_model::{Out, Parts, encode_all, meaning};
 use proptest::option;
 use proptest::prelude::*;
-use sse_tests::chunks::split_at_points;
-pub(crate) use sse_tests::frame_model::{Out, Parts, encode_all, meaning};
 
 /// Bounds well above anything the strategies generate, so nothing is cut.
 pub(crate) fn parse_chunks(chunks: &[&[u8]]) -> (Vec<Out>, String) {
-    sse_tests::frame_model::parse_chunks::<1024, 8192>(chunks)
+    crate::support::frame_model::parse_chunks::<1024, 8192>(chunks)
 }
 
 /// Field text for names and ids: anything but CR, LF and NUL, with leading spaces, colons,

@@ -143,15 +143,15 @@ impl<M: Machine> Sim<M> {
     }
 }
 
-impl<const LINE: usize, const DATA: usize> Machine for sse_core::follow::Follow<LINE, DATA> {
-    type Action = sse_core::follow::Action;
+impl<const LINE: usize, const DATA: usize> Machine for sse_core::agent::follow::Follow<LINE, DATA> {
+    type Action = sse_core::agent::follow::Action;
     fn poll_action(&mut self) -> Option<Self::Action> {
-        sse_core::follow::Follow::poll_action(self)
+        sse_core::agent::follow::Follow::poll_action(self)
     }
     fn poll_timeout(&self) -> Option<Instant> {
-        sse_core::follow::Follow::poll_timeout(self)
+        sse_core::agent::follow::Follow::poll_timeout(self)
     }
     fn handle_timeout(&mut self, now: Instant) {
-        sse_core::follow::Follow::handle_timeout(self, now);
+        sse_core::agent::follow::Follow::handle_timeout(self, now);
     }
 }

@@ -26,7 +26,7 @@ const FULL_STATE: &str = concat!(
 
 #[test]
 fn full_state_parses_with_unknowns_ignored() {
-    let s = DeviceStatus::parse(FULL_STATE.as_bytes()).unwrap();
+    let s = DeviceState::parse(FULL_STATE.as_bytes()).unwrap();
     assert_eq!(s.message_count, 1234);
     assert_eq!(s.epoch.as_str(), "7f3c9a12-4b6e-4d0a-9c1e-2f5b8d7e6a01");
     assert_eq!(s.agent_state, AgentState::RunningTool);
@@ -41,7 +41,7 @@ fn full_state_parses_with_unknowns_ignored() {
 
 #[test]
 fn long_title_is_unescaped_and_cut_at_64_bytes() {
-    let s = DeviceStatus::parse(FULL_STATE.as_bytes()).unwrap();
+    let s = DeviceState::parse(FULL_STATE.as_bytes()).unwrap();
     let full = "Refactor the \"billing\" service: split invoices\nand payments into crates";
     assert!(full.len() > TITLE_LEN);
     assert_eq!(s.title.as_str(), &full[..TITLE_LEN]);
@@ -49,7 +49,7 @@ fn long_title_is_unescaped_and_cut_at_64_bytes() {
 
 #[test]
 fn tool_calls_keep_the_first_four_names_cut_to_32_bytes() {
-    let s = DeviceStatus::parse(FULL_STATE.as_bytes()).unwrap();
+    let s = DeviceState::parse(FULL_STATE.as_bytes()).unwrap();
     let names: std::vec::Vec<&str> = s
         .outstanding_tool_calls
         .iter()
@@ -71,18 +71,18 @@ fn truncation_never_splits_a_char() {
     // 63 ASCII bytes then a 2-byte char: the char does not fit whole and is dropped.
     let title = std::format!("{}\u{e9}tail", "x".repeat(63));
     let json = std::format!(r#"{{"title":"{title}"}}"#);
-    let s = DeviceStatus::parse(json.as_bytes()).unwrap();
+    let s = DeviceState::parse(json.as_bytes()).unwrap();
     assert_eq!(s.title.as_str(), "x".repeat(63));
     // Same through an escape: \u00e9 is decoded, then cut the same way.
     let json = std::format!(r#"{{"title":"{}\u00e9"}}"#, "x".repeat(63));
-    let s = DeviceStatus::parse(json.as_bytes()).unwrap();
+    let s = DeviceState::parse(json.as_bytes()).unwrap();
     assert_eq!(s.title.as_str(), "x".repeat(63));
 }
 
 #[test]
 fn escapes_are_decoded() {
     let json = br#"{"title":"a\"b\\c\/d\te\u00e9\ud83d\ude00\ud800x"}"#;
-    let s = DeviceStatus::parse(json).unwrap();
+    let s = DeviceState::parse(json).unwrap();
     assert_eq!(s.title.as_str(), "a\"b\\c/d\te\u{e9}\u{1F600}\u{FFFD}x");
 }
 
@@ -126,7 +126,7 @@ fn every_agent_state_name_maps_and_round_trips() {
     ];
     for (name, state, activity) in all {
         let json = std::format!(r#"{{"agent_state":"{name}"}}"#);
-        let s = DeviceStatus::parse(json.as_bytes()).unwrap();
+        let s = DeviceState::parse(json.as_bytes()).unwrap();
         assert_eq!(s.agent_state, state, "{name}");
         assert_eq!(state.as_str(), name);
         assert_eq!(state.activity(), activity, "{name}");
@@ -141,7 +141,7 @@ fn unknown_or_missing_agent_state_is_unknown() {
         br#"{"agent_state":null}"#,
         br#"{}"#,
     ] {
-        let s = DeviceStatus::parse(json).unwrap();
+        let s = DeviceState::parse(json).unwrap();
         assert_eq!(s.agent_state, AgentState::Unknown);
         assert_eq!(s.activity(), Activity::Idle);
     }
@@ -150,43 +150,43 @@ fn unknown_or_missing_agent_state_is_unknown() {
 #[test]
 fn nulls_and_missing_fields_keep_defaults() {
     let json = br#"{"message_count":null,"title":null,"outstanding_tool_calls":null,"total_usage":null,"session_ended":null}"#;
-    assert_eq!(DeviceStatus::parse(json).unwrap(), DeviceStatus::default());
+    assert_eq!(DeviceState::parse(json).unwrap(), DeviceState::default());
     let json = br#"{"total_usage":{"total_cost_usd":null,"input_tokens":5}}"#;
-    let s = DeviceStatus::parse(json).unwrap();
+    let s = DeviceState::parse(json).unwrap();
     assert_eq!(s.input_tokens, 5);
     assert_eq!(s.total_cost_micro_usd, 0);
 }
 
 #[test]
 fn ended_session_shows_ended() {
-    let s = DeviceStatus::parse(br#"{"agent_state":"Ready","session_ended":true}"#).unwrap();
+    let s = DeviceState::parse(br#"{"agent_state":"Ready","session_ended":true}"#).unwrap();
     assert_eq!(s.activity(), Activity::Ended);
 }
 
 #[test]
 fn whitespace_between_tokens_is_fine() {
     let json = b" { \"message_count\" : 3 ,\n \"x\" : [ 1 , { } ] , \"title\" : \"t\" } ";
-    let s = DeviceStatus::parse(json).unwrap();
+    let s = DeviceState::parse(json).unwrap();
     assert_eq!((s.message_count, s.title.as_str()), (3, "t"));
 }
 
 #[test]
 fn malformed_input_is_an_error_not_a_panic() {
-    let cases: &[(&[u8], StatusError)] = &[
-        (b"", StatusError::Truncated),
-        (b"{", StatusError::Truncated),
-        (br#"{"title":"abc"#, StatusError::Truncated),
-        (b"[]", StatusError::Invalid),
-        (b"null", StatusError::Invalid),
-        (br#"{"message_count":"12"}"#, StatusError::Invalid),
-        (br#"{"message_count":-1}"#, StatusError::Invalid),
-        (br#"{"title":5}"#, StatusError::Invalid),
-        (br#"{"a":1,}"#, StatusError::Invalid),
-        (br#"{"a":1} x"#, StatusError::Invalid),
+    let cases: &[(&[u8], StateError)] = &[
+        (b"", StateError::Truncated),
+        (b"{", StateError::Truncated),
+        (br#"{"title":"abc"#, StateError::Truncated),
+        (b"[]", StateError::Invalid),
+        (b"null", StateError::Invalid),
+        (br#"{"message_count":"12"}"#, StateError::Invalid),
+        (br#"{"message_count":-1}"#, StateError::Invalid),
+        (br#"{"title":5}"#, StateError::Invalid),
+        (br#"{"a":1,}"#, StateError::Invalid),
+        (br#"{"a":1} x"#, StateError::Invalid),
     ];
     for (json, err) in cases {
         assert_eq!(
-            DeviceStatus::parse(json),
+            DeviceState::parse(json),
             Err(*err),
             "{:?}",
             std::str::from_utf8(json)
@@ -195,7 +195,7 @@ fn malformed_input_is_an_error_not_a_panic() {
     // Every prefix of a real State fails cleanly (or parses, for the full text).
     for end in 0..FULL_STATE.len() {
         assert!(
-            DeviceStatus::parse(&FULL_STATE.as_bytes()[..end]).is_err(),
+            DeviceState::parse(&FULL_STATE.as_bytes()[..end]).is_err(),
             "prefix {end}"
         );
     }
@@ -241,7 +241,7 @@ fn cost_is_read_as_exact_micro_dollars() {
     for &(token, micros) in cases {
         assert_eq!(micro_usd(token.as_bytes()), Some(micros), "{token}");
         let json = std::format!(r#"{{"total_usage":{{"total_cost_usd":{token}}}}}"#);
-        let s = DeviceStatus::parse(json.as_bytes()).unwrap();
+        let s = DeviceState::parse(json.as_bytes()).unwrap();
         assert_eq!(s.total_cost_micro_usd, micros, "{json}");
     }
     // Every way of writing whole micro-dollars reads back exactly.
@@ -272,8 +272,8 @@ fn cost_that_is_not_a_number_is_an_error() {
     ] {
         let json = std::format!(r#"{{"total_usage":{{"total_cost_usd":{value}}}}}"#);
         assert_eq!(
-            DeviceStatus::parse(json.as_bytes()),
-            Err(StatusError::Invalid),
+            DeviceState::parse(json.as_bytes()),
+            Err(StateError::Invalid),
             "{json}"
         );
     }
@@ -307,7 +307,7 @@ fn cost_is_found_whatever_surrounds_it() {
         ),
     ];
     for &(json, micros) in cases {
-        let s = DeviceStatus::parse(json.as_bytes()).unwrap();
+        let s = DeviceState::parse(json.as_bytes()).unwrap();
         assert_eq!(s.total_cost_micro_usd, micros, "{json}");
     }
 }
@@ -322,7 +322,7 @@ fn skipped_values_are_checked() {
         r#"{"outstanding_tool_calls":["a","b","c","d",{"e":[1]},[null],5]}"#,
     ];
     for json in ok {
-        assert!(DeviceStatus::parse(json.as_bytes()).is_ok(), "{json}");
+        assert!(DeviceState::parse(json.as_bytes()).is_ok(), "{json}");
     }
     let invalid: &[&str] = &[
         r#"{"x":[1}"#,
@@ -349,14 +349,14 @@ fn skipped_values_are_checked() {
     ];
     for json in invalid {
         assert_eq!(
-            DeviceStatus::parse(json.as_bytes()),
-            Err(StatusError::Invalid),
+            DeviceState::parse(json.as_bytes()),
+            Err(StateError::Invalid),
             "{json}"
         );
     }
     assert_eq!(
-        DeviceStatus::parse(b"{\"title\":\"\xff\"}"),
-        Err(StatusError::Invalid)
+        DeviceState::parse(b"{\"title\":\"\xff\"}"),
+        Err(StateError::Invalid)
     );
     // The server counts in u64; past `u32::MAX` the device saturates instead of refusing.
     for json in [
@@ -364,7 +364,7 @@ fn skipped_values_are_checked() {
         br#"{"outstanding_llm_calls":4294967296}"#,
     ] {
         assert_eq!(
-            DeviceStatus::parse(json).unwrap().outstanding_llm_calls,
+            DeviceState::parse(json).unwrap().outstanding_llm_calls,
             u32::MAX
         );
     }
@@ -379,17 +379,17 @@ fn deep_nesting_is_refused_without_recursion() {
             "]".repeat(depth)
         )
     };
-    let s = DeviceStatus::parse(nested(MAX_DEPTH as usize).as_bytes()).unwrap();
+    let s = DeviceState::parse(nested(MAX_DEPTH as usize).as_bytes()).unwrap();
     assert_eq!(s.title.as_str(), "t");
     assert_eq!(
-        DeviceStatus::parse(nested(MAX_DEPTH as usize + 1).as_bytes()),
-        Err(StatusError::Invalid)
+        DeviceState::parse(nested(MAX_DEPTH as usize + 1).as_bytes()),
+        Err(StateError::Invalid)
     );
     // A whole buffer of openers: refused at the limit, not after a million stack frames.
     let json = std::format!(r#"{{"x":{}"#, "[{\"a\":".repeat(500_000));
     assert_eq!(
-        DeviceStatus::parse(json.as_bytes()),
-        Err(StatusError::Invalid)
+        DeviceState::parse(json.as_bytes()),
+        Err(StateError::Invalid)
     );
 }
 
@@ -418,7 +418,7 @@ fn mutated_states_never_panic() {
                 }
             }
         }
-        if DeviceStatus::parse(&json).is_ok() {
+        if DeviceState::parse(&json).is_ok() {
             ok += 1;
         }
     }
@@ -438,12 +438,12 @@ fn bad_escapes_become_replacement_chars() {
     ];
     for (raw, decoded) in cases {
         let json = std::format!(r#"{{"title":"{raw}"}}"#);
-        let s = DeviceStatus::parse(json.as_bytes()).unwrap();
+        let s = DeviceState::parse(json.as_bytes()).unwrap();
         assert_eq!(s.title.as_str(), *decoded, "{raw}");
     }
     // An escape that decodes to a char that does not fit whole ends the string there.
     let json = std::format!(r#"{{"title":"{}\u00e9tail"}}"#, "x".repeat(TITLE_LEN - 1));
-    let s = DeviceStatus::parse(json.as_bytes()).unwrap();
+    let s = DeviceState::parse(json.as_bytes()).unwrap();
     assert_eq!(s.title.as_str(), "x".repeat(TITLE_LEN - 1));
 }
 
@@ -452,7 +452,7 @@ fn bad_escapes_become_replacement_chars() {
 #[test]
 fn escaped_keys_are_the_keys_they_spell() {
     let json = br#"{"\u0074itle":"t","ep\u006Fch":"e","total_usage":{"input\u005ftokens":7}}"#;
-    let s = DeviceStatus::parse(json).unwrap();
+    let s = DeviceState::parse(json).unwrap();
     assert_eq!((s.title.as_str(), s.epoch.as_str()), ("t", "e"));
     assert_eq!(s.input_tokens, 7);
     assert_eq!(
@@ -469,8 +469,8 @@ fn escaped_keys_are_the_keys_they_spell() {
     ] {
         let json = std::format!(r#"{{"{key}":5}}"#);
         assert_eq!(
-            DeviceStatus::parse(json.as_bytes()),
-            Ok(DeviceStatus::default()),
+            DeviceState::parse(json.as_bytes()),
+            Ok(DeviceState::default()),
             "{key}"
         );
     }
@@ -482,7 +482,7 @@ fn escaped_keys_are_the_keys_they_spell() {
 fn repeated_epoch_the_last_one_counts() {
     let json = r#"{"epoch":"a","title":"t","epoch":"b"}"#;
     assert_eq!(
-        DeviceStatus::parse(json.as_bytes()).unwrap().epoch.as_str(),
+        DeviceState::parse(json.as_bytes()).unwrap().epoch.as_str(),
         "b"
     );
     assert_eq!(top_level_str(json, "epoch"), Some("b"));
@@ -510,8 +510,8 @@ fn key_len_covers_every_key_read() {
 #[test]
 fn a_counter_beyond_32_bits_saturates() {
     // The server counts in u64 (PROTOCOL.md §4): saturate rather than refuse the whole State.
-    let s = DeviceStatus::parse(br#"{"outstanding_llm_calls":4294967296}"#).unwrap();
+    let s = DeviceState::parse(br#"{"outstanding_llm_calls":4294967296}"#).unwrap();
     assert_eq!(s.outstanding_llm_calls, u32::MAX);
-    let s = DeviceStatus::parse(br#"{"outstanding_llm_calls":18446744073709551615}"#).unwrap();
+    let s = DeviceState::parse(br#"{"outstanding_llm_calls":18446744073709551615}"#).unwrap();
     assert_eq!(s.outstanding_llm_calls, u32::MAX);
 }

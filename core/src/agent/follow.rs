@@ -79,10 +79,10 @@
 //! [`Follow::with_resume`]. Before that, a `message` is passed through as [`Output::Other`]
 //! and its ID is sent back as `Last-Event-ID` like any other.
 
+use crate::agent::state::top_level_str;
 use crate::parse::{Event, ParseError, Parser, SeedError, Step};
 use crate::reconnect::{self, Disconnect, Policy, Reconnect, Status, StatusKind};
 use crate::seq::{Arrival, EpochChange, EventRef, MAX_SERVER_ID_LEN, Seq, Tracker, id_index};
-use crate::status::top_level_str;
 use crate::time::Instant;
 
 #[cfg(test)]
@@ -167,14 +167,14 @@ pub enum Output<'a> {
 /// instantiated, so a session that would drop every message does not build:
 ///
 /// ```compile_fail
-/// use sse_core::follow::Follow;
+/// use sse_core::agent::follow::Follow;
 /// use sse_core::reconnect::Policy;
 /// // 32 bytes cannot hold `0123456789abcdef0123456789abcdef-7`.
 /// let f = Follow::<32, 1024>::new(Policy::DEFAULT, 1);
 /// ```
 ///
 /// ```
-/// use sse_core::follow::Follow;
+/// use sse_core::agent::follow::Follow;
 /// use sse_core::reconnect::Policy;
 /// let f = Follow::<64, 1024>::new(Policy::DEFAULT, 1);
 /// # let _ = f;
