@@ -23,6 +23,7 @@
 #[cfg(any(test, feature = "std"))]
 extern crate std;
 
+pub mod durable;
 pub mod encode;
 pub mod event;
 pub mod follow;
