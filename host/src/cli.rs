@@ -171,6 +171,9 @@ pub struct ServeArgs {
     /// timestamp, passes that limit gets 413 too).
     #[arg(long, env = "SSE_MAX_BODY", default_value = "8M", value_name = "SIZE", value_parser = parse_body_size)]
     pub max_body: usize,
+    /// Durable Streams under /v1/stream/.
+    #[command(flatten)]
+    pub durable: crate::durable::DurableArgs,
     /// Most concurrent /stream subscribers; more get 503 with Retry-After. Each holds a file
     /// descriptor, so by default it is derived from the fd limit (RLIMIT_NOFILE, whose soft
     /// value is first raised to the hard one): the limit less a reserve of a tenth, at least
@@ -443,6 +446,11 @@ impl ServeArgs {
             cors_origin: self.cors_origin.clone(),
             max_messages: self.max_messages,
             repair_log: self.repair,
+            durable: crate::durable::DurableConfig {
+                args: self.durable.clone(),
+                max_body: self.max_body,
+                ..crate::durable::DurableConfig::default()
+            },
             hub: crate::hub::HubConfig {
                 heartbeat: self.heartbeat,
                 max_subscribers: crate::server::fds::max_subscribers(self.max_subscribers),

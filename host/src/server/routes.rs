@@ -41,9 +41,16 @@ pub(super) fn router(app: Arc<App>) -> Router {
     let open = Router::new()
         .route("/", get(handlers::index))
         .route("/web/{name}", get(handlers::web_asset));
+    // Durable Streams: its own store, the same tokens and origin rules.
+    let durable = crate::durable::router(
+        app.config.durable.clone(),
+        Arc::new(app.config.clone()),
+        Arc::clone(&app.durable),
+    );
     let mut router = open
         .merge(reads)
         .merge(writes)
+        .route_service("/v1/stream/{*path}", durable)
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint") })
         .layer(middleware::map_response(json_for_bare_errors));
     if let Some(origin) = &app.config.cors_origin {
@@ -76,7 +83,7 @@ pub(super) fn router(app: Arc<App>) -> Router {
 }
 
 /// The host the request was sent to: an absolute-form target's authority, else `Host`.
-fn request_host(req: &Request) -> Option<&str> {
+pub(crate) fn request_host(req: &Request) -> Option<&str> {
     match req.uri().authority() {
         Some(a) => Some(a.as_str()),
         None => req
