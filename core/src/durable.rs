@@ -491,14 +491,50 @@ impl<'b> Writer<'b> {
     }
 }
 
-/// The `control` frame for JSON written by [`Control::write_json`].
+/// The exact length [`encode_event`] writes.
 #[must_use]
-pub const fn control_frame(json: &str) -> Frame<'_> {
-    Frame::new().event(CONTROL).data(json)
+pub fn event_len(name: EventName<'_>, data: &str) -> usize {
+    let lines = crate::encode::DataLines::new(data);
+    b"event: ".len()
+        + name.as_str().len()
+        + 1
+        + lines.map(|l| b"data:".len() + l.len() + 1).sum::<usize>()
+        + 1
 }
 
-/// The `data` frame for a batch: UTF-8 text (text and JSON streams) or base64 (any other
-/// content type); line breaks in it become `data:` lines, which the client joins back.
+/// Writes one event as the conformance suite reads it: `event: NAME`, then each line of
+/// `data` as `data:LINE` (no space after the colon: the suite matches `data:` directly
+/// followed by the payload, which every SSE parser reads the same), then a blank line. Line
+/// breaks in `data` (CRLF, CR, LF) split lines exactly as [`Frame`]'s encoder splits them,
+/// so a payload can never end an event or start a field.
+///
+/// # Errors
+/// [`BufferTooSmall`] if `out` is shorter than [`event_len`]; nothing is written then.
+pub fn encode_event(
+    name: EventName<'_>,
+    data: &str,
+    out: &mut [u8],
+) -> Result<usize, BufferTooSmall> {
+    let needed = event_len(name, data);
+    if out.len() < needed {
+        return Err(BufferTooSmall { needed });
+    }
+    let mut w = Writer { buf: out, len: 0 };
+    w.put(b"event: ");
+    w.put(name.as_str().as_bytes());
+    w.put(b"\n");
+    for line in crate::encode::DataLines::new(data) {
+        w.put(b"data:");
+        w.put(line);
+        w.put(b"\n");
+    }
+    w.put(b"\n");
+    Ok(w.len)
+}
+
+/// The `data` event for a batch: UTF-8 text (text and JSON streams) or base64 (any other
+/// content type), through the encoder's framing as [`Frame`] (used where a leading space
+/// after `data:` is wanted).
 #[must_use]
 pub const fn data_frame(text: &str) -> Frame<'_> {
     Frame::new().event(DATA).data(text)

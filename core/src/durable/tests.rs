@@ -183,12 +183,28 @@ fn control_json_and_frames() {
     let mut small = [0; 10];
     assert!(c.write_json(&mut small).is_err());
 
-    let frame = control_frame(r#"{"a":1}"#);
     let mut out = [0; 64];
-    let n = frame.encode(&mut out).unwrap();
-    assert_eq!(&out[..n], b"event: control\ndata: {\"a\":1}\n\n");
+    let n = encode_event(CONTROL, r#"{"a":1}"#, &mut out).unwrap();
+    assert_eq!(&out[..n], b"event: control\ndata:{\"a\":1}\n\n");
+    assert_eq!(n, event_len(CONTROL, r#"{"a":1}"#));
     let n = data_frame("[\n1\n]").encode(&mut out).unwrap();
     assert_eq!(&out[..n], b"event: data\ndata: [\ndata: 1\ndata: ]\n\n");
+    // A payload cannot end the event or start a field: every line break starts a data line.
+    let evil = "a\r\n\r\nevent: x\rid: 1\n";
+    let n = encode_event(DATA, evil, &mut out).unwrap();
+    assert_eq!(
+        &out[..n],
+        b"event: data\ndata:a\ndata:\ndata:event: x\ndata:id: 1\ndata:\n\n"
+    );
+    assert_eq!(n, event_len(DATA, evil));
+    let mut small = [0; 8];
+    assert_eq!(
+        encode_event(DATA, "abc", &mut small),
+        Err(BufferTooSmall {
+            needed: event_len(DATA, "abc")
+        })
+    );
+    assert_eq!(small, [0; 8]);
 }
 
 #[test]

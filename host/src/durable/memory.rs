@@ -79,11 +79,18 @@ impl MemoryStreams {
     }
 
     /// The map, with expired streams at `path` removed first.
-    fn lock(&self, path: &str, now: SystemTime) -> std::sync::MutexGuard<'_, HashMap<String, Stream>> {
+    fn lock(
+        &self,
+        path: &str,
+        now: SystemTime,
+    ) -> std::sync::MutexGuard<'_, HashMap<String, Stream>> {
         // A panic while holding the lock cannot leave a stream half-written in a way later
         // calls misread (each call writes its fields before publishing the tail), so a
         // poisoned lock is taken over.
-        let mut map = self.streams.lock().unwrap_or_else(std::sync::PoisonError::into_inner);
+        let mut map = self
+            .streams
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
         if map.get(path).is_some_and(|s| s.meta.expired(now)) {
             map.remove(path);
         }
@@ -111,8 +118,7 @@ impl StreamStore for MemoryStreams {
     ) -> Result<(Meta, bool), StoreError> {
         let mut map = self.lock(path, now);
         if let Some(existing) = map.get(path) {
-            return if existing.meta.config.matches(&config) && existing.meta.tail.closed == closed
-            {
+            return if existing.meta.config.matches(&config) && existing.meta.tail.closed == closed {
                 Ok((existing.meta.clone(), false))
             } else {
                 Err(StoreError::ConfigMismatch)
@@ -188,7 +194,11 @@ impl StreamStore for MemoryStreams {
         let (items, count) = if stream.meta.config.json {
             let mut taken = 0usize;
             let mut out = Vec::new();
-            for m in stream.messages.iter().skip(usize::try_from(start).unwrap_or(usize::MAX)) {
+            for m in stream
+                .messages
+                .iter()
+                .skip(usize::try_from(start).unwrap_or(usize::MAX))
+            {
                 if !out.is_empty() && taken.saturating_add(m.len()) > max_bytes {
                     break;
                 }
@@ -199,7 +209,10 @@ impl StreamStore for MemoryStreams {
             (out, n)
         } else {
             let begin = usize::try_from(start).unwrap_or(usize::MAX);
-            let end = stream.bytes.len().min(begin.saturating_add(max_bytes.max(1)));
+            let end = stream
+                .bytes
+                .len()
+                .min(begin.saturating_add(max_bytes.max(1)));
             let slice = stream.bytes.get(begin..end).unwrap_or_default();
             let n = slice.len() as u64;
             let items = if slice.is_empty() {
@@ -210,7 +223,9 @@ impl StreamStore for MemoryStreams {
             (items, n)
         };
         let base = Offset::new(from.segment(), start).map_err(|_| StoreError::OffsetOverflow)?;
-        let next = base.advance(count).map_err(|_| StoreError::OffsetOverflow)?;
+        let next = base
+            .advance(count)
+            .map_err(|_| StoreError::OffsetOverflow)?;
         Ok(Chunk {
             meta: stream.meta.clone(),
             items,

@@ -13,6 +13,7 @@ pub mod store;
 pub use memory::MemoryStreams;
 pub use store::StreamStore;
 
+use crate::server::{ServerConfig, guard};
 use axum::Router;
 use axum::body::Body;
 use axum::extract::{Request, State};
@@ -25,7 +26,6 @@ use serde_json::value::RawValue;
 use sse_core::durable::{self, Control, Live, Offset, Read, Start, Tail};
 use std::sync::Arc;
 use std::time::{Duration, SystemTime};
-use crate::server::{ServerConfig, guard};
 use store::{Append, Appended, Config, Lifetime, Producer, StoreError};
 
 /// The URL prefix of every stream.
@@ -38,7 +38,12 @@ pub struct DurableArgs {
     #[arg(long = "durable-long-poll", env = "SSE_DURABLE_LONG_POLL", default_value = "10s", value_name = "DUR", value_parser = humantime::parse_duration)]
     pub long_poll: Duration,
     /// Durable Streams: most streams held at once; creating another gets 507.
-    #[arg(long = "durable-max-streams", env = "SSE_DURABLE_MAX_STREAMS", default_value_t = 10_000, value_name = "N")]
+    #[arg(
+        long = "durable-max-streams",
+        env = "SSE_DURABLE_MAX_STREAMS",
+        default_value_t = 10_000,
+        value_name = "N"
+    )]
     pub max_streams: usize,
 }
 
@@ -168,7 +173,9 @@ impl From<StoreError> for DsError {
             StoreError::Gap { expected, received } => DsError::new(StatusCode::CONFLICT, msg)
                 .with("producer-expected-seq", expected)
                 .with("producer-received-seq", received),
-            StoreError::TooManyStreams { .. } => DsError::new(StatusCode::INSUFFICIENT_STORAGE, msg),
+            StoreError::TooManyStreams { .. } => {
+                DsError::new(StatusCode::INSUFFICIENT_STORAGE, msg)
+            }
             StoreError::StreamFull { .. } | StoreError::OffsetOverflow => {
                 DsError::new(StatusCode::PAYLOAD_TOO_LARGE, msg)
             }
@@ -189,6 +196,9 @@ async fn handle(State(ds): State<Arc<Ds>>, req: Request) -> Response {
     };
     let method = req.method().clone();
     let write = matches!(method, Method::PUT | Method::POST | Method::DELETE);
+    if method == Method::OPTIONS {
+        return preflight();
+    }
     if let Err(e) = authorize(&ds.access, &req, write) {
         return e;
     }
@@ -202,6 +212,7 @@ async fn handle(State(ds): State<Arc<Ds>>, req: Request) -> Response {
             .map_err(DsError::from),
         Method::HEAD => head(&ds, &path),
         Method::GET => read(&ds, &path, req).await,
+        Method::OPTIONS => Ok(preflight()),
         _ => Err(DsError::new(
             StatusCode::METHOD_NOT_ALLOWED,
             "method not allowed: use PUT, POST, GET, HEAD or DELETE",
@@ -211,6 +222,25 @@ async fn handle(State(ds): State<Arc<Ds>>, req: Request) -> Response {
     res.headers_mut().insert(
         HeaderName::from_static("cross-origin-resource-policy"),
         HeaderValue::from_static("same-origin"),
+    );
+    res
+}
+
+/// A CORS preflight names what a cross-origin read may send; it grants no origin (that
+/// stays `--cors-origin`'s).
+fn preflight() -> Response {
+    let mut res = StatusCode::NO_CONTENT.into_response();
+    set(&mut res, "allow", "GET, HEAD, POST, PUT, DELETE, OPTIONS");
+    set(
+        &mut res,
+        "access-control-allow-methods",
+        "GET, HEAD, POST, PUT, DELETE, OPTIONS",
+    );
+    set(
+        &mut res,
+        "access-control-allow-headers",
+        "authorization, content-type, if-none-match, stream-closed, stream-seq, stream-ttl, \
+         stream-expires-at, producer-id, producer-epoch, producer-seq",
     );
     res
 }
@@ -251,9 +281,8 @@ fn closed_header(headers: &HeaderMap) -> bool {
 
 /// A non-negative decimal without sign, leading zeros or fraction.
 fn strict_decimal(s: &str, max: u64) -> Option<u64> {
-    let ok = !s.is_empty()
-        && s.bytes().all(|b| b.is_ascii_digit())
-        && (s == "0" || !s.starts_with('0'));
+    let ok =
+        !s.is_empty() && s.bytes().all(|b| b.is_ascii_digit()) && (s == "0" || !s.starts_with('0'));
     ok.then(|| s.parse::<u64>().ok())
         .flatten()
         .filter(|n| *n <= max)
@@ -274,13 +303,17 @@ async fn body(ds: &Ds, req: Request) -> Result<Bytes, DsError> {
 /// validates; other types are one item.
 fn items(json: bool, body: Bytes, allow_empty_array: bool) -> Result<Vec<Bytes>, DsError> {
     if !json {
-        return Ok(if body.is_empty() { Vec::new() } else { vec![body] });
+        return Ok(if body.is_empty() {
+            Vec::new()
+        } else {
+            vec![body]
+        });
     }
     if body.is_empty() {
         return Ok(Vec::new());
     }
-    let raw: &RawValue = serde_json::from_slice(&body)
-        .map_err(|e| DsError::bad(format!("invalid JSON: {e}")))?;
+    let raw: &RawValue =
+        serde_json::from_slice(&body).map_err(|e| DsError::bad(format!("invalid JSON: {e}")))?;
     if raw.get().starts_with('[') {
         let elems: Vec<&RawValue> = serde_json::from_str(raw.get())
             .map_err(|e| DsError::bad(format!("invalid JSON: {e}")))?;
@@ -305,7 +338,9 @@ fn lifetime(headers: &HeaderMap) -> Result<(Lifetime, Option<String>), DsError> 
         )),
         (Some(t), None) => strict_decimal(t.trim(), u64::from(u32::MAX))
             .map(|s| (Lifetime::Ttl(s), None))
-            .ok_or_else(|| DsError::bad(format!("Stream-TTL {t:?} is not a whole number of seconds"))),
+            .ok_or_else(|| {
+                DsError::bad(format!("Stream-TTL {t:?} is not a whole number of seconds"))
+            }),
         (None, Some(a)) => humantime::parse_rfc3339_weak(a.trim())
             .or_else(|_| humantime::parse_rfc3339(a.trim()))
             .map(|at| (Lifetime::ExpiresAt(at), Some(a.trim().to_owned())))
@@ -326,6 +361,7 @@ fn content_type_value(ct: &str) -> HeaderValue {
 
 async fn create(ds: &Ds, path: &str, req: Request) -> Result<Response, DsError> {
     let headers = req.headers().clone();
+    let host = crate::server::request_host(&req).map(str::to_owned);
     if headers.contains_key("stream-forked-from") {
         return Err(DsError::new(
             StatusCode::NOT_IMPLEMENTED,
@@ -366,7 +402,12 @@ async fn create(ds: &Ds, path: &str, req: Request) -> Result<Response, DsError> 
         set(&mut res, STREAM_CLOSED, "true");
     }
     if created {
-        set(&mut res, "location", format!("{PREFIX}{path}"));
+        // Absolute (clients resolve it with `new URL`); the host is one the guard accepted.
+        let location = match host {
+            Some(h) => format!("http://{h}{PREFIX}{path}"),
+            None => format!("{PREFIX}{path}"),
+        };
+        set(&mut res, "location", location);
     }
     Ok(res)
 }
@@ -414,10 +455,7 @@ async fn append(ds: &Ds, path: &str, req: Request) -> Result<Response, DsError> 
         return Err(DsError::bad("Content-Type is required with a body"));
     }
     // Content type before JSON validation: a mismatch is 409 whatever the body is.
-    let json = meta.config.json
-        && content_type
-            .as_deref()
-            .is_none_or(durable::is_json);
+    let json = meta.config.json && content_type.as_deref().is_none_or(durable::is_json);
     let items = if meta.tail.closed {
         if body.is_empty() {
             Vec::new()
@@ -428,6 +466,7 @@ async fn append(ds: &Ds, path: &str, req: Request) -> Result<Response, DsError> 
         items(json, body, false)?
     };
     let has_producer = producer.is_some();
+    let has_items = !items.is_empty();
     let req = Append {
         content_type,
         items,
@@ -437,7 +476,7 @@ async fn append(ds: &Ds, path: &str, req: Request) -> Result<Response, DsError> 
     };
     let (status, tail, state) = match ds.store.append(path, req, now)? {
         Appended::Done { tail, producer } => (
-            if has_producer {
+            if has_producer && has_items {
                 StatusCode::OK
             } else {
                 StatusCode::NO_CONTENT
@@ -511,8 +550,8 @@ fn read_query(req: &Request) -> Result<ReadQuery, DsError> {
         }
     }
     let start = Start::parse(offset.as_deref()).map_err(|e| DsError::bad(e.to_string()))?;
-    let live = Live::parse(live.as_deref())
-        .map_err(|()| DsError::bad("live must be long-poll or sse"))?;
+    let live =
+        Live::parse(live.as_deref()).map_err(|()| DsError::bad("live must be long-poll or sse"))?;
     Ok(ReadQuery {
         start,
         live,
@@ -569,8 +608,7 @@ async fn read(ds: &Ds, path: &str, req: Request) -> Result<Response, DsError> {
     }
     let now = SystemTime::now();
     let meta = ds.store.meta(path, now)?;
-    let decision =
-        Read::decide(q.start, meta.tail).map_err(|e| DsError::bad(e.to_string()))?;
+    let decision = Read::decide(q.start, meta.tail).map_err(|e| DsError::bad(e.to_string()))?;
     match q.live {
         Live::Sse => sse(ds, path, decision, q.cursor),
         Live::CatchUp => catch_up(ds, path, decision, &q, &headers, now),
@@ -666,10 +704,20 @@ async fn long_poll(
     let cursor = next_cursor(q.cursor);
     let at = match decision {
         Read::Data { from } => {
-            let chunk = ds.store.read(path, from, ds.config.max_chunk, SystemTime::now())?;
+            let chunk = ds
+                .store
+                .read(path, from, ds.config.max_chunk, SystemTime::now())?;
             return Ok(data_response(ds, &chunk, from, headers, Some(cursor)));
         }
-        Read::Closed { at } => return Ok(no_content(Tail { next: at, closed: true }, cursor)),
+        Read::Closed { at } => {
+            return Ok(no_content(
+                Tail {
+                    next: at,
+                    closed: true,
+                },
+                cursor,
+            ));
+        }
         Read::UpToDate { at } => at,
     };
     let mut rx = ds.store.watch(path, SystemTime::now())?;
@@ -678,7 +726,9 @@ async fn long_poll(
     loop {
         let tail = *rx.borrow_and_update();
         if tail.next > at {
-            let chunk = ds.store.read(path, at, ds.config.max_chunk, SystemTime::now())?;
+            let chunk = ds
+                .store
+                .read(path, at, ds.config.max_chunk, SystemTime::now())?;
             return Ok(data_response(ds, &chunk, at, headers, Some(cursor)));
         }
         if tail.closed {
@@ -704,10 +754,10 @@ fn no_content(tail: Tail, cursor: u64) -> Response {
     res
 }
 
-fn encode(frame: &sse_core::event::Frame<'_>, out: &mut Vec<u8>) {
+fn encode(name: sse_core::event::EventName<'_>, data: &str, out: &mut Vec<u8>) {
     let start = out.len();
-    out.resize(start + frame.encoded_len(), 0);
-    match frame.encode(&mut out[start..]) {
+    out.resize(start + durable::event_len(name, data), 0);
+    match durable::encode_event(name, data, &mut out[start..]) {
         Ok(n) => out.truncate(start + n),
         Err(_) => out.truncate(start),
     }
@@ -723,11 +773,11 @@ fn sse_batch(json: bool, text: bool, items: &[Bytes], control: Control) -> Bytes
         } else {
             base64::engine::general_purpose::STANDARD.encode(&body)
         };
-        encode(&durable::data_frame(&data), &mut out);
+        encode(durable::DATA, &data, &mut out);
     }
     let mut buf = [0u8; durable::CONTROL_MAX];
     if let Ok(json) = control.write_json(&mut buf) {
-        encode(&durable::control_frame(json), &mut out);
+        encode(durable::CONTROL, json, &mut out);
     }
     out.into()
 }

@@ -230,6 +230,24 @@ impl Meta {
                 stream: self.config.content_type.clone(),
             });
         }
+        // A producer's retry is a duplicate before anything else is checked: its Stream-Seq
+        // was accepted the first time.
+        let fenced = match &req.producer {
+            None => None,
+            Some(p) => Some(
+                match ProducerCheck::decide(self.producers.get(&p.id).copied(), p.epoch, p.seq) {
+                    ProducerCheck::Accept { .. } => Admit::Write,
+                    ProducerCheck::Duplicate { .. } => return Ok(Admit::Duplicate),
+                    ProducerCheck::StaleEpoch { current } => {
+                        return Err(StoreError::StaleEpoch { current });
+                    }
+                    ProducerCheck::NewEpochNotAtZero => return Err(StoreError::NewEpochNotAtZero),
+                    ProducerCheck::Gap { expected, received } => {
+                        return Err(StoreError::Gap { expected, received });
+                    }
+                },
+            ),
+        };
         if let (Some(given), Some(last)) = (&req.seq, &self.last_seq)
             && given.as_bytes() <= last.as_bytes()
         {
@@ -238,17 +256,8 @@ impl Meta {
                 last: last.clone(),
             });
         }
-        if let Some(p) = &req.producer {
-            return match ProducerCheck::decide(self.producers.get(&p.id).copied(), p.epoch, p.seq)
-            {
-                ProducerCheck::Accept { .. } => Ok(Admit::Write),
-                ProducerCheck::Duplicate { .. } => Ok(Admit::Duplicate),
-                ProducerCheck::StaleEpoch { current } => Err(StoreError::StaleEpoch { current }),
-                ProducerCheck::NewEpochNotAtZero => Err(StoreError::NewEpochNotAtZero),
-                ProducerCheck::Gap { expected, received } => {
-                    Err(StoreError::Gap { expected, received })
-                }
-            };
+        if let Some(admit) = fenced {
+            return Ok(admit);
         }
         Ok(Admit::Write)
     }

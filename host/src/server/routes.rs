@@ -152,7 +152,14 @@ async fn guard_read(State(app): State<Arc<App>>, req: Request, next: Next) -> Re
 /// axum answers a wrong method with an empty 405; give it the JSON body every error has.
 async fn json_for_bare_errors(res: Response) -> Response {
     let status = res.status();
+    // A response that declares a length has its body already (axum empties the body of a
+    // response to HEAD but keeps the length; a JSON body put back would contradict it).
+    let declared = res
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .is_some_and(|v| v.as_bytes() != b"0");
     if (status.is_client_error() || status.is_server_error())
+        && !declared
         && res.body().size_hint().exact() == Some(0)
     {
         let message = match status {
