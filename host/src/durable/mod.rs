@@ -65,7 +65,8 @@ pub struct DurableConfig {
     pub max_body: usize,
     /// Largest stream, in stored bytes.
     pub max_stream_bytes: u64,
-    /// Largest catch-up response body.
+    /// Largest catch-up response body (64 KiB: clients that spread a chunk into call
+    /// arguments, as the conformance suite does, overflow their stack near 100 KiB).
     pub max_chunk: usize,
     /// An SSE response ends after this long, so that caches can collapse (`PROTOCOL.md` §10.2).
     pub sse_lifetime: Duration,
@@ -77,7 +78,7 @@ impl Default for DurableConfig {
             args: DurableArgs::default(),
             max_body: 8 << 20,
             max_stream_bytes: 256 << 20,
-            max_chunk: 1 << 20,
+            max_chunk: 64 << 10,
             sse_lifetime: Duration::from_secs(60),
         }
     }
@@ -176,6 +177,9 @@ impl From<StoreError> for DsError {
             StoreError::TooManyStreams { .. } => {
                 DsError::new(StatusCode::INSUFFICIENT_STORAGE, msg)
             }
+            StoreError::Gone => DsError::new(StatusCode::GONE, msg),
+            StoreError::SourceGone => DsError::new(StatusCode::CONFLICT, msg),
+            StoreError::ForkBeyondTail | StoreError::SubOffsetOvershoot => DsError::bad(msg),
             StoreError::StreamFull { .. } | StoreError::OffsetOverflow => {
                 DsError::new(StatusCode::PAYLOAD_TOO_LARGE, msg)
             }
@@ -362,27 +366,37 @@ fn content_type_value(ct: &str) -> HeaderValue {
 async fn create(ds: &Ds, path: &str, req: Request) -> Result<Response, DsError> {
     let headers = req.headers().clone();
     let host = crate::server::request_host(&req).map(str::to_owned);
-    if headers.contains_key("stream-forked-from") {
-        return Err(DsError::new(
-            StatusCode::NOT_IMPLEMENTED,
-            "forks are not supported yet",
-        ));
-    }
+    let fork = fork_spec(&headers)?;
     let content_type = header_str(&headers, header::CONTENT_TYPE.as_str())?
         .map(str::trim)
-        .filter(|t| !t.is_empty())
-        .unwrap_or("application/octet-stream")
-        .to_owned();
+        .filter(|t| !t.is_empty());
+    // A fork without a Content-Type inherits its source's (the store fills it in).
+    let content_type = match (content_type, &fork) {
+        (Some(t), _) => t.to_owned(),
+        (None, Some(_)) => String::new(),
+        (None, None) => "application/octet-stream".to_owned(),
+    };
     let (lifetime, expires_at_text) = lifetime(&headers)?;
     let closed = closed_header(&headers);
     let json = durable::is_json(&content_type);
+    let inherit_json = fork.is_some() && content_type.is_empty();
     let body = body(ds, req).await?;
-    let items = items(json, body, true)?;
+    let json_body = if inherit_json {
+        // The source's type decides; a fork's initial body is read once that is known.
+        let source = fork.as_ref().map_or("", |f| f.source.as_str());
+        ds.store
+            .meta(source, SystemTime::now())
+            .is_ok_and(|m| m.config.json)
+    } else {
+        json
+    };
+    let items = items(json_body, body, true)?;
     let config = Config {
         content_type,
         json,
         lifetime,
         expires_at_text,
+        fork,
     };
     let (meta, created) = ds
         .store
@@ -410,6 +424,46 @@ async fn create(ds: &Ds, path: &str, req: Request) -> Result<Response, DsError> 
         set(&mut res, "location", location);
     }
     Ok(res)
+}
+
+/// `Stream-Forked-From`, `Stream-Fork-Offset`, `Stream-Fork-Sub-Offset` (`PROTOCOL.md` §4.2).
+fn fork_spec(headers: &HeaderMap) -> Result<Option<store::ForkSpec>, DsError> {
+    let from = header_str(headers, "stream-forked-from")?.map(str::trim);
+    let offset = header_str(headers, "stream-fork-offset")?.map(str::trim);
+    let sub = header_str(headers, "stream-fork-sub-offset")?.map(str::trim);
+    let Some(from) = from else {
+        if offset.is_some() || sub.is_some() {
+            return Err(DsError::bad(
+                "Stream-Fork-Offset and Stream-Fork-Sub-Offset need Stream-Forked-From",
+            ));
+        }
+        return Ok(None);
+    };
+    let source = from.strip_prefix(PREFIX).unwrap_or(from);
+    if source.is_empty() {
+        return Err(DsError::bad("Stream-Forked-From names no stream"));
+    }
+    let offset = offset
+        .map(|o| Offset::parse(o).map_err(|e| DsError::bad(format!("Stream-Fork-Offset: {e}"))))
+        .transpose()?;
+    let sub = match sub {
+        None => 0,
+        Some(v) => strict_decimal(v, durable::OFFSET_PART_MAX).ok_or_else(|| {
+            DsError::bad(format!(
+                "Stream-Fork-Sub-Offset {v:?} is not a non-negative integer"
+            ))
+        })?,
+    };
+    if sub > 0 && offset.is_none() {
+        return Err(DsError::bad(
+            "Stream-Fork-Sub-Offset needs Stream-Fork-Offset",
+        ));
+    }
+    Ok(Some(store::ForkSpec {
+        source: source.to_owned(),
+        offset,
+        sub,
+    }))
 }
 
 fn producer(headers: &HeaderMap) -> Result<Option<Producer>, DsError> {

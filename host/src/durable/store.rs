@@ -24,10 +24,23 @@ pub enum Lifetime {
     ExpiresAt(SystemTime),
 }
 
+/// A fork request (`PROTOCOL.md` §4.2): the source's path and where it diverges.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ForkSpec {
+    /// The source stream's path (after the prefix).
+    pub source: String,
+    /// `Stream-Fork-Offset` (`None`: the source's tail).
+    pub offset: Option<Offset>,
+    /// `Stream-Fork-Sub-Offset`: bytes (messages in JSON mode) past `offset`, within the
+    /// source's next write.
+    pub sub: u64,
+}
+
 /// The configuration a `PUT` asks for; an existing stream answers 200 only if it matches.
 #[derive(Debug, Clone, PartialEq, Eq)]
 pub struct Config {
-    /// The content type as given (compared case-insensitively, by essence).
+    /// The content type as given (compared case-insensitively, by essence); empty on a fork
+    /// that inherits its source's.
     pub content_type: String,
     /// JSON mode (`application/json`).
     pub json: bool,
@@ -35,6 +48,8 @@ pub struct Config {
     pub lifetime: Lifetime,
     /// The `Stream-Expires-At` text as given, echoed by `HEAD`.
     pub expires_at_text: Option<String>,
+    /// Created as a fork of another stream.
+    pub fork: Option<ForkSpec>,
 }
 
 impl Config {
@@ -43,6 +58,7 @@ impl Config {
     pub fn matches(&self, other: &Config) -> bool {
         essence(&self.content_type).eq_ignore_ascii_case(essence(&other.content_type))
             && self.lifetime == other.lifetime
+            && self.fork == other.fork
     }
 }
 
@@ -158,6 +174,18 @@ pub enum StoreError {
         /// The bound.
         max: u64,
     },
+    /// The stream was deleted but forks still read it (`PROTOCOL.md` §4.2: 410).
+    #[error("the stream was deleted")]
+    Gone,
+    /// A fork's source was deleted (its forks keep it): no new forks (409).
+    #[error("the fork source was deleted")]
+    SourceGone,
+    /// `Stream-Fork-Offset` is past the source's tail.
+    #[error("Stream-Fork-Offset is beyond the source stream's tail")]
+    ForkBeyondTail,
+    /// `Stream-Fork-Sub-Offset` names a position past the source's next write.
+    #[error("Stream-Fork-Sub-Offset is past the next data boundary of the source")]
+    SubOffsetOvershoot,
     /// Offsets ran out (16 digits).
     #[error("the stream's offsets are exhausted")]
     OffsetOverflow,
@@ -166,8 +194,10 @@ pub enum StoreError {
 /// A stream's metadata and writer state: what `HEAD` shows and what [`Meta::admit`] checks.
 #[derive(Debug, Clone)]
 pub struct Meta {
-    /// Its configuration.
+    /// Its configuration (a fork's with the content type and lifetime it inherited).
     pub config: Config,
+    /// The configuration as the creating `PUT` asked for it: what a repeated `PUT` matches.
+    pub requested: Config,
     /// A number unique to this creation (a stream re-created at the same path gets another),
     /// part of the `ETag`.
     pub generation: u64,
