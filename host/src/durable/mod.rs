@@ -927,3 +927,6 @@ async fn sse_step(s: &mut SseState) -> Option<Bytes> {
         }
     }
 }
+
+#[cfg(test)]
+mod tests;
