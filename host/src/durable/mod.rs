@@ -203,8 +203,8 @@ async fn handle(State(ds): State<Arc<Ds>>, req: Request) -> Response {
     if method == Method::OPTIONS {
         return preflight();
     }
-    if let Err(e) = authorize(&ds.access, &req, write) {
-        return e;
+    if let Some(refused) = refusal(&ds.access, &req, write) {
+        return refused;
     }
     let result = match method {
         Method::PUT => create(&ds, &path, req).await,
@@ -249,21 +249,25 @@ fn preflight() -> Response {
     res
 }
 
-fn authorize(access: &ServerConfig, req: &Request, write: bool) -> Result<(), Response> {
+/// The refusal, if the request may not do what it asks.
+fn refusal(access: &ServerConfig, req: &Request, write: bool) -> Option<Response> {
     let auth = req
         .headers()
         .get(header::AUTHORIZATION)
         .map(HeaderValue::as_bytes);
     if write {
-        guard::check_same_origin(access, req.headers(), crate::server::request_host(req))
-            .map_err(IntoResponse::into_response)?;
+        if let Err(e) =
+            guard::check_same_origin(access, req.headers(), crate::server::request_host(req))
+        {
+            return Some(e.into_response());
+        }
         if !guard::write_allowed(access, auth) {
-            return Err(guard::unauthorized(false));
+            return Some(guard::unauthorized(false));
         }
     } else if !guard::read_allowed(access, auth, None) {
-        return Err(guard::unauthorized(true));
+        return Some(guard::unauthorized(true));
     }
-    Ok(())
+    None
 }
 
 fn header_str<'h>(headers: &'h HeaderMap, name: &str) -> Result<Option<&'h str>, DsError> {
