@@ -532,9 +532,9 @@ pub fn encode_event(
     Ok(w.len)
 }
 
-/// The `data` event for a batch: UTF-8 text (text and JSON streams) or base64 (any other
-/// content type), through the encoder's framing as [`Frame`] (used where a leading space
-/// after `data:` is wanted).
+/// The `data` event for a batch as a [`Frame`] for the general encoder, which writes
+/// `data: ` with a space; [`encode_event`] is the compact form the Durable Streams server
+/// sends.
 #[must_use]
 pub const fn data_frame(text: &str) -> Frame<'_> {
     Frame::new().event(DATA).data(text)

@@ -79,6 +79,12 @@ async fn writes_need_the_write_token_and_reads_the_read_token() {
     assert_eq!(request(a, "GET", path, None, &[]).await.status, 401);
     let r = request(a, "GET", path, None, &[read_token]).await;
     assert_eq!((r.status, r.body.as_str()), (200, "x"));
+    let r = request(a, "GET", &format!("{path}?access_token=r"), None, &[]).await;
+    assert_eq!(
+        (r.status, r.body.as_str()),
+        (200, "x"),
+        "EventSource passes the token so"
+    );
     // Cached reads of a protected stream are private.
     assert!(
         r.headers["cache-control"]

@@ -178,6 +178,7 @@ impl From<StoreError> for DsError {
                 DsError::new(StatusCode::INSUFFICIENT_STORAGE, msg)
             }
             StoreError::Gone => DsError::new(StatusCode::GONE, msg),
+            StoreError::TooManyProducers => DsError::new(StatusCode::TOO_MANY_REQUESTS, msg),
             StoreError::SourceGone => DsError::new(StatusCode::CONFLICT, msg),
             StoreError::ForkBeyondTail | StoreError::SubOffsetOvershoot => DsError::bad(msg),
             StoreError::StreamFull { .. } | StoreError::OffsetOverflow => {
@@ -249,6 +250,14 @@ fn preflight() -> Response {
     res
 }
 
+/// The last `access_token` of the query (RFC 6750 §2.3, for `EventSource`), as on `/stream`.
+fn access_token(req: &Request) -> Option<String> {
+    form_urlencoded::parse(req.uri().query().unwrap_or("").as_bytes())
+        .filter(|(k, _)| k == "access_token")
+        .last()
+        .map(|(_, v)| v.into_owned())
+}
+
 /// The refusal, if the request may not do what it asks.
 fn refusal(access: &ServerConfig, req: &Request, write: bool) -> Option<Response> {
     let auth = req
@@ -264,7 +273,11 @@ fn refusal(access: &ServerConfig, req: &Request, write: bool) -> Option<Response
         if !guard::write_allowed(access, auth) {
             return Some(guard::unauthorized(false));
         }
-    } else if !guard::read_allowed(access, auth, None) {
+    } else if !guard::read_allowed(
+        access,
+        auth,
+        access_token(req).as_deref().map(str::as_bytes),
+    ) {
         return Some(guard::unauthorized(true));
     }
     None

@@ -13,6 +13,10 @@ use std::collections::HashMap;
 use std::time::{Duration, SystemTime};
 use tokio::sync::watch;
 
+/// Producer ids one stream remembers: each costs memory for the stream's life, and a
+/// client could otherwise invent them without end.
+pub const MAX_PRODUCERS: usize = 4096;
+
 /// How a stream ends its life.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub enum Lifetime {
@@ -186,6 +190,9 @@ pub enum StoreError {
     /// `Stream-Fork-Sub-Offset` names a position past the source's next write.
     #[error("Stream-Fork-Sub-Offset is past the next data boundary of the source")]
     SubOffsetOvershoot,
+    /// A stream tracks at most [`MAX_PRODUCERS`] producer ids.
+    #[error("the stream already tracks {MAX_PRODUCERS} producers")]
+    TooManyProducers,
     /// Offsets ran out (16 digits).
     #[error("the stream's offsets are exhausted")]
     OffsetOverflow,
@@ -262,6 +269,12 @@ impl Meta {
         }
         // A producer's retry is a duplicate before anything else is checked: its Stream-Seq
         // was accepted the first time.
+        if let Some(p) = &req.producer
+            && self.producers.len() >= MAX_PRODUCERS
+            && !self.producers.contains_key(&p.id)
+        {
+            return Err(StoreError::TooManyProducers);
+        }
         let fenced = match &req.producer {
             None => None,
             Some(p) => Some(

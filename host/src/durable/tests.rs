@@ -187,3 +187,31 @@ fn ttl_slides_on_reads_and_writes_and_expiry_frees_the_slot() {
         Err(StoreError::TooManyStreams { max: 1 })
     ));
 }
+
+#[test]
+fn a_stream_remembers_a_bounded_number_of_producers() {
+    let s = MemoryStreams::new(10, 1 << 30);
+    let now = SystemTime::now();
+    s.create("p", text(), vec![], false, now).unwrap();
+    let by = |id: String| {
+        let mut a = append("x");
+        a.producer = Some(Producer {
+            id,
+            epoch: 0,
+            seq: 0,
+        });
+        a
+    };
+    for i in 0..super::store::MAX_PRODUCERS {
+        s.append("p", by(format!("w{i}")), now).unwrap();
+    }
+    assert_eq!(
+        s.append("p", by("one-too-many".into()), now).unwrap_err(),
+        StoreError::TooManyProducers
+    );
+    // A known producer still writes (its retry is a duplicate).
+    assert!(matches!(
+        s.append("p", by("w0".into()), now),
+        Ok(Appended::Duplicate { .. })
+    ));
+}
