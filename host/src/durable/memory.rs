@@ -76,6 +76,8 @@ impl Stream {
 
 struct Streams {
     map: HashMap<String, Stream>,
+    /// Stored bytes over all streams (soft-deleted ones included).
+    total: u64,
     generation: u64,
     last_sweep: SystemTime,
 }
@@ -98,6 +100,7 @@ impl Streams {
                 break;
             }
             let source = s.meta.config.fork.as_ref().map(|f| f.source.clone());
+            self.total = self.total.saturating_sub(s.size());
             self.map.remove(&p);
             if let Some(src) = source
                 && let Some(parent) = self.map.get_mut(&src)
@@ -145,11 +148,13 @@ impl Streams {
     }
 }
 
-/// Streams in memory, at most `max_streams` of them, each at most `max_stream_bytes`.
+/// Streams in memory, at most `max_streams` of them, each at most `max_stream_bytes`, all
+/// together at most `max_total_bytes` ([`MemoryStreams::with_max_total`]).
 pub struct MemoryStreams {
     streams: Mutex<Streams>,
     max_streams: usize,
     max_stream_bytes: u64,
+    max_total_bytes: u64,
 }
 
 impl MemoryStreams {
@@ -159,12 +164,30 @@ impl MemoryStreams {
         MemoryStreams {
             streams: Mutex::new(Streams {
                 map: HashMap::new(),
+                total: 0,
                 generation: 1,
                 last_sweep: SystemTime::UNIX_EPOCH,
             }),
             max_streams,
             max_stream_bytes,
+            max_total_bytes: u64::MAX,
         }
+    }
+
+    /// The same with a bound on all streams' bytes together (the memory they may take).
+    #[must_use]
+    pub fn with_max_total(mut self, max_total_bytes: u64) -> Self {
+        self.max_total_bytes = max_total_bytes;
+        self
+    }
+
+    fn check_total(&self, total: u64, added: u64) -> Result<(), StoreError> {
+        if total.saturating_add(added) > self.max_total_bytes {
+            return Err(StoreError::StoreFull {
+                max: self.max_total_bytes,
+            });
+        }
+        Ok(())
     }
 
     /// The streams, with expired ones ended first.
@@ -316,7 +339,10 @@ impl StreamStore for MemoryStreams {
             soft_deleted: false,
             tail: watch::Sender::new(start),
         };
+        let added: u64 = items.iter().map(|i| i.len() as u64).sum();
+        self.check_total(streams.total, stream.size().saturating_add(added))?;
         let next = stream.push(&items, self.max_stream_bytes)?;
+        streams.total = streams.total.saturating_add(stream.size());
         stream.meta.tail = Tail { next, closed };
         stream.tail.send_replace(stream.meta.tail);
         let meta = stream.meta.clone();
@@ -331,7 +357,9 @@ impl StreamStore for MemoryStreams {
 
     fn append(&self, path: &str, req: Append, now: SystemTime) -> Result<Appended, StoreError> {
         let mut streams = self.lock(path, now);
-        let stream = streams.live(path)?;
+        streams.live(path)?;
+        let Streams { map, total, .. } = &mut *streams;
+        let stream = map.get_mut(path).ok_or(StoreError::NotFound)?;
         stream.meta.touched = now;
         match stream.meta.admit(&req)? {
             Admit::Duplicate => Ok(Appended::Duplicate {
@@ -339,7 +367,10 @@ impl StreamStore for MemoryStreams {
                 producer: stream.meta.producer_state(&req),
             }),
             Admit::Write => {
+                let added: u64 = req.items.iter().map(|i| i.len() as u64).sum();
+                self.check_total(*total, added)?;
                 let next = stream.push(&req.items, self.max_stream_bytes)?;
+                *total = total.saturating_add(added);
                 stream.meta.commit(&req, next);
                 stream.tail.send_replace(stream.meta.tail);
                 Ok(Appended::Done {

@@ -65,6 +65,8 @@ pub struct DurableConfig {
     pub max_body: usize,
     /// Largest stream, in stored bytes.
     pub max_stream_bytes: u64,
+    /// All streams' stored bytes together (the memory store's footprint).
+    pub max_total_bytes: u64,
     /// Largest catch-up response body (64 KiB: clients that spread a chunk into call
     /// arguments, as the conformance suite does, overflow their stack near 100 KiB).
     pub max_chunk: usize,
@@ -78,6 +80,7 @@ impl Default for DurableConfig {
             args: DurableArgs::default(),
             max_body: 8 << 20,
             max_stream_bytes: 256 << 20,
+            max_total_bytes: 1 << 30,
             max_chunk: 64 << 10,
             sse_lifetime: Duration::from_secs(60),
         }
@@ -174,7 +177,7 @@ impl From<StoreError> for DsError {
             StoreError::Gap { expected, received } => DsError::new(StatusCode::CONFLICT, msg)
                 .with("producer-expected-seq", expected)
                 .with("producer-received-seq", received),
-            StoreError::TooManyStreams { .. } => {
+            StoreError::TooManyStreams { .. } | StoreError::StoreFull { .. } => {
                 DsError::new(StatusCode::INSUFFICIENT_STORAGE, msg)
             }
             StoreError::Gone => DsError::new(StatusCode::GONE, msg),

@@ -193,6 +193,12 @@ pub enum StoreError {
     /// A stream tracks at most [`MAX_PRODUCERS`] producer ids.
     #[error("the stream already tracks {MAX_PRODUCERS} producers")]
     TooManyProducers,
+    /// The store's bound on all streams' bytes is reached.
+    #[error("the server holds its maximum of {max} bytes of streams")]
+    StoreFull {
+        /// The bound.
+        max: u64,
+    },
     /// Offsets ran out (16 digits).
     #[error("the stream's offsets are exhausted")]
     OffsetOverflow,

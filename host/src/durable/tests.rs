@@ -215,3 +215,26 @@ fn a_stream_remembers_a_bounded_number_of_producers() {
         Ok(Appended::Duplicate { .. })
     ));
 }
+
+#[test]
+fn all_streams_together_are_bounded_and_ending_one_frees_its_bytes() {
+    let s = MemoryStreams::new(10, 1 << 20).with_max_total(10);
+    let now = SystemTime::now();
+    s.create("a", text(), vec![Bytes::from_static(b"123456")], false, now)
+        .unwrap();
+    s.create("b", text(), vec![], false, now).unwrap();
+    assert!(matches!(
+        s.append("b", append("12345"), now),
+        Err(StoreError::StoreFull { max: 10 })
+    ));
+    s.append("b", append("1234"), now).unwrap();
+    // A fork's copy counts too.
+    assert!(matches!(
+        s.create("f", fork_of("a", None, 0), vec![], false, now),
+        Err(StoreError::StoreFull { .. })
+    ));
+    s.delete("a", now).unwrap();
+    s.create("f", fork_of("b", None, 0), vec![], false, now)
+        .unwrap();
+    assert_eq!(read_all(&s, "f", now).unwrap(), "1234");
+}

@@ -196,10 +196,13 @@ impl Server {
             hub: hub.clone(),
             inbox,
             replies,
-            durable: Arc::new(crate::durable::MemoryStreams::new(
-                config.durable.args.max_streams,
-                config.durable.max_stream_bytes,
-            )),
+            durable: Arc::new(
+                crate::durable::MemoryStreams::new(
+                    config.durable.args.max_streams,
+                    config.durable.max_stream_bytes,
+                )
+                .with_max_total(config.durable.max_total_bytes),
+            ),
             config,
             closing: closing.clone(),
         });
