@@ -178,8 +178,14 @@ pub enum Reason {
     Connecting,
     /// "Connected"
     Connected,
-    /// "Connection lost": network error, end of stream, or missing messages.
+    /// "Connection lost": a network error on the open stream, or missing messages
+    /// ([`Disconnect::Gap`]).
     ConnectionLost,
+    /// "Server closed the stream": the response body ended ([`Disconnect::EndOfStream`]).
+    ServerClosed,
+    /// "Server unreachable": a network error before any response (refused, DNS, TLS, reset
+    /// while connecting).
+    Unreachable,
     /// "Connection timed out (no heartbeat)": the watchdog fired.
     NoHeartbeat,
     /// "Connection timed out": the connect timeout fired.
@@ -203,6 +209,8 @@ impl fmt::Display for Reason {
             Reason::Connecting => f.write_str("Connecting..."),
             Reason::Connected => f.write_str("Connected"),
             Reason::ConnectionLost => f.write_str("Connection lost"),
+            Reason::ServerClosed => f.write_str("Server closed the stream"),
+            Reason::Unreachable => f.write_str("Server unreachable"),
             Reason::NoHeartbeat => f.write_str("Connection timed out (no heartbeat)"),
             Reason::ConnectTimeout => f.write_str("Connection timed out"),
             Reason::HttpStatus(code) => write!(f, "HTTP {code}"),
@@ -374,17 +382,21 @@ impl Reconnect {
     /// an event stream, session ended) disable the client; the rest back off and retry. Ignored
     /// unless a connection was handed out (a stale report about a closed connection is harmless).
     pub fn handle_disconnected(&mut self, now: Instant, why: Disconnect) {
-        let attempt = match self.state {
-            State::Connecting { attempt, .. } if !self.pending.connect => attempt,
-            State::Connected { attempt, .. } => attempt,
+        let (attempt, open) = match self.state {
+            State::Connecting { attempt, .. } if !self.pending.connect => (attempt, false),
+            State::Connected { attempt, .. } => (attempt, true),
             _ => return,
         };
         match classify(why) {
             Some(fatal) => self.disable(fatal),
-            // Say why: a retryable error status (500, 503, 408, 429 …) shows as itself.
+            // Say why: a retryable error status (500, 503, 408, 429 …) shows as itself, a
+            // body that ended as the server's doing, a network error before the stream opened
+            // as an unreachable server.
             None => {
                 let reason = match why {
                     Disconnect::HttpStatus(code) if code >= 400 => Reason::HttpStatus(code),
+                    Disconnect::EndOfStream => Reason::ServerClosed,
+                    Disconnect::Network if !open => Reason::Unreachable,
                     _ => Reason::ConnectionLost,
                 };
                 self.back_off(now, attempt, reason);

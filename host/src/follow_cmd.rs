@@ -63,7 +63,8 @@ pub struct FollowArgs {
     /// One JSON line per observation: {"status":S,"reason":R} or {"event":{"type":T,"data":D,"id":I}}.
     ///
     /// A status line comes on every connection status change (S: connected, connecting,
-    /// disconnected, disabled; R: the reason, e.g. "Connection lost"). A lost connection's line
+    /// disconnected, disabled; R: the reason, e.g. "Server closed the stream", "Server
+    /// unreachable", "Connection lost"). A lost connection's line
     /// also has "cause": what the transport saw, e.g. "Connection refused (os error 111)",
     /// "HTTP 503" or "the server closed the stream". An event line comes per
     /// event, in order, each message exactly once (I: the message index, or null). An event of
@@ -648,7 +649,7 @@ impl Output {
 }
 
 /// The reason, what the transport said (if anything), and ` (reconnecting in Ns)` while waiting
-/// to reconnect: `Connection lost: Connection refused (os error 111) (reconnecting in 2s)`.
+/// to reconnect: `Server unreachable: Connection refused (os error 111) (reconnecting in 2s)`.
 fn describe(change: &StatusChange) -> String {
     let mut text = change.status.reason.to_string();
     if let Some(cause) = &change.cause {

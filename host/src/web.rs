@@ -40,6 +40,13 @@ const FILES: &[(&str, Asset)] = &[
         },
     ),
     (
+        "share.js",
+        Asset {
+            content_type: JS,
+            body: include_bytes!("../web/share.js"),
+        },
+    ),
+    (
         "sse-wasm.js",
         Asset {
             content_type: JS,

@@ -2,9 +2,12 @@
 // which runs here compiled to wasm (web/sse_core.wasm through web/sse-wasm.js). Every decision
 // about when to (re)connect, what to resume from, duplicates, gaps, epochs, `retry:` and the
 // heartbeat watchdog is that session's; this file arms one timer for it, performs its actions
-// and draws what it says.
+// and draws what it says. The tabs of one UI share one stream (web/share.js): the leader tab
+// runs the session, the others draw what it relays through the same handle() and
+// renderConnection().
 
 import { announce, attention } from './attention.js';
+import { Share, canShare, loadWindow, shareKey, statusForWire, statusFromWire } from './share.js';
 import { WasmFollow } from './sse-wasm.js';
 import { formatCost, formatCount, renderMessage } from './timeline.js';
 
@@ -55,16 +58,24 @@ const authHeaders = () => (token ? { Authorization: `Bearer ${token}` } : {});
 const withToken = (url) =>
   token ? `${url}${url.includes('?') ? '&' : '?'}access_token=${encodeURIComponent(token)}` : url;
 
-/** The session, once its module is loaded; `status()` before that says "connecting". */
+/** The session, once its module is loaded (in the leader tab, or in every tab when they cannot
+ *  share); `status()` before that says "connecting". */
 let follow = null;
-/** The connection status for the indicator: what the session says, adapted for rendering. */
+/** The tabs' shared stream (web/share.js), or null where the browser cannot share. */
+let share = null;
+/** In a follower tab: the status the leader relayed (`{kind, reason, retryAt, attempt}`). */
+let remote = null;
+/** In a follower tab: core's resume point and epoch after the last output drawn (from the
+ *  leader's relays); where a promoted follower's own session resumes. `next` is undefined until
+ *  the leader's snapshot came. */
+const shared = { next: undefined, epoch: undefined };
+/** The connection status for the indicator: what the session (ours or the leader's) says. */
+const CONNECTING = { kind: 'connecting', reason: 'Connecting...', retryAt: undefined, attempt: 0 };
+const current = () => (follow ? follow.status() : (remote ?? CONNECTING));
 const conn = {
-  status: () =>
-    follow
-      ? (({ kind, reason }) => ({ kind, reason }))(follow.status())
-      : { kind: 'connecting', reason: 'Connecting...' },
-  retryAt: () => follow?.status().retryAt,
-  attempt: () => follow?.status().attempt ?? 0,
+  status: () => (({ kind, reason }) => ({ kind, reason }))(current()),
+  retryAt: () => current().retryAt,
+  attempt: () => current().attempt ?? 0,
 };
 let abort = null; // the AbortController of the open stream request, if any
 let generation = 0; // bumps on every (re)connect so late callbacks of old streams are ignored
@@ -93,7 +104,7 @@ function drive() {
     if (action.kind === 'close') closeStream();
     else if (action.kind === 'connect') openStream(action);
   }
-  for (const out of follow.poll(now())) handle(out);
+  for (const out of follow.poll(now())) fromSession(out);
   clearTimeout(timer);
   const at = follow.pollTimeout();
   if (at !== undefined) {
@@ -103,6 +114,7 @@ function drive() {
     }, Math.max(0, at - now()));
   }
   renderConnection();
+  relayStatus();
 }
 
 let shownStatus = ''; // what renderConnection last drew, to skip redrawing on every event
@@ -152,7 +164,7 @@ async function openStream({ from, lastEventId, epoch: ofEpoch }) {
         drive();
         return;
       }
-      for (const out of follow.feed(now(), value)) handle(out);
+      for (const out of follow.feed(now(), value)) fromSession(out);
       drive();
     }
   } catch {
@@ -162,7 +174,32 @@ async function openStream({ from, lastEventId, epoch: ofEpoch }) {
   }
 }
 
-/** One output of the session. */
+/** The outputs a follower tab needs: what handle() acts on. */
+const RELAYED = new Set(['message', 'state', 'start-over', 'session-ended', 'status']);
+
+/** An output of this tab's own session: relayed to the other tabs (with core's resume point
+ *  after it, read before the next output is made, and the status it came with), then handled
+ *  here. */
+function fromSession(out) {
+  if (share?.leader && RELAYED.has(out.type)) {
+    const status = statusForWire(follow.status());
+    share.post({ t: 'out', out, next: follow.next(), epoch: follow.epoch(), status });
+  }
+  handle(out);
+}
+
+let relayedStatus = '';
+/** The leader tells the other tabs when the connection status changes. */
+function relayStatus() {
+  if (!share?.leader || !follow) return;
+  const status = follow.status();
+  const key = `${status.kind}|${status.reason}|${status.retryAt}|${status.attempt}`;
+  if (key === relayedStatus) return;
+  relayedStatus = key;
+  share.post({ t: 'status', status: statusForWire(status) });
+}
+
+/** One output of the session (this tab's own, or the leader tab's, relayed). */
 function handle(out) {
   switch (out.type) {
     case 'message':
@@ -345,25 +382,52 @@ const KIND_LABEL = {
   [Kind.Disabled]: 'Disabled',
 };
 
+/** Sentences for the tooltip, by core's reason text (PROTOCOL.md §7). */
+const REASON_DETAIL = {
+  'Connection lost': 'The network connection to the server broke.',
+  'Server closed the stream': 'The server ended the stream (it may be restarting).',
+  'Server unreachable': 'The server could not be reached: it may be down, or the network may be.',
+  'Connection timed out (no heartbeat)':
+    'The server sent nothing, not even a heartbeat, for too long: the connection was presumed dead.',
+  'Connection timed out': 'The server accepted the connection but did not answer in time.',
+  'Not an event stream': 'The stream URL answered with something other than an event stream.',
+};
+
+/** What the indicator says for a status: a short label and a sentence for the tooltip. The
+ *  reason is core's; the page adds only what the browser knows (that it is offline). */
+function describe(kind, reason) {
+  if (kind === Kind.Connected || kind === Kind.Connecting) {
+    return { label: KIND_LABEL[kind], detail: '' };
+  }
+  if (reason === 'Server unreachable' && navigator.onLine === false) {
+    return { label: "You're offline", detail: 'This device has no network connection.' };
+  }
+  const http = /^HTTP (\d+)$/.exec(reason);
+  if (http) {
+    return {
+      label: `Server answered HTTP ${http[1]}`,
+      detail: `The stream request was answered with HTTP status ${http[1]}.`,
+    };
+  }
+  return { label: reason, detail: REASON_DETAIL[reason] ?? '' };
+}
+
 let countdownTimer = 0;
 
 function renderConnection() {
   const { kind, reason } = conn.status();
   const retryAt = conn.retryAt();
-  const key = `${kind}|${reason}|${retryAt}|${conn.attempt()}`;
+  const key = `${kind}|${reason}|${retryAt}|${conn.attempt()}|${navigator.onLine}`;
   if (key === shownStatus) return;
   shownStatus = key;
   const net = $('net');
-  const label =
-    kind === Kind.Disconnected
-      ? reason
-      : kind === Kind.Disabled
-        ? reason
-        : KIND_LABEL[kind];
-  const description = `Network status: ${KIND_LABEL[kind].replace('…', '')}. ${reason}`;
+  const { label, detail } = describe(kind, reason);
+  const said = kind === Kind.Connected || kind === Kind.Connecting ? reason : label;
+  const description = `Network status: ${KIND_LABEL[kind].replace('…', '')}. ${said}`;
   net.dataset.status = kind;
   net.dataset.reason = reason;
-  net.title = reason === KIND_LABEL[kind] ? reason : `${KIND_LABEL[kind]}: ${reason}`;
+  net.title =
+    (said === KIND_LABEL[kind] ? said : `${KIND_LABEL[kind]}: ${said}`) + (detail ? `. ${detail}` : '');
   net.setAttribute('aria-label', description);
   $('net-label').textContent = label;
 
@@ -373,6 +437,7 @@ function renderConnection() {
     const tick = () => {
       const secs = Math.max(0, Math.ceil((retryAt - now()) / 1000));
       $('net-countdown').textContent = `reconnecting in ${secs}s`;
+      if (secs === 0) wakeLeader(retryAt);
     };
     tick();
     countdownTimer = setInterval(tick, 250);
@@ -478,10 +543,13 @@ function renderControls() {
     note = `Not connected: ${reason}. Reload the page to try again.`;
   } else if (kind !== Kind.Connected) {
     disabled = true;
+    const { label } = describe(kind, reason);
     note =
       kind === Kind.Connecting
         ? 'Connecting to the agent… You can send messages once the connection is up.'
-        : "You're offline, so messages can't be sent. They'll be possible again once the connection is back.";
+        : label === "You're offline"
+          ? "You're offline, so messages can't be sent. They'll be possible again once the connection is back."
+          : `Not connected (${label}), so messages can't be sent. They'll be possible again once the connection is back.`;
   } else if (lastState && lastState.can_send_messages === false) {
     disabled = true;
     note = 'The agent is not accepting messages right now.';
@@ -574,15 +642,31 @@ const retryNow = () => {
   follow.start(now());
   drive();
 };
-$('net-retry').addEventListener('click', retryNow);
+// In a follower tab the button asks the leader, whose session it is.
+$('net-retry').addEventListener('click', () =>
+  follow || !share ? retryNow() : share.post({ t: 'retry' }),
+);
 window.addEventListener('online', retryNow);
+window.addEventListener('offline', renderConnection); // "You're offline" rather than unreachable
 // Timers are throttled in background tabs; catch up when the tab is shown again.
 document.addEventListener('visibilitychange', () => {
   if (document.visibilityState === 'visible' && follow) {
     follow.timeout(now());
     drive();
+  } else if (document.visibilityState === 'visible') {
+    wakeLeader();
   }
 });
+
+let wokenFor; // the retry time a follower last woke the leader for
+/** The leader is often a background tab, whose timers the browser throttles (to once a minute
+ *  after a while): a follower that sees the retry time pass, or is shown, tells it to look at
+ *  its session's timer now (an early look is harmless: the session decides). */
+function wakeLeader(retryAt) {
+  if (follow || !share || (retryAt !== undefined && retryAt === wokenFor)) return;
+  wokenFor = retryAt;
+  share.post({ t: 'wake' });
+}
 
 // Exposed for debugging in the console and for the browser tests; not an API.
 window.sseUi = {
@@ -595,6 +679,10 @@ window.sseUi = {
   get epoch() {
     return epoch;
   },
+  /** 'leader' or 'follower' when the tabs share one stream, 'solo' when each has its own. */
+  get role() {
+    return share ? share.role : 'solo';
+  },
 };
 
 attention.onChange = renderTitle;
@@ -603,13 +691,150 @@ attention.init();
 // The download link cannot send a header.
 if (token) $('download').href = withToken('download');
 
-renderConnection();
-WasmFollow.load(fetch('web/sse_core.wasm'), policyFromQuery())
-  .then((f) => {
-    follow = f;
-    follow.start(now());
-    drive();
-  })
-  .catch((e) => {
-    showBanner(`This browser could not start the stream client: ${e.message}`);
+// ---------------------------------------------------------------------------------------------
+// Sharing the stream with the other tabs of this UI (web/share.js).
+
+/** Hellos that came before this leader's session was loaded: answered once it is. */
+const waitingTabs = new Set();
+
+/** Starts this tab's own session; `from` is where a shared stream was (a promoted follower). */
+function startSession(from) {
+  WasmFollow.load(fetch('web/sse_core.wasm'), policyFromQuery())
+    .then((f) => {
+      if (from?.next !== undefined) f.resume(from.next, from.epoch ?? '');
+      follow = f;
+      follow.start(now());
+      drive();
+      for (const to of waitingTabs) sendSnapshot(to);
+      waitingTabs.clear();
+    })
+    .catch((e) => {
+      showBanner(`This browser could not start the stream client: ${e.message}`);
+    });
+}
+
+function sendSnapshot(to) {
+  const status = follow ? follow.status() : (remote ?? CONNECTING);
+  share.post({
+    t: 'snapshot',
+    to,
+    next: follow ? follow.next() : shared.next,
+    epoch: follow ? follow.epoch() : shared.epoch,
+    status: statusForWire(status),
+    state: lastState,
+    ended,
+    backlogEnd, // which relayed messages are news to announce
   });
+}
+
+/** This tab leads: at start, or because the leader tab went away. */
+function lead() {
+  // The session is over: nothing will come any more, and a new stream would only hear so. The
+  // last status relayed stays (and is what tabs joining now are told).
+  if (ended) return;
+  remote = null;
+  // A follower that never had its snapshot holds nothing yet: it starts like a first tab.
+  startSession(shared.next === undefined ? undefined : shared);
+}
+
+let helloTimer = 0;
+let hellos = 0;
+/** Asks the leader for a snapshot until one comes (the leader may still be starting). */
+function hello() {
+  clearTimeout(helloTimer);
+  if (follow || shared.next !== undefined || hellos >= 60) return;
+  hellos += 1;
+  share.post({ t: 'hello' });
+  helloTimer = setTimeout(hello, 1000);
+}
+
+/** The leader's snapshot: the state, the history below core's resume point, the status. */
+function onSnapshot(msg) {
+  if (follow || shared.next !== undefined) return;
+  clearTimeout(helloTimer);
+  shared.next = msg.next;
+  shared.epoch = msg.epoch;
+  remote = statusFromWire(msg.status);
+  if (msg.state) onState(msg.state);
+  backlogEnd = msg.backlogEnd;
+  if (msg.next > 0) {
+    const gen = epochGeneration;
+    drawing = drawing.then(async () => {
+      try {
+        const { start, messages } = await loadWindow(msg.next, msg.epoch, authHeaders());
+        if (gen !== epochGeneration) return;
+        messages.forEach((m, i) => {
+          if (!m || typeof m !== 'object') return;
+          m.idx = start + i;
+          appendMessage(m);
+        });
+        nextIdx = msg.next;
+      } catch (e) {
+        showBanner(`Could not load the conversation: ${e.message}`);
+      }
+    });
+  }
+  if (msg.ended) onSessionEnded(msg.ended);
+  renderConnection();
+}
+
+/** A message from another tab of this UI. */
+function onShareMessage(msg) {
+  switch (msg.t) {
+    case 'hello':
+      if (!share.leader) break;
+      if (follow || ended) sendSnapshot(msg.from);
+      else waitingTabs.add(msg.from);
+      break;
+    case 'retry':
+      if (share.leader) retryNow();
+      break;
+    case 'wake':
+      if (follow) {
+        follow.timeout(now());
+        drive();
+      }
+      break;
+    case 'leader':
+      hello(); // a tab still waiting for a snapshot asks the new leader
+      break;
+    case 'snapshot':
+      if (!share.leader) onSnapshot(msg);
+      break;
+    case 'status':
+      if (share.leader) break; // late news from a leader that left: our session speaks now
+      remote = statusFromWire(msg.status);
+      renderConnection();
+      break;
+    case 'out': {
+      if (share.leader || shared.next === undefined) break;
+      // Draw the message core said comes next, and no other: after a handover the new
+      // leader's session may repeat what the old one relayed last.
+      if (msg.out.type === 'message' && msg.out.idx !== shared.next) break;
+      shared.next = msg.next;
+      shared.epoch = msg.epoch;
+      remote = statusFromWire(msg.status); // handle() reads the status as the leader's did
+      handle(msg.out);
+      if (msg.out.type === 'status') renderConnection();
+      break;
+    }
+    default:
+      break;
+  }
+}
+
+renderConnection();
+if (canShare()) {
+  shareKey(location.pathname, token)
+    .then((key) => {
+      share = new Share(key, {
+        lead,
+        follow: hello,
+        message: onShareMessage,
+        alone: () => startSession(),
+      });
+    })
+    .catch(() => startSession());
+} else {
+  startSession();
+}

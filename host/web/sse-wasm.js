@@ -6,7 +6,7 @@
 //   f.start(now);  f.pollAction() → { kind: 'connect', from, lastEventId, epoch } | { kind: 'close' }
 //   f.response(now, status, isEventStream);  for (const out of f.feed(now, chunk)) …
 //   f.disconnected(now, 'network' | 'end');  f.pollTimeout() → ms | undefined;  f.timeout(now)
-//   f.status() → { kind, reason, retryAt, attempt }
+//   f.status() → { kind, reason, retryAt, attempt };  f.next(), f.epoch(): the resume point
 //
 // Outputs from feed(): { type: 'message', idx, data, truncated } · { type: 'state', data,
 // truncated } · { type: 'heartbeat', data } · { type: 'start-over', reset } ·
@@ -90,6 +90,17 @@ export class WasmFollow {
       default:
         return undefined;
     }
+  }
+
+  /** The index of the next message the session will deliver (its resume point). */
+  next() {
+    return this.x.sse_from();
+  }
+
+  /** The epoch of the log the session follows, once it knows it. */
+  epoch() {
+    const ep = this.x.sse_resume_epoch();
+    return ep ? this.#outText(ep) : undefined;
   }
 
   pollTimeout() {

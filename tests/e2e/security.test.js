@@ -145,6 +145,12 @@ test('the UI works with --token protecting reads: stream, chat and download', as
     );
     const shown = await indicator(anonymous);
     assert.deepEqual([shown.status, shown.reason], ['disabled', 'HTTP 401'], JSON.stringify(shown));
+    // Tabs share one stream only with tabs that hold the same token (web/share.js).
+    const second = await openPage(browser, `${server.url}#token=${token}`);
+    await waitForStatus(second, 'connected');
+    const roles = await Promise.all([page, anonymous, second].map((p) => p.evaluate(() => window.sseUi.role)));
+    assert.deepEqual(roles, ['leader', 'leader', 'follower']);
+    await second.locator('#timeline > li[data-type="user"]', { hasText: 'hello with a token' }).waitFor();
     assert.equal((await fetch(`${server.url}messages`, { headers: bearer('wrong') })).status, 401);
     assert.deepEqual(page.errors, []);
   } finally {

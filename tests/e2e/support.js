@@ -147,8 +147,9 @@ export const FIXTURE = [
 /**
  * A stand-in server that serves the real UI files from host/web and answers `stream` as told:
  * `hang` (accepts, never answers: the client stays "connecting"), `status:N` (an HTTP error),
- * or `fixture` (replays FIXTURE, then stays open). For states the real server cannot be made
- * to show on demand.
+ * `fixture` (replays FIXTURE, then stays open), `end` (replays FIXTURE, then ends the body
+ * cleanly: the server closed the stream) or `drop` (replays FIXTURE, then breaks the connection
+ * mid-body). For states the real server cannot be made to show on demand.
  */
 export async function startStandIn(mode, messages = FIXTURE) {
   const types = {
@@ -158,8 +159,10 @@ export async function startStandIn(mode, messages = FIXTURE) {
     '.wasm': 'application/wasm',
   };
   const sockets = new Set();
+  let streamRequests = 0;
   const server = http.createServer((req, res) => {
     const { pathname } = new URL(req.url, 'http://x');
+    if (pathname === '/stream') streamRequests += 1;
     let file = pathname === '/' ? 'index.html' : pathname.replace(/^\/web\//, '');
     if (file === 'markdown-it.js') file = 'vendor/markdown-it.esm.min.mjs'; // as host/src/web.rs
     if (pathname === '/' || (pathname.startsWith('/web/') && /^[a-z_/.-]+\.(m?js|css|wasm)$/.test(file) && !file.includes('..'))) {
@@ -170,11 +173,14 @@ export async function startStandIn(mode, messages = FIXTURE) {
     } else if (pathname === '/stream' && mode.startsWith('status:')) {
       res.writeHead(Number(mode.slice(7)), { 'content-type': 'application/json' });
       res.end('{"error":"stand-in"}');
-    } else if (pathname === '/stream' && mode === 'fixture') {
+    } else if (pathname === '/stream' && ['fixture', 'end', 'drop'].includes(mode)) {
       res.writeHead(200, { 'content-type': 'text/event-stream', 'cache-control': 'no-cache' });
       const state = { message_count: messages.length, epoch: 'fixture', title: 'Fixture', agent_state: 'EndOfTurn' };
       res.write(`retry: 1000\n\nevent: state\ndata: ${JSON.stringify(state)}\n\n`);
       for (const m of messages) res.write(`event: message\nid: ${m.idx}\ndata: ${JSON.stringify(m)}\n\n`);
+      // A reconnect gets the fixture again from 0: the session drops what it already has.
+      if (mode === 'end') res.end();
+      if (mode === 'drop') setTimeout(() => res.socket?.destroy(), 50);
     } else {
       res.writeHead(404, { 'content-type': 'application/json' });
       res.end('{"error":"not found"}');
@@ -187,6 +193,8 @@ export async function startStandIn(mode, messages = FIXTURE) {
   await new Promise((r) => server.listen(0, '127.0.0.1', r));
   return {
     url: `http://127.0.0.1:${server.address().port}/`,
+    /** How many `GET /stream` requests it had. */
+    streamRequests: () => streamRequests,
     close: () =>
       new Promise((r) => {
         for (const s of sockets) s.destroy();

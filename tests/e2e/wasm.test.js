@@ -70,6 +70,23 @@ test('a gap closes the stream and backs off (no reconnect storm), resuming at th
   assert.equal(again.epoch, E);
 });
 
+test('the reason says who ended it: the server, the network, or nobody answering', async () => {
+  const reasonAfter = async (open, why) => {
+    const f = await session();
+    if (open) connect(f, 0);
+    else {
+      f.start(0);
+      drain(f);
+    }
+    f.disconnected(10, why);
+    assert.equal(f.status().kind, 'disconnected');
+    return f.status().reason;
+  };
+  assert.equal(await reasonAfter(true, 'end'), 'Server closed the stream');
+  assert.equal(await reasonAfter(true, 'network'), 'Connection lost');
+  assert.equal(await reasonAfter(false, 'network'), 'Server unreachable');
+});
+
 test('retry: sets the base, with a 250 ms floor', async () => {
   const f = await session();
   connect(f, 0);

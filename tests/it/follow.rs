@@ -256,13 +256,19 @@ async fn server_errors_and_408_429_are_retried() {
     }
 }
 
-/// The `cause` of each "Connection lost" status, in order.
+/// A status that says the connection went away (lost, closed by the server, unreachable).
+fn is_lost(reason: Reason) -> bool {
+    matches!(
+        reason,
+        Reason::ConnectionLost | Reason::ServerClosed | Reason::Unreachable
+    )
+}
+
+/// The `cause` of each lost-connection status, in order.
 fn causes(obs: &[Observation]) -> Vec<Option<String>> {
     obs.iter()
         .filter_map(|o| match o {
-            Observation::Status(s) if s.status.reason == Reason::ConnectionLost => {
-                Some(s.cause.clone())
-            }
+            Observation::Status(s) if is_lost(s.status.reason) => Some(s.cause.clone()),
             _ => None,
         })
         .collect()
@@ -290,9 +296,15 @@ async fn a_lost_connection_says_what_the_transport_saw() {
     );
     let expected = ["the server closed the stream"].map(|c| Some(c.to_owned()));
     assert_eq!(causes(&obs), expected, "{obs:?}");
+    assert!(
+        statuses(&obs)
+            .iter()
+            .any(|s| s.reason == Reason::ServerClosed),
+        "an ended body is the server's doing: {obs:?}"
+    );
     // Other statuses carry no cause.
     assert!(obs.iter().all(|o| match o {
-        Observation::Status(s) => s.status.reason == Reason::ConnectionLost || s.cause.is_none(),
+        Observation::Status(s) => is_lost(s.status.reason) || s.cause.is_none(),
         _ => true,
     }));
 
@@ -308,6 +320,12 @@ async fn a_lost_connection_says_what_the_transport_saw() {
         .flatten()
         .next()
         .unwrap_or_default();
+    assert!(
+        statuses(&obs)
+            .iter()
+            .any(|s| s.reason == Reason::Unreachable),
+        "{obs:?}"
+    );
     assert!(cause.contains("refused"), "{cause:?}");
     assert!(!cause.contains("error sending request"), "{cause:?}");
 }
@@ -422,7 +440,7 @@ async fn redirects_are_followed_and_bounded() {
     assert!(
         statuses(&obs)
             .iter()
-            .any(|s| s.reason == Reason::ConnectionLost)
+            .any(|s| s.reason == Reason::Unreachable)
     );
     let hops = server.requests().len();
     assert!(

@@ -161,7 +161,7 @@ async fn json_marks_a_new_epoch_with_a_reset_line_and_keeps_heartbeat_data() {
     // Between the two connections the status went down, saying why, and came back.
     assert!(
         lines.iter().any(|l| l["status"] == "disconnected"
-            && l["reason"] == "Connection lost"
+            && l["reason"] == "Server closed the stream"
             && l["cause"].as_str().is_some_and(|c| !c.is_empty())),
         "{lines:#?}"
     );
@@ -211,7 +211,7 @@ async fn plain_mode_prints_status_state_and_messages_as_lines() {
     let down = cli.until(|l| l.starts_with("[disconnected]")).await;
     let last = down.last().unwrap();
     assert!(
-        last.starts_with("[disconnected] Connection lost: ")
+        last.starts_with("[disconnected] Server closed the stream: ")
             && last.contains(" (reconnecting in ")
             && last.ends_with("s)"),
         "{last}"

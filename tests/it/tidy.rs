@@ -143,6 +143,16 @@ fn web_ui_has_no_copy_of_the_connection_policy() {
         ),
         ("idx > nextIdx", "gap detection (core's `Tracker`)"),
         ("idx < nextIdx", "duplicate detection (core's `Tracker`)"),
+        // Tabs sharing one stream (web/share.js) pass core's resume point along and compare
+        // an index with it for equality; they never work one out.
+        ("shared.next +", "resume-point arithmetic (core's)"),
+        ("shared.next -", "resume-point arithmetic (core's)"),
+        ("msg.next +", "resume-point arithmetic (core's)"),
+        ("msg.next -", "resume-point arithmetic (core's)"),
+        (".next() +", "resume-point arithmetic (core's `Tracker`)"),
+        (".next() -", "resume-point arithmetic (core's `Tracker`)"),
+        ("idx < shared", "ordering indices (core's)"),
+        ("idx > shared", "ordering indices (core's)"),
     ];
     let dir = Path::new(env!("CARGO_MANIFEST_DIR")).join("../host/web");
     let mut problems = Vec::new();

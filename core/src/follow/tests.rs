@@ -141,7 +141,7 @@ fn status_changes_are_reported() {
     f.handle_disconnected(at(6), Disconnect::EndOfStream);
     assert_eq!(
         outputs(&mut f),
-        [O::Status(StatusKind::Disconnected, Reason::ConnectionLost)]
+        [O::Status(StatusKind::Disconnected, Reason::ServerClosed)]
     );
 }
 

@@ -114,7 +114,8 @@ fn without_jitter_the_delay_is_the_nominal_one() {
 
 #[test]
 fn a_gap_backs_off_like_an_end_of_stream() {
-    // Same seed, same policy: a gap and an end of stream retry at the same time, same text.
+    // Same seed, same policy: a gap and an end of stream retry at the same time; the text says
+    // which it was.
     let mut lost = false;
     for _ in 0..3 {
         let (mut gap, mut eos) = (started(Policy::default()), started(Policy::default()));
@@ -122,7 +123,8 @@ fn a_gap_backs_off_like_an_end_of_stream() {
         for _ in 0..5 {
             gap.handle_disconnected(now, Disconnect::Gap);
             eos.handle_disconnected(now, Disconnect::EndOfStream);
-            assert_eq!(gap.status(), eos.status());
+            assert_eq!(gap.status().kind, eos.status().kind);
+            assert_eq!(eos.status().reason, Reason::ServerClosed);
             lost |= gap.status().reason == Reason::ConnectionLost;
             assert_eq!(gap.poll_action(), Some(Action::Close));
             assert_eq!(eos.poll_action(), Some(Action::Close));
@@ -324,6 +326,32 @@ fn retryable_statuses_back_off() {
 }
 
 #[test]
+fn the_reason_says_who_ended_the_connection() {
+    // Before any response: the server could not be reached.
+    let mut rc = started(Policy::default());
+    rc.handle_disconnected(at(0), Disconnect::Network);
+    assert_eq!(shown(rc.status()), "disconnected: Server unreachable");
+    // The stream was open: a network error loses it; a body that ends is the server's doing.
+    for (why, text) in [
+        (Disconnect::Network, "disconnected: Connection lost"),
+        (
+            Disconnect::EndOfStream,
+            "disconnected: Server closed the stream",
+        ),
+        (Disconnect::Gap, "disconnected: Connection lost"),
+    ] {
+        let mut rc = started(Policy::default());
+        rc.handle_connected(at(1));
+        rc.handle_disconnected(at(2), why);
+        assert_eq!(shown(rc.status()), text, "{why:?}");
+    }
+    // A body that ended before the stream was declared open is still the server's doing.
+    let mut rc = started(Policy::default());
+    rc.handle_disconnected(at(0), Disconnect::EndOfStream);
+    assert_eq!(rc.status().reason, Reason::ServerClosed);
+}
+
+#[test]
 fn not_an_event_stream_disables() {
     let mut rc = started(Policy::default());
     rc.handle_disconnected(at(0), Disconnect::NotEventStream);
@@ -392,7 +420,7 @@ fn stale_disconnect_while_waiting_is_ignored() {
     let until = rc.retry_at();
     rc.handle_disconnected(at(10), Disconnect::HttpStatus(404));
     assert_eq!(rc.retry_at(), until);
-    assert_eq!(rc.status().reason, Reason::ConnectionLost);
+    assert_eq!(rc.status().reason, Reason::Unreachable);
 }
 
 #[test]
@@ -427,6 +455,8 @@ fn display_strings() {
         (Reason::Connecting, "Connecting..."),
         (Reason::Connected, "Connected"),
         (Reason::ConnectionLost, "Connection lost"),
+        (Reason::ServerClosed, "Server closed the stream"),
+        (Reason::Unreachable, "Server unreachable"),
         (Reason::NoHeartbeat, "Connection timed out (no heartbeat)"),
         (Reason::ConnectTimeout, "Connection timed out"),
         (Reason::HttpStatus(404), "HTTP 404"),

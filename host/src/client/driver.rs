@@ -156,7 +156,10 @@ impl Driver {
         if let Observation::Status(change) = &mut obs {
             change.retry_at = self.session.retry_at().map(|t| self.clock.to_tokio(t));
             let cause = self.cause.take();
-            if change.status.reason == Reason::ConnectionLost {
+            if matches!(
+                change.status.reason,
+                Reason::ConnectionLost | Reason::ServerClosed | Reason::Unreachable
+            ) {
                 change.cause = cause;
             }
         }
