@@ -42,7 +42,7 @@ const ID_PREFIX: &[u8] = b"id: ";
 const DATA_PREFIX: &[u8] = b"data: ";
 
 /// The longest decimal `u64`: `18446744073709551615`.
-const U64_DIGITS: usize = 20;
+pub(crate) const U64_DIGITS: usize = 20;
 
 /// The output slice is shorter than the encoded frame. Nothing was written.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

@@ -37,6 +37,7 @@
 extern crate std;
 
 // Generic SSE.
+pub mod durable;
 pub mod encode;
 pub mod event;
 pub mod heartbeat;

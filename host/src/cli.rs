@@ -64,6 +64,9 @@ pub struct ServeArgs {
     /// Where messages come from besides the HTTP API.
     #[command(flatten, next_help_heading = "Agent")]
     pub agent: AgentArgs,
+    /// Durable Streams under /v1/stream/.
+    #[command(flatten, next_help_heading = "Durable Streams")]
+    pub durable: crate::durable::DurableArgs,
 }
 
 /// Where the message log lives: one choice, `--store` (`--memory` and `--data-dir DIR` are
@@ -559,6 +562,11 @@ impl ServeArgs {
             cors_origin: auth.cors_origin.clone(),
             max_messages: self.store.max_messages,
             repair_log: self.store.repair,
+            durable: crate::durable::DurableConfig {
+                args: self.durable.clone(),
+                max_body: limits.max_body,
+                ..crate::durable::DurableConfig::default()
+            },
             hub: crate::hub::HubConfig {
                 heartbeat: limits.heartbeat,
                 max_subscribers: crate::server::fds::max_subscribers(limits.max_subscribers),

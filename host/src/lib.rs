@@ -7,6 +7,7 @@ pub mod agent;
 pub mod cli;
 pub mod client;
 pub mod decode;
+pub mod durable;
 pub mod follow_cmd;
 pub mod frames;
 pub mod hub;

@@ -2,6 +2,7 @@
 
 mod bounds;
 mod decode;
+mod durable;
 mod file_log;
 mod follow;
 mod follow_cli;

@@ -102,7 +102,7 @@ pub(super) fn check_host(config: &ServerConfig, host: Option<&str>) -> Result<()
 /// # Errors
 /// 403 when `Sec-Fetch-Site` says cross-site or same-site, or `Origin` is another origin,
 /// unless that origin is `--cors-origin`.
-pub(super) fn check_same_origin(
+pub(crate) fn check_same_origin(
     config: &ServerConfig,
     headers: &HeaderMap,
     host: Option<&str>,
@@ -182,7 +182,7 @@ pub(crate) fn reads_protected(config: &ServerConfig) -> bool {
 }
 
 /// The credential of `Authorization: Bearer <credential>` (the scheme in any case).
-pub(super) fn bearer(value: &[u8]) -> Option<&[u8]> {
+pub(crate) fn bearer(value: &[u8]) -> Option<&[u8]> {
     let (scheme, rest) = value.split_at_checked(7)?;
     scheme
         .eq_ignore_ascii_case(b"bearer ")
@@ -190,7 +190,7 @@ pub(super) fn bearer(value: &[u8]) -> Option<&[u8]> {
 }
 
 /// A read is allowed with either token, from the header or from `access_token`.
-pub(super) fn read_allowed(
+pub(crate) fn read_allowed(
     config: &ServerConfig,
     authorization: Option<&[u8]>,
     access_token: Option<&[u8]>,
@@ -211,7 +211,7 @@ pub(super) fn read_allowed(
 }
 
 /// A write is allowed with the write token, from the header only.
-pub(super) fn write_allowed(config: &ServerConfig, authorization: Option<&[u8]>) -> bool {
+pub(crate) fn write_allowed(config: &ServerConfig, authorization: Option<&[u8]>) -> bool {
     match &config.token {
         None => true,
         Some(t) => authorization
@@ -221,7 +221,7 @@ pub(super) fn write_allowed(config: &ServerConfig, authorization: Option<&[u8]>)
 }
 
 /// 401 with `WWW-Authenticate: Bearer`.
-pub(super) fn unauthorized(read: bool) -> axum::response::Response {
+pub(crate) fn unauthorized(read: bool) -> axum::response::Response {
     use axum::http::HeaderValue;
     use axum::response::IntoResponse;
     let message = if read {

@@ -13,7 +13,7 @@
 mod error;
 mod fast_stream;
 pub mod fds;
-mod guard;
+pub(crate) mod guard;
 mod handlers;
 mod listener;
 mod routes;
@@ -22,6 +22,7 @@ mod stream;
 
 pub use error::ApiError;
 pub use listener::ConnKill;
+pub(crate) use routes::request_host;
 
 use crate::agent::{self, Agent};
 use crate::hub::{Hub, HubConfig};
@@ -73,6 +74,8 @@ pub struct ServerConfig {
     pub cors_origin: Option<String>,
     /// Hub tuning (heartbeat, bounds, max subscribers).
     pub hub: HubConfig,
+    /// Durable Streams under `/v1/stream/` (bounds, long-poll wait).
+    pub durable: crate::durable::DurableConfig,
     /// Retention of the memory log: keep only the newest N messages (`None`: all).
     pub max_messages: Option<usize>,
     /// File log: repair a damaged log at start instead of refusing (`serve --repair`).
@@ -92,6 +95,7 @@ impl Default for ServerConfig {
             max_body: 8 << 20,
             cors_origin: None,
             hub: HubConfig::default(),
+            durable: crate::durable::DurableConfig::default(),
             max_messages: None,
             repair_log: false,
         }
@@ -106,6 +110,8 @@ pub(crate) struct App {
     /// Questions waiting for the agent's answer.
     pub(crate) replies: Arc<crate::replies::Replies>,
     pub(crate) config: ServerConfig,
+    /// Durable Streams (`/v1/stream/`), in memory for now whatever `--store` says.
+    pub(crate) durable: Arc<dyn crate::durable::StreamStore>,
     /// Flips to `true` at shutdown; ends inbox streams.
     pub(crate) closing: watch::Receiver<bool>,
 }
@@ -190,6 +196,13 @@ impl Server {
             hub: hub.clone(),
             inbox,
             replies,
+            durable: Arc::new(
+                crate::durable::MemoryStreams::new(
+                    config.durable.args.max_streams,
+                    config.durable.max_stream_bytes,
+                )
+                .with_max_total(config.durable.max_total_bytes),
+            ),
             config,
             closing: closing.clone(),
         });

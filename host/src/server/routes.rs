@@ -41,9 +41,16 @@ pub(super) fn router(app: Arc<App>) -> Router {
     let open = Router::new()
         .route("/", get(handlers::index))
         .route("/web/{name}", get(handlers::web_asset));
+    // Durable Streams: its own store, the same tokens and origin rules.
+    let durable = crate::durable::router(
+        app.config.durable.clone(),
+        Arc::new(app.config.clone()),
+        Arc::clone(&app.durable),
+    );
     let mut router = open
         .merge(reads)
         .merge(writes)
+        .route_service("/v1/stream/{*path}", durable)
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint") })
         .layer(middleware::map_response(json_for_bare_errors));
     if let Some(origin) = &app.config.cors_origin {
@@ -76,7 +83,7 @@ pub(super) fn router(app: Arc<App>) -> Router {
 }
 
 /// The host the request was sent to: an absolute-form target's authority, else `Host`.
-fn request_host(req: &Request) -> Option<&str> {
+pub(crate) fn request_host(req: &Request) -> Option<&str> {
     match req.uri().authority() {
         Some(a) => Some(a.as_str()),
         None => req
@@ -145,7 +152,14 @@ async fn guard_read(State(app): State<Arc<App>>, req: Request, next: Next) -> Re
 /// axum answers a wrong method with an empty 405; give it the JSON body every error has.
 async fn json_for_bare_errors(res: Response) -> Response {
     let status = res.status();
+    // A response that declares a length has its body already (axum empties the body of a
+    // response to HEAD but keeps the length; a JSON body put back would contradict it).
+    let declared = res
+        .headers()
+        .get(header::CONTENT_LENGTH)
+        .is_some_and(|v| v.as_bytes() != b"0");
     if (status.is_client_error() || status.is_server_error())
+        && !declared
         && res.body().size_hint().exact() == Some(0)
     {
         let message = match status {

@@ -1,0 +1,449 @@
+//! The in-memory Durable Streams store: every stream in a map, gone at restart.
+//!
+//! Forks are copied at creation (`PROTOCOL.md` §4.2 allows copy-on-fork): a fork holds the
+//! source's data up to the divergence point, at the same offsets, so reads never stitch. The
+//! source still counts its forks: deleting a source with forks soft-deletes it (410 on its
+//! URL, its path not re-creatable), and the last fork's end removes it, up the chain.
+
+use super::store::{Admit, Append, Appended, Chunk, Config, Meta, StoreError, StreamStore};
+use bytes::Bytes;
+use sse_core::durable::{Offset, Tail};
+use std::collections::HashMap;
+use std::sync::Mutex;
+use std::time::{Duration, SystemTime};
+use tokio::sync::watch;
+
+/// How often a call sweeps every stream for expiry (the stream it names is checked always).
+const SWEEP_EVERY: Duration = Duration::from_millis(100);
+
+struct Stream {
+    meta: Meta,
+    /// Byte streams: one contiguous buffer. JSON mode: one entry per message.
+    bytes: Vec<u8>,
+    messages: Vec<Bytes>,
+    /// The position after each write, ascending: a fork's sub-offset stays within one.
+    boundaries: Vec<u64>,
+    /// Forks made from this stream and still alive.
+    forks: usize,
+    /// Deleted while forks remain: 410 on its URL.
+    soft_deleted: bool,
+    tail: watch::Sender<Tail>,
+}
+
+impl Stream {
+    fn len(&self) -> u64 {
+        if self.meta.config.json {
+            self.messages.len() as u64
+        } else {
+            self.bytes.len() as u64
+        }
+    }
+
+    fn size(&self) -> u64 {
+        self.bytes.len() as u64 + self.messages.iter().map(|m| m.len() as u64).sum::<u64>()
+    }
+
+    /// Stores `items`; returns the new tail offset.
+    fn push(&mut self, items: &[Bytes], max_bytes: u64) -> Result<Offset, StoreError> {
+        let added: u64 = items.iter().map(|i| i.len() as u64).sum();
+        if self.size().saturating_add(added) > max_bytes {
+            return Err(StoreError::StreamFull { max: max_bytes });
+        }
+        let count = if self.meta.config.json {
+            items.len() as u64
+        } else {
+            added
+        };
+        let next = self
+            .meta
+            .tail
+            .next
+            .advance(count)
+            .map_err(|_| StoreError::OffsetOverflow)?;
+        if self.meta.config.json {
+            self.messages.extend(items.iter().cloned());
+        } else {
+            for i in items {
+                self.bytes.extend_from_slice(i);
+            }
+        }
+        if count > 0 {
+            self.boundaries.push(next.position());
+        }
+        Ok(next)
+    }
+}
+
+struct Streams {
+    map: HashMap<String, Stream>,
+    /// Stored bytes over all streams (soft-deleted ones included).
+    total: u64,
+    generation: u64,
+    last_sweep: SystemTime,
+}
+
+impl Streams {
+    /// Ends a stream that was deleted or expired: soft when forks still read it, else gone,
+    /// and then its source loses a fork (and may go in turn).
+    fn end(&mut self, path: &str) {
+        let mut next = Some(path.to_owned());
+        // Each step removes one stream, so the chain is at most the map's size.
+        let mut steps = self.map.len() + 1;
+        while let Some(p) = next.take() {
+            steps -= 1;
+            if steps == 0 {
+                break;
+            }
+            let Some(s) = self.map.get_mut(&p) else { break };
+            if s.forks > 0 {
+                s.soft_deleted = true;
+                break;
+            }
+            let source = s.meta.config.fork.as_ref().map(|f| f.source.clone());
+            self.total = self.total.saturating_sub(s.size());
+            self.map.remove(&p);
+            if let Some(src) = source
+                && let Some(parent) = self.map.get_mut(&src)
+            {
+                parent.forks = parent.forks.saturating_sub(1);
+                if parent.forks == 0 && parent.soft_deleted {
+                    next = Some(src);
+                }
+            }
+        }
+    }
+
+    fn expire(&mut self, path: &str, now: SystemTime) {
+        if self
+            .map
+            .get(path)
+            .is_some_and(|s| !s.soft_deleted && s.meta.expired(now))
+        {
+            self.end(path);
+        }
+        let due = now
+            .duration_since(self.last_sweep)
+            .is_ok_and(|d| d >= SWEEP_EVERY);
+        if due {
+            self.last_sweep = now;
+            let expired: Vec<String> = self
+                .map
+                .iter()
+                .filter(|(_, s)| !s.soft_deleted && s.meta.expired(now))
+                .map(|(p, _)| p.clone())
+                .collect();
+            for p in expired {
+                self.end(&p);
+            }
+        }
+    }
+
+    /// The stream at `path` as clients see it: 404 when absent, 410 when soft-deleted.
+    fn live(&mut self, path: &str) -> Result<&mut Stream, StoreError> {
+        match self.map.get_mut(path) {
+            None => Err(StoreError::NotFound),
+            Some(s) if s.soft_deleted => Err(StoreError::Gone),
+            Some(s) => Ok(s),
+        }
+    }
+}
+
+/// Streams in memory, at most `max_streams` of them, each at most `max_stream_bytes`, all
+/// together at most `max_total_bytes` ([`MemoryStreams::with_max_total`]).
+pub struct MemoryStreams {
+    streams: Mutex<Streams>,
+    max_streams: usize,
+    max_stream_bytes: u64,
+    max_total_bytes: u64,
+}
+
+impl MemoryStreams {
+    /// An empty store with these bounds.
+    #[must_use]
+    pub fn new(max_streams: usize, max_stream_bytes: u64) -> Self {
+        MemoryStreams {
+            streams: Mutex::new(Streams {
+                map: HashMap::new(),
+                total: 0,
+                generation: 1,
+                last_sweep: SystemTime::UNIX_EPOCH,
+            }),
+            max_streams,
+            max_stream_bytes,
+            max_total_bytes: u64::MAX,
+        }
+    }
+
+    /// The same with a bound on all streams' bytes together (the memory they may take).
+    #[must_use]
+    pub fn with_max_total(mut self, max_total_bytes: u64) -> Self {
+        self.max_total_bytes = max_total_bytes;
+        self
+    }
+
+    fn check_total(&self, total: u64, added: u64) -> Result<(), StoreError> {
+        if total.saturating_add(added) > self.max_total_bytes {
+            return Err(StoreError::StoreFull {
+                max: self.max_total_bytes,
+            });
+        }
+        Ok(())
+    }
+
+    /// The streams, with expired ones ended first.
+    fn lock(&self, path: &str, now: SystemTime) -> std::sync::MutexGuard<'_, Streams> {
+        // Every call finishes its writes before it publishes a tail, so a panic elsewhere
+        // leaves nothing half-visible: a poisoned lock is taken over.
+        let mut s = self
+            .streams
+            .lock()
+            .unwrap_or_else(std::sync::PoisonError::into_inner);
+        s.expire(path, now);
+        s
+    }
+}
+
+impl std::fmt::Debug for MemoryStreams {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("MemoryStreams")
+            .field("max_streams", &self.max_streams)
+            .field("max_stream_bytes", &self.max_stream_bytes)
+            .finish_non_exhaustive()
+    }
+}
+
+/// What a fork inherits: the resolved configuration and the copied prefix.
+struct Inherited {
+    config: Config,
+    bytes: Vec<u8>,
+    messages: Vec<Bytes>,
+    boundaries: Vec<u64>,
+    next: Offset,
+}
+
+fn inherit(streams: &Streams, requested: &Config) -> Result<Option<Inherited>, StoreError> {
+    let Some(fork) = &requested.fork else {
+        return Ok(None);
+    };
+    let src = match streams.map.get(&fork.source) {
+        None => return Err(StoreError::NotFound),
+        Some(s) if s.soft_deleted => return Err(StoreError::SourceGone),
+        Some(s) => s,
+    };
+    let mut config = requested.clone();
+    if config.content_type.is_empty() {
+        config
+            .content_type
+            .clone_from(&src.meta.config.content_type);
+        config.json = src.meta.config.json;
+    } else if !super::store::essence(&config.content_type)
+        .eq_ignore_ascii_case(super::store::essence(&src.meta.config.content_type))
+    {
+        return Err(StoreError::ConfigMismatch);
+    }
+    if config.lifetime == super::store::Lifetime::Forever {
+        config.lifetime = src.meta.config.lifetime;
+        config
+            .expires_at_text
+            .clone_from(&src.meta.config.expires_at_text);
+    }
+    let anchor = fork.offset.unwrap_or(src.meta.tail.next);
+    if anchor > src.meta.tail.next || anchor.segment() != src.meta.tail.next.segment() {
+        return Err(StoreError::ForkBeyondTail);
+    }
+    let mut cut = anchor.position();
+    if fork.sub > 0 {
+        // The sub-offset refines a point inside the source's next write, never past it.
+        let boundary = src
+            .boundaries
+            .iter()
+            .copied()
+            .find(|b| *b > cut)
+            .ok_or(StoreError::SubOffsetOvershoot)?;
+        cut = cut
+            .checked_add(fork.sub)
+            .filter(|c| *c <= boundary)
+            .ok_or(StoreError::SubOffsetOvershoot)?;
+    }
+    let at = usize::try_from(cut).map_err(|_| StoreError::OffsetOverflow)?;
+    let mut boundaries: Vec<u64> = src
+        .boundaries
+        .iter()
+        .copied()
+        .filter(|b| *b < cut)
+        .collect();
+    if cut > 0 {
+        boundaries.push(cut);
+    }
+    Ok(Some(Inherited {
+        config,
+        bytes: src.bytes.get(..at).unwrap_or_default().to_vec(),
+        messages: src.messages.get(..at).unwrap_or_default().to_vec(),
+        boundaries,
+        next: Offset::new(anchor.segment(), cut).map_err(|_| StoreError::OffsetOverflow)?,
+    }))
+}
+
+impl StreamStore for MemoryStreams {
+    fn create(
+        &self,
+        path: &str,
+        config: Config,
+        items: Vec<Bytes>,
+        closed: bool,
+        now: SystemTime,
+    ) -> Result<(Meta, bool), StoreError> {
+        let mut streams = self.lock(path, now);
+        if let Some(existing) = streams.map.get(path) {
+            return if !existing.soft_deleted
+                && existing.meta.requested.matches(&config)
+                && existing.meta.tail.closed == closed
+            {
+                Ok((existing.meta.clone(), false))
+            } else {
+                Err(StoreError::ConfigMismatch)
+            };
+        }
+        if streams.map.len() >= self.max_streams {
+            return Err(StoreError::TooManyStreams {
+                max: self.max_streams,
+            });
+        }
+        let inherited = inherit(&streams, &config)?;
+        let start = Tail {
+            next: inherited.as_ref().map_or(Offset::ZERO, |i| i.next),
+            closed: false,
+        };
+        let generation = streams.generation;
+        streams.generation += 1;
+        let requested = config.clone();
+        let (config, bytes, messages, boundaries) = match inherited {
+            Some(i) => (i.config, i.bytes, i.messages, i.boundaries),
+            None => (config, Vec::new(), Vec::new(), Vec::new()),
+        };
+        let mut stream = Stream {
+            meta: Meta {
+                config,
+                requested,
+                generation,
+                tail: start,
+                last_seq: None,
+                producers: HashMap::new(),
+                closed_by: None,
+                touched: now,
+            },
+            bytes,
+            messages,
+            boundaries,
+            forks: 0,
+            soft_deleted: false,
+            tail: watch::Sender::new(start),
+        };
+        let added: u64 = items.iter().map(|i| i.len() as u64).sum();
+        self.check_total(streams.total, stream.size().saturating_add(added))?;
+        let next = stream.push(&items, self.max_stream_bytes)?;
+        streams.total = streams.total.saturating_add(stream.size());
+        stream.meta.tail = Tail { next, closed };
+        stream.tail.send_replace(stream.meta.tail);
+        let meta = stream.meta.clone();
+        if let Some(f) = &meta.config.fork
+            && let Some(src) = streams.map.get_mut(&f.source)
+        {
+            src.forks += 1;
+        }
+        streams.map.insert(path.to_owned(), stream);
+        Ok((meta, true))
+    }
+
+    fn append(&self, path: &str, req: Append, now: SystemTime) -> Result<Appended, StoreError> {
+        let mut streams = self.lock(path, now);
+        streams.live(path)?;
+        let Streams { map, total, .. } = &mut *streams;
+        let stream = map.get_mut(path).ok_or(StoreError::NotFound)?;
+        stream.meta.touched = now;
+        match stream.meta.admit(&req)? {
+            Admit::Duplicate => Ok(Appended::Duplicate {
+                tail: stream.meta.tail,
+                producer: stream.meta.producer_state(&req),
+            }),
+            Admit::Write => {
+                let added: u64 = req.items.iter().map(|i| i.len() as u64).sum();
+                self.check_total(*total, added)?;
+                let next = stream.push(&req.items, self.max_stream_bytes)?;
+                *total = total.saturating_add(added);
+                stream.meta.commit(&req, next);
+                stream.tail.send_replace(stream.meta.tail);
+                Ok(Appended::Done {
+                    tail: stream.meta.tail,
+                    producer: stream.meta.producer_state(&req),
+                })
+            }
+        }
+    }
+
+    fn read(
+        &self,
+        path: &str,
+        from: Offset,
+        max_bytes: usize,
+        now: SystemTime,
+    ) -> Result<Chunk, StoreError> {
+        let mut streams = self.lock(path, now);
+        let stream = streams.live(path)?;
+        stream.meta.touched = now;
+        let start = from.position().min(stream.len());
+        let begin = usize::try_from(start).unwrap_or(usize::MAX);
+        let (items, count) = if stream.meta.config.json {
+            let mut taken = 0usize;
+            let mut out = Vec::new();
+            for m in stream.messages.iter().skip(begin) {
+                if !out.is_empty() && taken.saturating_add(m.len()) > max_bytes {
+                    break;
+                }
+                taken = taken.saturating_add(m.len());
+                out.push(m.clone());
+            }
+            let n = out.len() as u64;
+            (out, n)
+        } else {
+            let end = stream
+                .bytes
+                .len()
+                .min(begin.saturating_add(max_bytes.max(1)));
+            let slice = stream.bytes.get(begin..end).unwrap_or_default();
+            let n = slice.len() as u64;
+            let items = if slice.is_empty() {
+                Vec::new()
+            } else {
+                vec![Bytes::copy_from_slice(slice)]
+            };
+            (items, n)
+        };
+        let base = Offset::new(from.segment(), start).map_err(|_| StoreError::OffsetOverflow)?;
+        let next = base
+            .advance(count)
+            .map_err(|_| StoreError::OffsetOverflow)?;
+        Ok(Chunk {
+            meta: stream.meta.clone(),
+            items,
+            next,
+        })
+    }
+
+    fn meta(&self, path: &str, now: SystemTime) -> Result<Meta, StoreError> {
+        let mut streams = self.lock(path, now);
+        streams.live(path).map(|s| s.meta.clone())
+    }
+
+    fn delete(&self, path: &str, now: SystemTime) -> Result<(), StoreError> {
+        let mut streams = self.lock(path, now);
+        streams.live(path)?;
+        streams.end(path);
+        Ok(())
+    }
+
+    fn watch(&self, path: &str, now: SystemTime) -> Result<watch::Receiver<Tail>, StoreError> {
+        let mut streams = self.lock(path, now);
+        streams.live(path).map(|s| s.tail.subscribe())
+    }
+}
