@@ -2,7 +2,7 @@
 //! bounds apply, and each read mode answers as the protocol says. The conformance suite
 //! (`tests/durable/run.sh`) covers the protocol at large; these pin what is this server's own.
 
-use sse_tests::server::{config, request, start};
+use sse_tests::server::{config, file_config, request, start};
 use std::time::Duration;
 
 const TEXT: (&str, &str) = ("content-type", "text/plain");
@@ -50,6 +50,28 @@ async fn create_append_read_head_delete() {
     // An error to HEAD keeps its declared length and an empty body (this once hung).
     let gone = request(a, "HEAD", "/v1/stream/chat/1", None, &[]).await;
     assert_eq!((gone.status, gone.body.as_str()), (404, ""));
+    s.shutdown().await.unwrap();
+}
+
+/// Until Durable Streams have a durable store, a server on one refuses them rather than
+/// acknowledging appends it would lose at the next restart.
+#[tokio::test]
+async fn a_durable_store_refuses_streams_kept_only_in_memory() {
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(file_config(dir.path())).await;
+    let a = s.local_addr();
+    for method in ["PUT", "POST", "GET", "HEAD", "DELETE"] {
+        let r = request(a, method, "/v1/stream/chat/1", Some("x"), &[TEXT]).await;
+        assert_eq!(r.status, 501, "{method}: {}", r.body);
+        if method != "HEAD" {
+            assert!(
+                r.json()["error"]
+                    .as_str()
+                    .unwrap()
+                    .contains("--store memory")
+            );
+        }
+    }
     s.shutdown().await.unwrap();
 }
 

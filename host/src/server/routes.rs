@@ -8,7 +8,7 @@ use axum::extract::{Query, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, Version, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{get, patch, post};
+use axum::routing::{any, get, patch, post};
 use std::sync::Arc;
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -47,10 +47,24 @@ pub(super) fn router(app: Arc<App>) -> Router {
         Arc::new(app.config.clone()),
         Arc::clone(&app.durable),
     );
-    let mut router = open
-        .merge(reads)
-        .merge(writes)
-        .route_service("/v1/stream/{*path}", durable)
+    let mut router = open.merge(reads).merge(writes);
+    // Durable Streams are kept in memory only so far: on a durable store they would be
+    // acknowledged and then lost at the next restart, so they are refused there instead.
+    router = if app.config.store == super::Store::Memory {
+        router.route_service("/v1/stream/{*path}", durable)
+    } else {
+        router.route(
+            "/v1/stream/{*path}",
+            any(|| async {
+                ApiError::new(
+                    StatusCode::NOT_IMPLEMENTED,
+                    "Durable Streams are kept in memory only in this version, so this server \
+                     (a durable store) does not offer them: start one with --store memory",
+                )
+            }),
+        )
+    };
+    let mut router = router
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint") })
         .layer(middleware::map_response(json_for_bare_errors));
     if let Some(origin) = &app.config.cors_origin {
