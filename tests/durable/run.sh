@@ -1,18 +1,28 @@
 #!/usr/bin/env bash
 # The Durable Streams conformance suite (npm @durable-streams/server-conformance-tests, pinned
-# in package-lock.json) against a real `sse-host serve --memory` on 127.0.0.1. Prints the
+# in package-lock.json) against a real `sse-host serve` on 127.0.0.1, on the memory store or
+# (`--store dir`) on a fresh temporary directory (the file store). Prints the
 # count per suite group and "N passed, N failed"; exits non-zero when any test fails.
 #
 # The whole suite takes about 45 s (long-poll timeouts dominate: the server is started with
 # --durable-long-poll 2s). Bounded by a 300 s timeout.
 #
-# Usage: tests/durable/run.sh [-t PATTERN]
+# Usage: tests/durable/run.sh [--store memory|dir] [-t PATTERN]
 # Env: SSE_HOST_BIN (skip the build), DURABLE_DETAIL=1 (list failures), DURABLE_KEEP=1 (keep
 # the server log and vitest output; their directory is printed).
 set -euo pipefail
 
 here="$(cd "$(dirname "${BASH_SOURCE[0]}")" && pwd)"
 root="$(cd "$here/../.." && pwd)"
+store=memory
+if [ "${1:-}" = "--store" ]; then
+  store="${2:-}"
+  shift 2 || { echo "durable: --store needs memory or dir" >&2; exit 2; }
+fi
+case "$store" in
+  memory | dir) ;;
+  *) echo "durable: --store $store: give memory or dir" >&2; exit 2 ;;
+esac
 command -v node >/dev/null || { echo "durable: node is required" >&2; exit 1; }
 
 if [ -z "${SSE_HOST_BIN:-}" ]; then
@@ -28,7 +38,9 @@ fi
 # the server then fails to start and this script says so).
 port="$(node -e 'const s=require("net").createServer();s.listen(0,"127.0.0.1",()=>{console.log(s.address().port);s.close()})')"
 work="$(mktemp -d)"
-"$SSE_HOST_BIN" serve --memory --bind "127.0.0.1:$port" --durable-long-poll 2s \
+if [ "$store" = dir ]; then store_arg="$work/data"; else store_arg=memory; fi
+echo "durable: store $store"
+"$SSE_HOST_BIN" serve --store "$store_arg" --bind "127.0.0.1:$port" --durable-long-poll 2s \
   >"$work/server.log" 2>&1 &
 server=$!
 cleanup() {

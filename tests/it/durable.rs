@@ -53,25 +53,155 @@ async fn create_append_read_head_delete() {
     s.shutdown().await.unwrap();
 }
 
-/// Until Durable Streams have a durable store, a server on one refuses them rather than
-/// acknowledging appends it would lose at the next restart.
+/// On a directory store every stream survives a restart as it was: data, offsets, the closed
+/// flag, producer state (a retry after the restart is still a duplicate), forks and deletes.
 #[tokio::test]
-async fn a_durable_store_refuses_streams_kept_only_in_memory() {
+async fn a_directory_store_keeps_streams_across_restarts() {
     let dir = tempfile::tempdir().unwrap();
     let s = start(file_config(dir.path())).await;
     let a = s.local_addr();
-    for method in ["PUT", "POST", "GET", "HEAD", "DELETE"] {
-        let r = request(a, method, "/v1/stream/chat/1", Some("x"), &[TEXT]).await;
-        assert_eq!(r.status, 501, "{method}: {}", r.body);
-        if method != "HEAD" {
-            assert!(
-                r.json()["error"]
-                    .as_str()
-                    .unwrap()
-                    .contains("--store memory")
-            );
-        }
-    }
+    let producer = [
+        TEXT,
+        ("producer-id", "p"),
+        ("producer-epoch", "0"),
+        ("producer-seq", "0"),
+    ];
+    assert_eq!(
+        request(a, "PUT", "/v1/stream/a", Some("hello "), &[TEXT])
+            .await
+            .status,
+        201
+    );
+    assert_eq!(
+        request(a, "POST", "/v1/stream/a", Some("world"), &producer)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        request(a, "PUT", "/v1/stream/p", None, &[TEXT])
+            .await
+            .status,
+        201
+    );
+    assert_eq!(
+        request(a, "POST", "/v1/stream/p", Some("1"), &producer)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        request(a, "PUT", "/v1/stream/gone", None, &[TEXT])
+            .await
+            .status,
+        201
+    );
+    assert_eq!(
+        request(a, "DELETE", "/v1/stream/gone", None, &[])
+            .await
+            .status,
+        204
+    );
+    let fork = [TEXT, ("stream-forked-from", "/v1/stream/a")];
+    assert_eq!(
+        request(a, "PUT", "/v1/stream/f", None, &fork).await.status,
+        201
+    );
+    assert_eq!(
+        request(a, "POST", "/v1/stream/f", Some("!"), &[TEXT])
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        request(a, "DELETE", "/v1/stream/a", None, &[]).await.status,
+        204
+    );
+    let close = [TEXT, ("stream-closed", "true")];
+    assert_eq!(
+        request(a, "PUT", "/v1/stream/c", Some("end"), &close)
+            .await
+            .status,
+        201
+    );
+    s.shutdown().await.unwrap();
+
+    let s = start(file_config(dir.path())).await;
+    let a = s.local_addr();
+    let f = request(a, "GET", "/v1/stream/f", None, &[]).await;
+    assert_eq!((f.status, f.body.as_str()), (200, "hello world!"));
+    assert_eq!(
+        f.headers["stream-next-offset"],
+        "0000000000000000_0000000000000012"
+    );
+    // The fork's source was deleted while the fork read it: still 410, not re-creatable.
+    assert_eq!(
+        request(a, "GET", "/v1/stream/a", None, &[]).await.status,
+        410
+    );
+    assert_eq!(
+        request(a, "GET", "/v1/stream/gone", None, &[]).await.status,
+        404
+    );
+    let c = request(a, "GET", "/v1/stream/c", None, &[]).await;
+    assert_eq!(
+        (
+            c.body.as_str(),
+            c.headers["stream-closed"].to_str().unwrap()
+        ),
+        ("end", "true")
+    );
+    assert_eq!(
+        request(a, "POST", "/v1/stream/c", Some("x"), &[TEXT])
+            .await
+            .status,
+        409
+    );
+    // Ending the fork ends the soft-deleted source with it, on disk too.
+    assert_eq!(
+        request(a, "DELETE", "/v1/stream/f", None, &[]).await.status,
+        204
+    );
+    assert_eq!(
+        request(a, "GET", "/v1/stream/a", None, &[]).await.status,
+        404
+    );
+    s.shutdown().await.unwrap();
+    let s = start(file_config(dir.path())).await;
+    let a = s.local_addr();
+    assert_eq!(
+        request(a, "GET", "/v1/stream/a", None, &[]).await.status,
+        404
+    );
+    assert_eq!(
+        request(a, "PUT", "/v1/stream/a", Some("new"), &[TEXT])
+            .await
+            .status,
+        201
+    );
+    // The producer's retry of what it wrote before the restarts is a duplicate; its next goes in.
+    assert_eq!(
+        request(a, "POST", "/v1/stream/p", Some("1"), &producer)
+            .await
+            .status,
+        204
+    );
+    let next = [
+        TEXT,
+        ("producer-id", "p"),
+        ("producer-epoch", "0"),
+        ("producer-seq", "1"),
+    ];
+    assert_eq!(
+        request(a, "POST", "/v1/stream/p", Some("2"), &next)
+            .await
+            .status,
+        200
+    );
+    assert_eq!(
+        request(a, "GET", "/v1/stream/p", None, &[]).await.body,
+        "12"
+    );
     s.shutdown().await.unwrap();
 }
 

@@ -3,6 +3,7 @@
 mod bounds;
 mod decode;
 mod durable;
+mod durable_crash;
 mod file_log;
 mod follow;
 mod follow_cli;

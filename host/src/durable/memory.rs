@@ -1,10 +1,13 @@
-//! The in-memory Durable Streams store: every stream in a map, gone at restart.
+//! The Durable Streams store: every stream in a map, gone at restart unless the store was
+//! opened on a directory ([`MemoryStreams::open_dir`]), where every change is also written
+//! to the stream's file (`file.rs`) before it is acknowledged, and read back at the next start.
 //!
 //! Forks are copied at creation (`PROTOCOL.md` §4.2 allows copy-on-fork): a fork holds the
 //! source's data up to the divergence point, at the same offsets, so reads never stitch. The
 //! source still counts its forks: deleting a source with forks soft-deletes it (410 on its
 //! URL, its path not re-creatable), and the last fork's end removes it, up the chain.
 
+use super::file::{FileError, Journal, OpenReport};
 use super::store::{Admit, Append, Appended, Chunk, Config, Meta, StoreError, StreamStore};
 use bytes::Bytes;
 use sse_core::durable::{Offset, Tail};
@@ -45,6 +48,13 @@ impl Stream {
 
     /// Stores `items`; returns the new tail offset.
     fn push(&mut self, items: &[Bytes], max_bytes: u64) -> Result<Offset, StoreError> {
+        let (next, count) = self.plan(items, max_bytes)?;
+        self.apply(items, next, count);
+        Ok(next)
+    }
+
+    /// Where `items` would move the tail, and how far (checked against the bound).
+    fn plan(&self, items: &[Bytes], max_bytes: u64) -> Result<(Offset, u64), StoreError> {
         let added: u64 = items.iter().map(|i| i.len() as u64).sum();
         if self.size().saturating_add(added) > max_bytes {
             return Err(StoreError::StreamFull { max: max_bytes });
@@ -60,6 +70,11 @@ impl Stream {
             .next
             .advance(count)
             .map_err(|_| StoreError::OffsetOverflow)?;
+        Ok((next, count))
+    }
+
+    /// Stores `items` as [`Stream::plan`] allowed.
+    fn apply(&mut self, items: &[Bytes], next: Offset, count: u64) {
         if self.meta.config.json {
             self.messages.extend(items.iter().cloned());
         } else {
@@ -70,7 +85,6 @@ impl Stream {
         if count > 0 {
             self.boundaries.push(next.position());
         }
-        Ok(next)
     }
 }
 
@@ -80,12 +94,16 @@ struct Streams {
     total: u64,
     generation: u64,
     last_sweep: SystemTime,
+    /// The stream files, when the store is on a directory.
+    journal: Option<Journal>,
 }
 
 impl Streams {
     /// Ends a stream that was deleted or expired: soft when forks still read it, else gone,
-    /// and then its source loses a fork (and may go in turn).
-    fn end(&mut self, path: &str) {
+    /// and then its source loses a fork (and may go in turn). Returns the first error of
+    /// the files, if any (memory is changed regardless).
+    fn end(&mut self, path: &str) -> Option<std::io::Error> {
+        let mut failed = None;
         let mut next = Some(path.to_owned());
         // Each step removes one stream, so the chain is at most the map's size.
         let mut steps = self.map.len() + 1;
@@ -96,8 +114,19 @@ impl Streams {
             }
             let Some(s) = self.map.get_mut(&p) else { break };
             if s.forks > 0 {
+                if !s.soft_deleted
+                    && let Some(j) = &self.journal
+                    && let Err(e) = j.soft_delete(s.meta.generation)
+                {
+                    failed.get_or_insert(e);
+                }
                 s.soft_deleted = true;
                 break;
+            }
+            if let Some(j) = &self.journal
+                && let Err(e) = j.remove(s.meta.generation)
+            {
+                failed.get_or_insert(e);
             }
             let source = s.meta.config.fork.as_ref().map(|f| f.source.clone());
             self.total = self.total.saturating_sub(s.size());
@@ -111,6 +140,7 @@ impl Streams {
                 }
             }
         }
+        failed
     }
 
     fn expire(&mut self, path: &str, now: SystemTime) {
@@ -119,7 +149,7 @@ impl Streams {
             .get(path)
             .is_some_and(|s| !s.soft_deleted && s.meta.expired(now))
         {
-            self.end(path);
+            self.ended(path);
         }
         let due = now
             .duration_since(self.last_sweep)
@@ -133,8 +163,16 @@ impl Streams {
                 .map(|(p, _)| p.clone())
                 .collect();
             for p in expired {
-                self.end(&p);
+                self.ended(&p);
             }
+        }
+    }
+
+    /// [`Streams::end`] for an expiry: an error of the files is only logged (the stream is
+    /// gone for clients; its file, if left, expires again at the next start).
+    fn ended(&mut self, path: &str) {
+        if let Some(e) = self.end(path) {
+            tracing::warn!(error = %e, "Durable Streams: could not remove an expired stream's file");
         }
     }
 
@@ -167,11 +205,71 @@ impl MemoryStreams {
                 total: 0,
                 generation: 1,
                 last_sweep: SystemTime::UNIX_EPOCH,
+                journal: None,
             }),
             max_streams,
             max_stream_bytes,
             max_total_bytes: u64::MAX,
         }
+    }
+
+    /// The store on a directory: every stream read back from `dir` (torn tails cut), and
+    /// every change written there durably before it is acknowledged.
+    ///
+    /// # Errors
+    /// I/O errors, or a damaged stream file.
+    pub fn open_dir(
+        dir: &std::path::Path,
+        max_streams: usize,
+        max_stream_bytes: u64,
+        now: SystemTime,
+    ) -> Result<(Self, OpenReport), FileError> {
+        let (journal, recovered, report) = Journal::open(dir, now)?;
+        let store = MemoryStreams::new(max_streams, max_stream_bytes);
+        {
+            let mut streams = store
+                .streams
+                .lock()
+                .unwrap_or_else(std::sync::PoisonError::into_inner);
+            for r in recovered {
+                streams.generation = streams.generation.max(r.meta.generation.saturating_add(1));
+                let stream = Stream {
+                    tail: watch::Sender::new(r.meta.tail),
+                    meta: r.meta,
+                    bytes: r.bytes,
+                    messages: r.messages,
+                    boundaries: r.boundaries,
+                    forks: 0,
+                    soft_deleted: r.soft_deleted,
+                };
+                streams.total = streams.total.saturating_add(stream.size());
+                streams.map.insert(r.path, stream);
+            }
+            let sources: Vec<String> = streams
+                .map
+                .values()
+                .filter_map(|s| s.meta.config.fork.as_ref().map(|f| f.source.clone()))
+                .collect();
+            for src in sources {
+                if let Some(s) = streams.map.get_mut(&src) {
+                    s.forks += 1;
+                }
+            }
+            streams.journal = Some(journal);
+            // A soft-deleted stream whose last fork went just before a crash goes now.
+            let orphans: Vec<String> = streams
+                .map
+                .iter()
+                .filter(|(_, s)| s.soft_deleted && s.forks == 0)
+                .map(|(p, _)| p.clone())
+                .collect();
+            for p in orphans {
+                if let Some(e) = streams.end(&p) {
+                    return Err(e.into());
+                }
+            }
+        }
+        Ok((store, report))
     }
 
     /// The same with a bound on all streams' bytes together (the memory they may take).
@@ -342,8 +440,17 @@ impl StreamStore for MemoryStreams {
         let added: u64 = items.iter().map(|i| i.len() as u64).sum();
         self.check_total(streams.total, stream.size().saturating_add(added))?;
         let next = stream.push(&items, self.max_stream_bytes)?;
-        streams.total = streams.total.saturating_add(stream.size());
         stream.meta.tail = Tail { next, closed };
+        if let Some(j) = &streams.journal {
+            let data: Vec<&[u8]> = if stream.meta.config.json {
+                stream.messages.iter().map(AsRef::as_ref).collect()
+            } else {
+                vec![&stream.bytes]
+            };
+            j.create(path, &stream.meta, &data, &stream.boundaries)
+                .map_err(io_error)?;
+        }
+        streams.total = streams.total.saturating_add(stream.size());
         stream.tail.send_replace(stream.meta.tail);
         let meta = stream.meta.clone();
         if let Some(f) = &meta.config.fork
@@ -358,7 +465,12 @@ impl StreamStore for MemoryStreams {
     fn append(&self, path: &str, req: Append, now: SystemTime) -> Result<Appended, StoreError> {
         let mut streams = self.lock(path, now);
         streams.live(path)?;
-        let Streams { map, total, .. } = &mut *streams;
+        let Streams {
+            map,
+            total,
+            journal,
+            ..
+        } = &mut *streams;
         let stream = map.get_mut(path).ok_or(StoreError::NotFound)?;
         stream.meta.touched = now;
         match stream.meta.admit(&req)? {
@@ -369,7 +481,12 @@ impl StreamStore for MemoryStreams {
             Admit::Write => {
                 let added: u64 = req.items.iter().map(|i| i.len() as u64).sum();
                 self.check_total(*total, added)?;
-                let next = stream.push(&req.items, self.max_stream_bytes)?;
+                let (next, count) = stream.plan(&req.items, self.max_stream_bytes)?;
+                if let Some(j) = journal {
+                    j.append(stream.meta.generation, &req, next)
+                        .map_err(io_error)?;
+                }
+                stream.apply(&req.items, next, count);
                 *total = total.saturating_add(added);
                 stream.meta.commit(&req, next);
                 stream.tail.send_replace(stream.meta.tail);
@@ -438,12 +555,19 @@ impl StreamStore for MemoryStreams {
     fn delete(&self, path: &str, now: SystemTime) -> Result<(), StoreError> {
         let mut streams = self.lock(path, now);
         streams.live(path)?;
-        streams.end(path);
-        Ok(())
+        match streams.end(path) {
+            None => Ok(()),
+            Some(e) => Err(io_error(e)),
+        }
     }
 
     fn watch(&self, path: &str, now: SystemTime) -> Result<watch::Receiver<Tail>, StoreError> {
         let mut streams = self.lock(path, now);
         streams.live(path).map(|s| s.tail.subscribe())
     }
+}
+
+fn io_error(e: std::io::Error) -> StoreError {
+    tracing::error!(error = %e, "Durable Streams: writing a stream file failed");
+    StoreError::Io(e.to_string())
 }

@@ -7,9 +7,11 @@
 //! Writes (`PUT`, `POST`, `DELETE`) take the server's write token and the same-origin check;
 //! reads take the read token when reads are protected, like `/stream`.
 
+mod file;
 mod memory;
 pub mod store;
 
+pub use file::{FileError, OpenReport};
 pub use memory::MemoryStreams;
 pub use store::StreamStore;
 
@@ -184,6 +186,7 @@ impl From<StoreError> for DsError {
             StoreError::TooManyProducers => DsError::new(StatusCode::TOO_MANY_REQUESTS, msg),
             StoreError::SourceGone => DsError::new(StatusCode::CONFLICT, msg),
             StoreError::ForkBeyondTail | StoreError::SubOffsetOvershoot => DsError::bad(msg),
+            StoreError::Io(_) => DsError::new(StatusCode::INTERNAL_SERVER_ERROR, msg),
             StoreError::StreamFull { .. } | StoreError::OffsetOverflow => {
                 DsError::new(StatusCode::PAYLOAD_TOO_LARGE, msg)
             }

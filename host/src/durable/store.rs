@@ -202,6 +202,9 @@ pub enum StoreError {
     /// Offsets ran out (16 digits).
     #[error("the stream's offsets are exhausted")]
     OffsetOverflow,
+    /// The store's files could not be written: nothing was acknowledged.
+    #[error("the stream could not be written to disk: {0}")]
+    Io(String),
 }
 
 /// A stream's metadata and writer state: what `HEAD` shows and what [`Meta::admit`] checks.

@@ -31,6 +31,7 @@ use crate::log::{FileLog, Log, MemoryLog, RedisConfig, RedisLog};
 use std::net::SocketAddr;
 use std::path::PathBuf;
 use std::sync::Arc;
+use std::time::SystemTime;
 use tokio::net::TcpListener;
 use tokio::sync::watch;
 use tokio::task::JoinHandle;
@@ -44,6 +45,32 @@ pub enum Store {
     File(PathBuf),
     /// A Redis log shared by several nodes (`--store redis://…`).
     Redis(RedisConfig),
+}
+
+/// The Durable Streams store: on a directory store, files under `<dir>/durable/` (read back
+/// now); otherwise in memory.
+async fn open_durable(config: &ServerConfig) -> anyhow::Result<crate::durable::MemoryStreams> {
+    let (max_streams, max_bytes) = (
+        config.durable.args.max_streams,
+        config.durable.max_stream_bytes,
+    );
+    let Store::File(dir) = &config.store else {
+        return Ok(crate::durable::MemoryStreams::new(max_streams, max_bytes));
+    };
+    let dir = dir.join("durable");
+    let shown = dir.display().to_string();
+    let (store, report) = tokio::task::spawn_blocking(move || {
+        crate::durable::MemoryStreams::open_dir(&dir, max_streams, max_bytes, SystemTime::now())
+    })
+    .await?
+    .map_err(|e| anyhow::anyhow!("cannot open the Durable Streams files in {shown}: {e}"))?;
+    tracing::info!(
+        dir = %shown,
+        streams = report.streams,
+        truncated = report.truncated,
+        "opened the Durable Streams files"
+    );
+    Ok(store)
 }
 
 /// Everything `serve` needs.
@@ -178,6 +205,7 @@ impl Server {
                 Log::Redis(log)
             }
         };
+        let durable = open_durable(&config).await?;
         let hub = Hub::new(log, config.hub.clone());
         let inbox = Arc::new(Inbox::new());
         let replies = Arc::new(crate::replies::Replies::default());
@@ -196,13 +224,7 @@ impl Server {
             hub: hub.clone(),
             inbox,
             replies,
-            durable: Arc::new(
-                crate::durable::MemoryStreams::new(
-                    config.durable.args.max_streams,
-                    config.durable.max_stream_bytes,
-                )
-                .with_max_total(config.durable.max_total_bytes),
-            ),
+            durable: Arc::new(durable.with_max_total(config.durable.max_total_bytes)),
             config,
             closing: closing.clone(),
         });

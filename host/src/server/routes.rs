@@ -48,21 +48,22 @@ pub(super) fn router(app: Arc<App>) -> Router {
         Arc::clone(&app.durable),
     );
     let mut router = open.merge(reads).merge(writes);
-    // Durable Streams are kept in memory only so far: on a durable store they would be
-    // acknowledged and then lost at the next restart, so they are refused there instead.
-    router = if app.config.store == super::Store::Memory {
-        router.route_service("/v1/stream/{*path}", durable)
-    } else {
+    // Durable Streams have a memory store and a file store (a directory store's `durable/`);
+    // on Redis they would be acknowledged and then lost at the next restart, so they are
+    // refused there instead.
+    router = if matches!(app.config.store, super::Store::Redis(_)) {
         router.route(
             "/v1/stream/{*path}",
             any(|| async {
                 ApiError::new(
                     StatusCode::NOT_IMPLEMENTED,
-                    "Durable Streams are kept in memory only in this version, so this server \
-                     (a durable store) does not offer them: start one with --store memory",
+                    "Durable Streams have no Redis store in this version, so this server does \
+                     not offer them: start one with a directory --store or --store memory",
                 )
             }),
         )
+    } else {
+        router.route_service("/v1/stream/{*path}", durable)
     };
     let mut router = router
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint") })
