@@ -77,7 +77,7 @@ pub(super) struct Recovered {
     pub soft_deleted: bool,
 }
 
-/// What [`Journal::open`] found.
+/// What opening the stream files found.
 #[derive(Debug, Default, Clone, Copy)]
 pub struct OpenReport {
     /// Streams read back.
@@ -112,19 +112,25 @@ struct ProducerRec {
 }
 
 #[derive(Serialize, Deserialize)]
+struct CreateRec {
+    path: String,
+    generation: u64,
+    config: ConfigRec,
+    requested: ConfigRec,
+    next: (u64, u64),
+    closed: bool,
+    boundaries: Vec<u64>,
+    /// Length of each data item that follows the header.
+    items: Vec<u64>,
+}
+
+/// One record's header: what the record is (its data follows it).
+type Parsed<'a> = (Head, &'a [u8], usize);
+
+#[derive(Serialize, Deserialize)]
 #[serde(tag = "kind", rename_all = "snake_case")]
 enum Head {
-    Create {
-        path: String,
-        generation: u64,
-        config: ConfigRec,
-        requested: ConfigRec,
-        next: (u64, u64),
-        closed: bool,
-        boundaries: Vec<u64>,
-        /// Length of each data item that follows the header.
-        items: Vec<u64>,
-    },
+    Create(Box<CreateRec>),
     Append {
         items: Vec<u64>,
         next: (u64, u64),
@@ -218,7 +224,7 @@ fn u32_at(b: &[u8], at: usize) -> Option<u32> {
 
 /// One record parsed from `buf` at `at`: `Ok(None)` when the bytes from `at` to the end are
 /// an interrupted write (a prefix of a record, or a last record failing its CRC).
-fn parse(buf: &[u8], at: usize) -> Result<Option<(Head, &[u8], usize)>, String> {
+fn parse(buf: &[u8], at: usize) -> Result<Option<Parsed<'_>>, String> {
     let rest = buf.len() - at;
     if rest < HEADER {
         return if MAGIC.starts_with(&buf[at..at + rest.min(4)]) || buf[at..].iter().all(|b| *b == 0)
@@ -239,7 +245,12 @@ fn parse(buf: &[u8], at: usize) -> Result<Option<(Head, &[u8], usize)>, String> 
     let crc = u32_at(buf, at + 8).unwrap_or(0);
     let end = at + HEADER + len;
     if end > buf.len() {
-        return Ok(None);
+        // Cut short, unless its length was hit and intact records follow: damage.
+        return if intact_after(buf, at + 4) {
+            Err("a record's length runs past the end, yet intact records follow".into())
+        } else {
+            Ok(None)
+        };
     }
     let payload = &buf[at + HEADER..end];
     let mut h = crc32fast::Hasher::new();
@@ -256,6 +267,29 @@ fn parse(buf: &[u8], at: usize) -> Result<Option<(Head, &[u8], usize)>, String> 
     let head = payload.get(4..4 + hlen).ok_or("short header")?;
     let head: Head = serde_json::from_slice(head).map_err(|e| format!("header: {e}"))?;
     Ok(Some((head, &payload[4 + hlen..], end)))
+}
+
+/// Whether an intact record (magic, length within the file, CRC) starts after `from`.
+fn intact_after(buf: &[u8], from: usize) -> bool {
+    let mut at = from;
+    while let Some(i) = buf
+        .get(at..)
+        .and_then(|b| b.windows(4).position(|w| w == MAGIC))
+    {
+        let start = at + i;
+        if let (Some(len), Some(crc)) = (u32_at(buf, start + 4), u32_at(buf, start + 8))
+            && let Some(payload) = buf.get(start + HEADER..start + HEADER + len as usize)
+        {
+            let mut h = crc32fast::Hasher::new();
+            h.update(&buf[start + 4..start + 8]);
+            h.update(payload);
+            if h.finalize() == crc {
+                return true;
+            }
+        }
+        at = start + 1;
+    }
+    false
 }
 
 /// Splits `data` by `lens`.
@@ -281,10 +315,8 @@ impl Journal {
     ) -> Result<(Journal, Vec<Recovered>, OpenReport), FileError> {
         let created = !dir.exists();
         fs::create_dir_all(dir)?;
-        if created {
-            if let Some(parent) = dir.parent() {
-                sync_dir(parent)?;
-            }
+        if created && let Some(parent) = dir.parent() {
+            sync_dir(parent)?;
         }
         let mut found: Vec<(u64, PathBuf)> = Vec::new();
         for entry in fs::read_dir(dir)? {
@@ -336,7 +368,7 @@ impl Journal {
         items: &[&[u8]],
         boundaries: &[u64],
     ) -> io::Result<()> {
-        let head = Head::Create {
+        let head = Head::Create(Box::new(CreateRec {
             path: path.to_owned(),
             generation: meta.generation,
             config: config_rec(&meta.config),
@@ -345,7 +377,7 @@ impl Journal {
             closed: meta.tail.closed,
             boundaries: boundaries.to_vec(),
             items: items.iter().map(|i| i.len() as u64).collect(),
-        };
+        }));
         let bytes = record(&head, items);
         let target = self.file(meta.generation);
         let tmp = target.with_extension("ds.tmp");
@@ -422,7 +454,10 @@ fn read_stream(file: &Path, now: SystemTime) -> Result<(Recovered, bool), FileEr
     let (head, data, mut at) = parse(&buf, 0)
         .map_err(|e| corrupt(0, e))?
         .ok_or_else(|| corrupt(0, "no complete creation record".into()))?;
-    let Head::Create {
+    let Head::Create(create) = head else {
+        return Err(corrupt(0, "the first record is not a creation".into()));
+    };
+    let CreateRec {
         path,
         generation,
         config,
@@ -431,10 +466,7 @@ fn read_stream(file: &Path, now: SystemTime) -> Result<(Recovered, bool), FileEr
         closed,
         boundaries,
         items,
-    } = head
-    else {
-        return Err(corrupt(0, "the first record is not a creation".into()));
-    };
+    } = *create;
     let bad = |at: usize, what: &str| corrupt(at, what.to_owned());
     let config = config_of(config).ok_or_else(|| bad(0, "bad configuration"))?;
     let requested = config_of(requested).ok_or_else(|| bad(0, "bad configuration"))?;

@@ -238,3 +238,147 @@ fn all_streams_together_are_bounded_and_ending_one_frees_its_bytes() {
         .unwrap();
     assert_eq!(read_all(&s, "f", now).unwrap(), "1234");
 }
+
+fn open_dir(dir: &std::path::Path, now: SystemTime) -> MemoryStreams {
+    MemoryStreams::open_dir(dir, 10, 1 << 20, now).unwrap().0
+}
+
+/// Where each record of a stream file starts.
+fn records(file: &[u8]) -> Vec<usize> {
+    file.windows(4)
+        .enumerate()
+        .filter(|(_, w)| *w == [0xFF, b'D', b'S', b'1'])
+        .map(|(i, _)| i)
+        .collect()
+}
+
+fn stream_files(dir: &std::path::Path) -> Vec<std::path::PathBuf> {
+    let mut v: Vec<_> = std::fs::read_dir(dir)
+        .unwrap()
+        .map(|e| e.unwrap().path())
+        .collect();
+    v.sort();
+    v
+}
+
+#[test]
+fn a_torn_last_append_is_cut_at_open_and_the_stream_goes_on() {
+    let tmp = tempfile::tempdir().unwrap();
+    let now = SystemTime::now();
+    {
+        let s = open_dir(tmp.path(), now);
+        s.create("a/../../x", text(), vec![], false, now).unwrap();
+        s.append("a/../../x", append("hello "), now).unwrap();
+        s.append("a/../../x", append("world"), now).unwrap();
+    }
+    let files = stream_files(tmp.path());
+    assert_eq!(files.len(), 1, "one file, named by number: {files:?}");
+    let file = &files[0];
+    let full = std::fs::read(file).unwrap();
+    // Every cut inside the last record (an interrupted append) loses that append only.
+    let last = records(&full)[2];
+    for cut in [1, 6, 13, full.len() - last - 1] {
+        std::fs::write(file, &full[..last + cut]).unwrap();
+        let (s, report) = MemoryStreams::open_dir(tmp.path(), 10, 1 << 20, now).unwrap();
+        assert_eq!(report.truncated, 1, "cut at {cut}");
+        assert_eq!(
+            read_all(&s, "a/../../x", now).unwrap(),
+            "hello ",
+            "cut at {cut}"
+        );
+        assert_eq!(std::fs::metadata(file).unwrap().len(), last as u64);
+        std::fs::write(file, &full).unwrap();
+    }
+    // A flipped byte in the last record is a torn write too; zeros after the end as well.
+    let mut flipped = full.clone();
+    flipped[full.len() - 2] ^= 1;
+    std::fs::write(file, &flipped).unwrap();
+    assert_eq!(
+        read_all(&open_dir(tmp.path(), now), "a/../../x", now).unwrap(),
+        "hello "
+    );
+    let mut zeros = full.clone();
+    zeros.extend_from_slice(&[0; 100]);
+    std::fs::write(file, &zeros).unwrap();
+    let s = open_dir(tmp.path(), now);
+    assert_eq!(read_all(&s, "a/../../x", now).unwrap(), "hello world");
+    s.append("a/../../x", append("!"), now).unwrap();
+    drop(s);
+    let s = open_dir(tmp.path(), now);
+    assert_eq!(read_all(&s, "a/../../x", now).unwrap(), "hello world!");
+}
+
+#[test]
+fn damage_before_the_last_record_refuses_to_open_and_changes_nothing() {
+    let tmp = tempfile::tempdir().unwrap();
+    let now = SystemTime::now();
+    {
+        let s = open_dir(tmp.path(), now);
+        s.create("a", text(), vec![], false, now).unwrap();
+        s.append("a", append("one"), now).unwrap();
+        s.append("a", append("two"), now).unwrap();
+    }
+    let file = stream_files(tmp.path()).remove(0);
+    let mut bytes = std::fs::read(&file).unwrap();
+    // A byte of the middle record ("one").
+    let at = records(&bytes)[2] - 2;
+    bytes[at] ^= 1;
+    std::fs::write(&file, &bytes).unwrap();
+    let err = MemoryStreams::open_dir(tmp.path(), 10, 1 << 20, now).unwrap_err();
+    assert!(err.to_string().contains("damaged"), "{err}");
+    assert_eq!(std::fs::read(&file).unwrap(), bytes, "untouched");
+    // A length hit so that the record seems to run past the end, with the last one intact.
+    bytes[at] ^= 1;
+    let len_at = records(&bytes)[1] + 7;
+    bytes[len_at] = 0x7F;
+    std::fs::write(&file, &bytes).unwrap();
+    let err = MemoryStreams::open_dir(tmp.path(), 10, 1 << 20, now).unwrap_err();
+    assert!(err.to_string().contains("intact records follow"), "{err}");
+    assert_eq!(std::fs::read(&file).unwrap(), bytes, "untouched");
+}
+
+#[test]
+fn json_messages_producers_and_expiry_survive_a_reopen() {
+    let tmp = tempfile::tempdir().unwrap();
+    let now = SystemTime::now();
+    let json = Config {
+        content_type: "application/json".into(),
+        json: true,
+        ..text()
+    };
+    let ttl = Config {
+        lifetime: Lifetime::Ttl(60),
+        ..text()
+    };
+    {
+        let s = open_dir(tmp.path(), now);
+        let msgs = vec![Bytes::from_static(b"{\"a\":1}"), Bytes::from_static(b"[2]")];
+        s.create("j", json.clone(), msgs, false, now).unwrap();
+        s.create("t", ttl.clone(), vec![], false, now).unwrap();
+        let mut p = append("x");
+        p.producer = Some(Producer {
+            id: "w".into(),
+            epoch: 3,
+            seq: 0,
+        });
+        s.append("t", p, now).unwrap();
+    }
+    let s = open_dir(tmp.path(), now);
+    let c = s.read("j", Offset::ZERO, 1 << 20, now).unwrap();
+    assert_eq!(c.items.len(), 2);
+    assert_eq!(c.next, Offset::at(2).unwrap());
+    let m = s.meta("t", now).unwrap();
+    assert_eq!(m.producers["w"].epoch, 3);
+    assert!(
+        s.create("t", ttl, vec![], false, now).is_ok(),
+        "same config"
+    );
+    // Expiry removes the stream's file.
+    let later = now + Duration::from_secs(120);
+    assert_eq!(s.meta("t", later).unwrap_err(), StoreError::NotFound);
+    assert_eq!(stream_files(tmp.path()).len(), 1);
+    drop(s);
+    let s = open_dir(tmp.path(), later);
+    assert_eq!(s.meta("t", later).unwrap_err(), StoreError::NotFound);
+    assert!(s.meta("j", later).is_ok());
+}
