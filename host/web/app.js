@@ -90,6 +90,12 @@ let sending = false; // a chat POST is in flight
  * count of the first State of each stream (`undefined` until that State arrives).
  */
 let backlogEnd = Infinity;
+/**
+ * A `reset` into a log longer than the window (the server came back with another, long
+ * history): instead of replaying all of it, this tab's session starts again at the newest
+ * window, as at boot. Set by fromSession, done by drive() once the current chunk is through.
+ */
+let restart = null;
 
 // ---------------------------------------------------------------------------------------------
 // Driving the session.
@@ -97,6 +103,7 @@ let backlogEnd = Infinity;
 /** Perform the session's actions, hand its outputs to the app, re-arm its timer and redraw. */
 function drive() {
   if (!follow) return;
+  if (restart) restartAtWindow();
   for (let action = follow.pollAction(); action; action = follow.pollAction()) {
     if (action.kind === 'close') closeStream();
     else if (action.kind === 'connect') openStream(action);
@@ -178,11 +185,37 @@ const RELAYED = new Set(['message', 'state', 'start-over', 'session-ended', 'sta
  *  after it, read before the next output is made, and the status it came with), then handled
  *  here. */
 function fromSession(out) {
+  if (restart) return; // the rest of the old session's replay, which the restart replaces
+  if (out.type === 'start-over' && out.reset) {
+    const reset = parse(out.reset);
+    const count = reset?.message_count;
+    const { window: size } = timelineWindow.sizes;
+    if (Number.isInteger(count) && count > size && typeof reset.epoch === 'string') {
+      restart = { next: count - size, epoch: reset.epoch, count, out };
+      return;
+    }
+  }
+  relayAndHandle(out);
+}
+
+function relayAndHandle(out) {
   if (share?.leader && RELAYED.has(out.type)) {
     const status = statusForWire(follow.status());
     share.post({ t: 'out', out, next: follow.next(), epoch: follow.epoch(), status });
   }
   handle(out);
+}
+
+/** The restart fromSession asked for: a new session resumed at the newest window. */
+function restartAtWindow() {
+  const { next, epoch: ofEpoch, count, out } = restart;
+  restart = null;
+  closeStream();
+  follow.resume(next, ofEpoch);
+  follow.start(now());
+  // The start over, handled (and relayed to the other tabs) with the new session's resume point.
+  relayAndHandle(out);
+  timelineWindow.expect(count);
 }
 
 let relayedStatus = '';
