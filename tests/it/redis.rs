@@ -654,3 +654,32 @@ async fn a_redis_cluster_failover_keeps_indices_dense_and_subscribers_following(
     drop(sb);
     shutdown(vec![a, b]).await;
 }
+
+/// Durable Streams have no Redis store yet: a Redis node refuses them (501, JSON) instead of
+/// acknowledging appends that only its memory would hold, and so no other node could read.
+#[tokio::test]
+async fn durable_streams_are_refused_on_a_redis_store() {
+    let redis = RedisServer::start(Persistence::None);
+    let node = start(node_config(&redis.url(), "sse:test", None)).await;
+    let a = node.local_addr();
+    for method in ["PUT", "POST", "GET", "DELETE"] {
+        let r = request(
+            a,
+            method,
+            "/v1/stream/chat/1",
+            Some("x"),
+            &[("content-type", "text/plain")],
+        )
+        .await;
+        assert_eq!(r.status, 501, "{method}: {}", r.body);
+        assert!(
+            r.json()["error"]
+                .as_str()
+                .unwrap()
+                .contains("no Redis store"),
+            "{}",
+            r.body
+        );
+    }
+    shutdown(vec![node]).await;
+}
