@@ -283,6 +283,8 @@ test('a follower tab loads the newest window below the leader\'s resume point, t
     });
     assert.equal(res.status, 200);
     await follower.locator(`#timeline > li[data-idx="${N}"]`).waitFor();
+    // The append's scroll to the bottom runs on the next frame: scroll up after it, not before.
+    await follower.evaluate(() => new Promise((r) => requestAnimationFrame(() => requestAnimationFrame(r))));
     await follower.evaluate(() => window.scrollTo(0, 0));
     await waitFor(async () => (await window_(follower)).lo < N - 200 && (await idle(follower)), { what: 'older messages' });
     const idx = await contiguous(follower);
