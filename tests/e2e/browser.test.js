@@ -21,6 +21,7 @@ import {
   timeline,
   waitFor,
   waitForStatus,
+  withCleanup,
 } from './support.js';
 
 /** The demo agent at a brisk pace (a turn takes about half a second). */
@@ -33,16 +34,6 @@ before(async () => {
 after(async () => {
   await browser?.close();
 });
-
-/** Runs `body` with servers that are killed afterwards whatever happens. */
-async function withCleanup(body) {
-  const cleanups = [];
-  try {
-    await body((fn) => cleanups.push(fn));
-  } finally {
-    for (const fn of cleanups.reverse()) await fn().catch(() => {});
-  }
-}
 
 /** Sends a chat from the page and waits until the agent's turn has ended. */
 async function chatTurn(page, text) {

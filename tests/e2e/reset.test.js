@@ -6,13 +6,17 @@ import assert from 'node:assert/strict';
 import net from 'node:net';
 import { after, before, test } from 'node:test';
 import {
+  RECORDER,
+  contiguous,
   conversation,
   getState,
+  idle,
   launchBrowser,
   startServerWith,
   timeline,
   waitFor,
   waitForStatus,
+  withCleanup,
 } from './support.js';
 
 let browser;
@@ -22,34 +26,6 @@ before(async () => {
 after(async () => {
   await browser?.close();
 });
-
-async function withCleanup(body) {
-  const cleanups = [];
-  try {
-    await body((fn) => cleanups.push(fn));
-  } finally {
-    for (const fn of cleanups.reverse()) await fn().catch(() => {});
-  }
-}
-
-/** Records every message index drawn (`window.drawn`). */
-const RECORDER = () => {
-  window.drawn = [];
-  new MutationObserver((records) => {
-    for (const r of records) for (const n of r.addedNodes) if (n.dataset?.idx) window.drawn.push(Number(n.dataset.idx));
-  }).observe(document, { childList: true, subtree: true });
-};
-
-/** The timeline's indices; asserts they run without a hole or a duplicate. */
-async function contiguous(page) {
-  const idx = (await timeline(page)).map((m) => m.idx);
-  for (let i = 1; i < idx.length; i += 1) {
-    assert.equal(idx[i], idx[i - 1] + 1, `the timeline runs without a hole or a duplicate: ${idx[i - 1]}, ${idx[i]}`);
-  }
-  return idx;
-}
-
-const idle = (page) => page.evaluate(() => !window.sseUi.timeline.paging);
 
 /**
  * A TCP forwarder on 127.0.0.1 whose target can be switched: `switchTo(port)` cuts every

@@ -3,6 +3,7 @@
 //
 // Every process started here is tracked and killed when the test process exits, however it exits.
 
+import assert from 'node:assert/strict';
 import { spawn } from 'node:child_process';
 import fs from 'node:fs';
 import http from 'node:http';
@@ -382,3 +383,37 @@ export async function startServerWith(messages, { args = ['--memory'], token } =
   });
   return server;
 }
+
+/** Runs `body(defer)`; what it deferred is stopped afterwards, last first, whatever happens. */
+export async function withCleanup(body) {
+  const cleanups = [];
+  try {
+    await body((fn) => cleanups.push(fn));
+  } finally {
+    for (const fn of cleanups.reverse()) await fn().catch(() => {});
+  }
+}
+
+/** An init script: records every message index ever drawn (`window.drawn`) and the most list
+ *  items the timeline held at once (`window.maxInDom`). */
+export const RECORDER = () => {
+  window.drawn = [];
+  window.maxInDom = 0;
+  new MutationObserver((records) => {
+    const list = document.getElementById('timeline');
+    for (const r of records) for (const n of r.addedNodes) if (n.dataset?.idx) window.drawn.push(Number(n.dataset.idx));
+    window.maxInDom = Math.max(window.maxInDom, list?.childElementCount ?? 0);
+  }).observe(document, { childList: true, subtree: true });
+};
+
+/** The timeline's indices; asserts they run without a hole or a duplicate. */
+export async function contiguous(page) {
+  const idx = (await timeline(page)).map((m) => m.idx);
+  for (let i = 1; i < idx.length; i += 1) {
+    assert.equal(idx[i], idx[i - 1] + 1, `the timeline runs without a hole or a duplicate: ${idx[i - 1]}, ${idx[i]}`);
+  }
+  return idx;
+}
+
+/** No page of history is being fetched or drawn. */
+export const idle = (page) => page.evaluate(() => !window.sseUi.timeline.paging);

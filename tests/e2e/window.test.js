@@ -6,15 +6,19 @@
 import assert from 'node:assert/strict';
 import { after, before, test } from 'node:test';
 import {
+  RECORDER,
+  contiguous,
   conversation,
   getMessages,
   getState,
+  idle,
   launchBrowser,
   openPage,
   startServerWith,
   timeline,
   waitFor,
   waitForStatus,
+  withCleanup,
 } from './support.js';
 
 let browser;
@@ -24,39 +28,6 @@ before(async () => {
 after(async () => {
   await browser?.close();
 });
-
-/** Runs `body` with what it starts stopped afterwards whatever happens. */
-async function withCleanup(body) {
-  const cleanups = [];
-  try {
-    await body((fn) => cleanups.push(fn));
-  } finally {
-    for (const fn of cleanups.reverse()) await fn().catch(() => {});
-  }
-}
-
-/** Records, from the page's start, every message index ever drawn and the most in the DOM. */
-const RECORDER = () => {
-  window.drawn = [];
-  window.maxInDom = 0;
-  new MutationObserver((records) => {
-    const list = document.getElementById('timeline');
-    for (const r of records) for (const n of r.addedNodes) if (n.dataset?.idx) window.drawn.push(Number(n.dataset.idx));
-    window.maxInDom = Math.max(window.maxInDom, list?.childElementCount ?? 0);
-  }).observe(document, { childList: true, subtree: true });
-};
-
-/** The timeline's indices; asserts they run without a hole or a duplicate. */
-async function contiguous(page) {
-  const idx = (await timeline(page)).map((m) => m.idx);
-  for (let i = 1; i < idx.length; i += 1) {
-    assert.equal(idx[i], idx[i - 1] + 1, `the timeline runs without a hole or a duplicate: ${idx[i - 1]}, ${idx[i]}`);
-  }
-  return idx;
-}
-
-/** No page of history is being fetched or drawn. */
-const idle = (page) => page.evaluate(() => !window.sseUi.timeline.paging);
 
 const window_ = (page) => page.evaluate(() => ({ lo: window.sseUi.timeline.lo, hi: window.sseUi.timeline.hi }));
 
