@@ -188,10 +188,9 @@ function fromSession(out) {
   if (restart) return; // the rest of the old session's replay, which the restart replaces
   if (out.type === 'start-over' && out.reset) {
     const reset = parse(out.reset);
-    const count = reset?.message_count;
-    const { window: size } = timelineWindow.sizes;
-    if (Number.isInteger(count) && count > size && typeof reset.epoch === 'string') {
-      restart = { next: count - size, epoch: reset.epoch, count, out };
+    const next = windowStart(reset);
+    if (next !== undefined) {
+      restart = { next, epoch: reset.epoch, count: reset.message_count, out };
       return;
     }
   }
@@ -204,6 +203,18 @@ function relayAndHandle(out) {
     share.post({ t: 'out', out, next: follow.next(), epoch: follow.epoch(), status });
   }
   handle(out);
+}
+
+/**
+ * Where a session resumes to replay only the newest window of a log that `{message_count,
+ * epoch}` (a State or a reset) describes; undefined when the log fits in the window.
+ */
+function windowStart(log) {
+  const count = log?.message_count;
+  const { window: size } = timelineWindow.sizes;
+  return Number.isInteger(count) && count > size && typeof log.epoch === 'string'
+    ? count - size
+    : undefined;
 }
 
 /** The restart fromSession asked for: a new session resumed at the newest window. */
@@ -686,12 +697,9 @@ function startSession(from) {
       } else {
         // A long conversation: replay only the newest window; older pages come from
         // `messages` as the reader scrolls up. The session decides what that means on the wire.
-        const count = state?.message_count;
-        const { window: size } = timelineWindow.sizes;
-        if (Number.isInteger(count) && count > size && typeof state.epoch === 'string') {
-          f.resume(count - size, state.epoch);
-        }
-        timelineWindow.expect(count);
+        const next = windowStart(state);
+        if (next !== undefined) f.resume(next, state.epoch);
+        timelineWindow.expect(state?.message_count);
       }
       follow = f;
       follow.start(now());
