@@ -13,10 +13,17 @@
 //! protocol's lexicographic order the numeric order of `(segment, position)`, and the format
 //! contains none of `, & = ? /`. The sentinels `-1` (the beginning) and `now` (the tail) are
 //! requests only; [`Offset`] can never format as either.
+//!
+//! # Reading a stream
+//! [`follow`] is the client side of the SSE mode: a session that is fed the bytes of
+//! `live=sse` responses and says what data to hand out, where to resume, and when the stream
+//! is closed. It treats offsets as the protocol says clients must: opaque text.
 
 use crate::encode::BufferTooSmall;
 use crate::event::{EventName, Frame};
 use core::fmt;
+
+pub mod follow;
 
 /// Digits in each half of an offset.
 pub const OFFSET_DIGITS: usize = 16;
