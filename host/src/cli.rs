@@ -26,7 +26,9 @@ pub enum Command {
     /// Follow a live event stream, reconnecting and resuming as needed.
     ///
     /// Works against any SSE server; against `sse-host serve` it also resumes by message index,
-    /// drops duplicates, recovers a gap by resuming at the first missing index, and starts over when the server's log was replaced. On a
+    /// drops duplicates, recovers a gap by resuming at the first missing index, and starts over when the server's log was replaced. A
+    /// Durable Streams URL (`/v1/stream/…`, or `--durable`) is read in SSE mode: its bytes as
+    /// they are, resumed from `streamNextOffset`, until the stream is closed (exit 0). On a
     /// terminal, line 1 is a live status line (connection status with its reason and reconnect
     /// countdown, the agent's state, tokens and cost) above the scrolling messages; when stdout is
     /// not a terminal it prints plain lines instead (tool runs as `$ command → result`, with ✗

@@ -1,5 +1,10 @@
 //! `sse-host follow URL`: print a live, reconnecting event stream.
 //!
+//! A Durable Streams URL (`--durable`, `--offset`, or a path with `/v1/stream/`) is read in
+//! SSE mode instead (`client::follow_durable`, over `sse_core::durable::follow`): the stream's
+//! bytes go to stdout as they are (with `--json`, one line per `data` event), statuses to
+//! stderr, and a closed stream ends it with exit 0.
+//!
 //! Human mode on a terminal keeps one status line at the top of the screen (a scroll region below
 //! it holds the messages): the connection indicator with its reason and reconnect countdown, the
 //! agent's state, tokens and cost. Not on a terminal it prints plain lines. `--json` prints one
@@ -17,8 +22,8 @@ use futures_util::StreamExt;
 use serde_json::{Value, json};
 
 use crate::client::{
-    self, DATA_LIMIT, DEFAULT_EVENT_BYTES, DEFAULT_LINE_BYTES, Event, LINE_LIMIT, Observation,
-    Options, Reason, StatusChange, StatusKind,
+    self, DATA_LIMIT, DEFAULT_EVENT_BYTES, DEFAULT_LINE_BYTES, DurableObservation, Event,
+    LINE_LIMIT, Observation, Options, Reason, StatusChange, StatusKind,
 };
 
 /// Exit status: the server answered `204 No Content`, "stop" (WHATWG: do not reconnect).
@@ -43,10 +48,27 @@ a character boundary and the event marked \"truncated\":true) and --max-line-byt
 reported; the resume point is kept: the event's other `id:` lines still count). The bounds are
 set at run time below compile-time maxima of 4 MiB and 64 KiB.
 
+Durable Streams: with --durable, --offset, or a URL whose path contains `/v1/stream/` (where
+`sse-host serve` mounts them), the URL is read as a Durable Stream in SSE mode:
+`GET URL?offset=O&live=sse` (`&cursor=C` once the server sent one). O starts at --offset
+(-1: the beginning, `now`: only new data, or an offset printed before) and then is the last
+`streamNextOffset` of a `control` event. Data is printed only once the `control` event after it
+confirms its offset, so a cut connection neither loses nor repeats a byte. stdout gets the
+stream's bytes exactly as appended (base64 decoded; nothing added), statuses go to stderr;
+with --json, one line per `data` event {\"event\":{\"type\":\"data\",\"data\":D,\"offset\":O}}
+(\"data_base64\" instead of \"data\" for bytes that are not UTF-8; O on the last event before a
+`control` event, else null), {\"event\":{\"type\":\"up_to_date\",\"offset\":O}} when caught up,
+{\"event\":{\"type\":\"closed\",\"offset\":O}} at the end, and the status lines below. A server ending
+the SSE response (servers do, about every minute) is reconnected at once; errors back off. The
+stream being closed (`streamClosed`) exits 0; 404 (no such stream) exits 4. --read-timeout
+defaults to 90s here: the protocol has no heartbeat, and an idle response stays silent until the
+server ends it.
+
 Exit status:
   0  --max-events reached, --timeout passed after the stream had opened, the session ended
-     (`session_ended`), or stdout was closed (`follow | head -3`)
-  1  another terminal failure (not an event stream, other 2xx, …)
+     (`session_ended`), a Durable Stream was closed, or stdout was closed (`follow | head -3`)
+  1  another terminal failure (not an event stream, other 2xx, Durable Streams data that
+     cannot be printed whole: over --max-event-bytes, bad base64, a bad control event)
   2  usage error (bad flag or header, unreadable file)
   3  the server said stop (HTTP 204)
   4  the server refused (4xx other than 408/429)
@@ -100,10 +122,11 @@ pub struct FollowArgs {
           value_parser = humantime::parse_duration)]
     pub retry_max: Duration,
     /// The watchdog: an open stream silent (no byte, not even a heartbeat or comment) this long
-    /// is closed and reconnected. Our server sends a heartbeat every 15 s.
-    #[arg(long, env = "SSE_FOLLOW_READ_TIMEOUT", value_name = "DUR", default_value = "45s",
+    /// is closed and reconnected. Our server sends a heartbeat every 15 s. Default 45s; 90s
+    /// for a Durable Stream (no heartbeats; servers end idle responses after about 60 s).
+    #[arg(long, env = "SSE_FOLLOW_READ_TIMEOUT", value_name = "DUR",
           value_parser = humantime::parse_duration)]
-    pub read_timeout: Duration,
+    pub read_timeout: Option<Duration>,
     /// The most data one event keeps (bytes, up to 4 MiB); longer data is cut and marked.
     #[arg(long, env = "SSE_FOLLOW_MAX_EVENT_BYTES", value_name = "N",
           default_value_t = DEFAULT_EVENT_BYTES)]
@@ -141,7 +164,29 @@ pub struct FollowArgs {
     /// The private key (PEM) of --cert.
     #[arg(long, value_name = "FILE", requires = "cert")]
     pub key: Option<std::path::PathBuf>,
+    /// Read the URL as a Durable Stream in SSE mode (see "Durable Streams" below). Implied by
+    /// --offset and by a URL path containing `/v1/stream/`.
+    #[arg(long)]
+    pub durable: bool,
+    /// The Durable Streams offset to start at: -1 (the beginning, the default), `now` (only
+    /// what is appended from now on), or an offset printed earlier (`"offset"` with --json).
+    #[arg(long, value_name = "OFFSET", allow_hyphen_values = true)]
+    pub offset: Option<String>,
 }
+
+impl FollowArgs {
+    /// Whether the URL is read as a Durable Stream.
+    fn is_durable(&self) -> bool {
+        self.durable
+            || self.offset.is_some()
+            || reqwest::Url::parse(&self.url).is_ok_and(|u| u.path().contains("/v1/stream/"))
+    }
+}
+
+/// The watchdog default: our server's heartbeat is every 15 s; Durable Streams have none, and a
+/// server ends an idle SSE response after about 60 s.
+const READ_TIMEOUT: Duration = Duration::from_secs(45);
+const DURABLE_READ_TIMEOUT: Duration = Duration::from_secs(90);
 
 /// Run `follow` to completion on its own runtime.
 pub fn run(args: FollowArgs) -> ExitCode {
@@ -183,13 +228,18 @@ fn policy(args: &FollowArgs) -> Result<client::Policy, String> {
     if args.retry_max < args.retry_initial {
         return Err("--retry-max must not be shorter than --retry-initial".into());
     }
-    if args.read_timeout < Duration::from_secs(1) {
+    let read_timeout = args.read_timeout.unwrap_or(if args.is_durable() {
+        DURABLE_READ_TIMEOUT
+    } else {
+        READ_TIMEOUT
+    });
+    if read_timeout < Duration::from_secs(1) {
         return Err("--read-timeout must be at least 1s".into());
     }
     let mut policy = client::Policy::default();
     policy.initial_backoff = ms(args.retry_initial);
     policy.max_backoff = ms(args.retry_max);
-    policy.idle_timeout = ms(args.read_timeout);
+    policy.idle_timeout = ms(read_timeout);
     policy.max_retries = args.max_retries;
     Ok(policy)
 }
@@ -255,6 +305,20 @@ async fn follow(args: FollowArgs) -> ExitCode {
             (Err(code), _) | (_, Err(code)) => return code,
         }
     }
+    if args.is_durable() {
+        for (flag, given) in [
+            ("--from", args.from.is_some()),
+            ("--events", !args.events.is_empty()),
+            ("--last-event-id", args.last_event_id.is_some()),
+        ] {
+            if given {
+                return usage(&format!(
+                    "{flag} does not apply to a Durable Stream (use --offset)"
+                ));
+            }
+        }
+        return follow_durable(&args, options).await;
+    }
     let mut stream = match client::follow(options) {
         Ok(s) => s,
         Err(e) => {
@@ -297,6 +361,62 @@ async fn follow(args: FollowArgs) -> ExitCode {
             _ = tick.tick() => out.redraw(),
             signal = signals.next() => match signal {
                 Signal::Resized => out.resized(),
+                Signal::Stop(code) => break ExitCode::from(code),
+            },
+        }
+    };
+    out.finish();
+    code
+}
+
+/// `follow` for a Durable Stream: the same loop over `client::follow_durable`'s observations.
+async fn follow_durable(args: &FollowArgs, options: Options) -> ExitCode {
+    let offset = args.offset.as_deref().unwrap_or("-1");
+    let mut stream = match client::follow_durable(options, offset) {
+        Ok(s) => s,
+        Err(e) => {
+            eprintln!("sse-host follow: {e}");
+            return ExitCode::from(2);
+        }
+    };
+    let mut out = Output::durable(args.json, args.max_event_bytes);
+    let deadline = args.timeout.map(|d| tokio::time::Instant::now() + d);
+    let mut events = 0u64;
+    let mut signals = Signals::new();
+    let code = loop {
+        if out.closed {
+            break ExitCode::SUCCESS;
+        }
+        tokio::select! {
+            obs = stream.next() => match obs {
+                Some(DurableObservation::Data { data, next }) => {
+                    out.durable_data(&data, next.as_deref());
+                    events += 1;
+                    if args.max_events.is_some_and(|max| events >= max) && !out.closed {
+                        break ExitCode::SUCCESS;
+                    }
+                }
+                Some(DurableObservation::UpToDate { next }) => out.durable_edge("up_to_date", &next),
+                Some(DurableObservation::Closed { next }) => {
+                    out.durable_edge("closed", &next);
+                    break ExitCode::SUCCESS;
+                }
+                Some(DurableObservation::Failed(e)) => {
+                    out.error(&format!("{e}; stopped (see --max-event-bytes)"));
+                    break ExitCode::FAILURE;
+                }
+                Some(DurableObservation::Status(change)) => out.status(change),
+                None => break out.exit_code(),
+            },
+            () = sleep_until_opt(deadline) => {
+                break if out.ever_connected {
+                    ExitCode::SUCCESS
+                } else {
+                    ExitCode::from(EXIT_NEVER_CONNECTED)
+                };
+            }
+            signal = signals.next() => match signal {
+                Signal::Resized => {}
                 Signal::Stop(code) => break ExitCode::from(code),
             },
         }
@@ -432,6 +552,8 @@ struct Output {
     ever_connected: bool,
     /// `--max-event-bytes`, for messages about cut data.
     max_event_bytes: usize,
+    /// Status lines go to stderr, not stdout (a Durable Stream's bytes own stdout).
+    status_to_stderr: bool,
 }
 
 impl Output {
@@ -456,6 +578,69 @@ impl Output {
             closed: false,
             ever_connected: false,
             max_event_bytes,
+            status_to_stderr: false,
+        }
+    }
+
+    /// The output of a Durable Stream: `--json` lines, or the stream's bytes on stdout as they
+    /// are (even on a terminal: no status line) with statuses on stderr.
+    fn durable(json: bool, max_event_bytes: usize) -> Self {
+        Output {
+            mode: if json { Mode::Json } else { Mode::Plain },
+            status: None,
+            agent: Agent::default(),
+            stdout: std::io::stdout(),
+            closed: false,
+            ever_connected: false,
+            max_event_bytes,
+            status_to_stderr: !json,
+        }
+    }
+
+    /// Bytes to stdout exactly as given.
+    fn raw(&mut self, bytes: &[u8]) {
+        let mut lock = self.stdout.lock();
+        let written = lock.write_all(bytes).and_then(|()| lock.flush());
+        if written.is_err_and(|e| e.kind() == std::io::ErrorKind::BrokenPipe) {
+            self.closed = true;
+        }
+    }
+
+    /// One `data` event of a Durable Stream: its bytes, or a JSON line with the offset after
+    /// it (when known) and, for JSON data, the parsed value.
+    fn durable_data(&mut self, data: &[u8], next: Option<&str>) {
+        if !matches!(self.mode, Mode::Json) {
+            self.raw(data);
+            return;
+        }
+        let mut line = json!({"event": {"type": "data", "offset": next}});
+        match std::str::from_utf8(data) {
+            Ok(text) => {
+                line["event"]["data"] = text.into();
+                if let Ok(parsed) = serde_json::from_str::<Value>(text) {
+                    line["event"]["json"] = parsed;
+                }
+            }
+            Err(_) => {
+                use base64::Engine as _;
+                line["event"]["data_base64"] =
+                    base64::engine::general_purpose::STANDARD.encode(data).into();
+            }
+        }
+        self.line(&line.to_string());
+    }
+
+    /// `up_to_date` or `closed` at `next`: a JSON line, or a note on stderr.
+    fn durable_edge(&mut self, kind: &str, next: &str) {
+        if matches!(self.mode, Mode::Json) {
+            self.line(&json!({"event": {"type": kind, "offset": next}}).to_string());
+        } else {
+            let what = if kind == "closed" {
+                "stream closed"
+            } else {
+                "up to date"
+            };
+            let _ = writeln!(std::io::stderr(), "sse-host follow: {what} at offset {next}");
         }
     }
 
@@ -507,6 +692,14 @@ impl Output {
                         u64::try_from(left.as_millis()).unwrap_or(u64::MAX).into();
                 }
                 self.line(&line.to_string());
+            }
+            Mode::Plain if self.status_to_stderr => {
+                let _ = writeln!(
+                    std::io::stderr(),
+                    "[{}] {}",
+                    change.status.kind,
+                    describe(&change)
+                );
             }
             Mode::Plain => self.line(&format!("[{}] {}", change.status.kind, describe(&change))),
             Mode::Terminal => {}

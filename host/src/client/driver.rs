@@ -28,7 +28,7 @@ pub const DATA_LIMIT: usize = 4 * 1024 * 1024;
 type CoreSession = Session<LINE_LIMIT, DATA_LIMIT>;
 
 /// The connection, as far as the shell is concerned.
-enum Conn {
+pub(super) enum Conn {
     /// Nothing open.
     Idle,
     /// Request sent, waiting for the response head (redirects are followed inside).
@@ -38,7 +38,7 @@ enum Conn {
 }
 
 /// What woke the loop.
-enum Wake {
+pub(super) enum Wake {
     Timer,
     Response(reqwest::Response),
     Bytes(Bytes),
@@ -47,7 +47,7 @@ enum Wake {
 }
 
 /// The connection's next step. Pending forever when idle, so only the timer can fire.
-async fn next_io(conn: &mut Conn) -> Wake {
+pub(super) async fn next_io(conn: &mut Conn) -> Wake {
     match conn {
         Conn::Idle => pending().await,
         Conn::Opening(req) => match req.await {
@@ -65,7 +65,7 @@ async fn next_io(conn: &mut Conn) -> Wake {
     }
 }
 
-async fn sleep_until_opt(at: Option<tokio::time::Instant>) {
+pub(super) async fn sleep_until_opt(at: Option<tokio::time::Instant>) {
     match at {
         Some(at) => tokio::time::sleep_until(at).await,
         None => pending().await,

@@ -4,7 +4,8 @@
 //! changes (connected, connecting, disconnected, disabled, each with its reason) and events. It
 //! works against any SSE server; against ours it also resumes with `from`, drops duplicates,
 //! recovers gaps and starts over on `reset` or a new epoch, all decided by the core's follow
-//! session. This module only does HTTP (`transport`) and timers (`clock`, one `select!` in
+//! session. [`follow_durable`] reads a Durable Streams URL in SSE mode the same way, over
+//! `sse_core::durable::follow`. This module only does HTTP (`transport`) and timers (`clock`, one `select!` in
 //! `driver`).
 //!
 //! ```no_run
@@ -27,6 +28,7 @@
 
 mod clock;
 mod driver;
+mod durable;
 mod transport;
 
 use std::fmt;
@@ -35,6 +37,7 @@ pub use sse_core::reconnect::{Policy, Reason, Status, StatusKind};
 pub use transport::MAX_REDIRECTS;
 
 pub use driver::{DATA_LIMIT, Follow, LINE_LIMIT};
+pub use durable::{DurableFollow, DurableObservation, follow_durable};
 
 /// The default [`Options::max_line_bytes`]: 4 KiB.
 pub const DEFAULT_LINE_BYTES: usize = 4 * 1024;
@@ -170,6 +173,8 @@ pub enum ClientError {
     LastEventId(String),
     /// A bound in `max_line_bytes`/`max_event_bytes` is 0 or above the client's limit.
     Limit(String),
+    /// A Durable Streams start offset that cannot be sent (empty, too long, control characters).
+    Offset(String),
 }
 
 impl fmt::Display for ClientError {
@@ -182,6 +187,7 @@ impl fmt::Display for ClientError {
             ClientError::Identity(e) => write!(f, "bad client certificate or key: {e}"),
             ClientError::LastEventId(e) => write!(f, "bad last event ID: {e}"),
             ClientError::Limit(e) => f.write_str(e),
+            ClientError::Offset(e) => write!(f, "bad offset: {e}"),
         }
     }
 }

@@ -158,6 +158,51 @@ impl Transport {
     }
 }
 
+impl Transport {
+    /// The URL of one Durable Streams SSE read (`PROTOCOL.md` §5.8): the user's URL with
+    /// `offset`, `live=sse` and, once the server sent one, `cursor` set (URL-encoded).
+    pub(crate) fn durable_url(&self, offset: &str, cursor: Option<&str>) -> Url {
+        let mut url = self.url.clone();
+        let kept: Vec<(String, String)> = self
+            .url
+            .query_pairs()
+            .filter(|(k, _)| !matches!(&**k, "offset" | "live" | "cursor"))
+            .map(|(k, v)| (k.into_owned(), v.into_owned()))
+            .collect();
+        {
+            let mut q = url.query_pairs_mut();
+            q.clear();
+            for (k, v) in &kept {
+                q.append_pair(k, v);
+            }
+            q.append_pair("offset", offset);
+            q.append_pair("live", "sse");
+            if let Some(cursor) = cursor {
+                q.append_pair("cursor", cursor);
+            }
+        }
+        url
+    }
+
+    /// Starts one Durable Streams SSE read (no `Last-Event-ID`: the offset is the resume point).
+    pub(crate) fn open_durable(&self, offset: &str, cursor: Option<&str>) -> Opening {
+        let req = self
+            .http
+            .get(self.durable_url(offset, cursor))
+            .headers(self.headers.clone());
+        Box::pin(req.send())
+    }
+}
+
+/// Whether a Durable Streams SSE response says its data events are base64
+/// (`stream-sse-data-encoding: base64`, case ignored).
+pub(crate) fn is_base64(resp: &reqwest::Response) -> bool {
+    resp.headers()
+        .get("stream-sse-data-encoding")
+        .and_then(|v| v.to_str().ok())
+        .is_some_and(|v| v.trim().eq_ignore_ascii_case("base64"))
+}
+
 /// Whether the response says `Content-Type: text/event-stream` (parameters and case ignored).
 /// The core decides what the status and this flag mean.
 pub(crate) fn is_event_stream(resp: &reqwest::Response) -> bool {
@@ -195,6 +240,27 @@ mod tests {
         assert_eq!(
             t.url_for(Some(5), None).as_str(),
             "http://127.0.0.1:1/stream?epoch=user&x=1&from=5"
+        );
+    }
+
+    #[test]
+    fn a_durable_read_carries_offset_live_and_cursor_encoded() {
+        let t = Transport::new(
+            "http://127.0.0.1:1/v1/stream/a?offset=7&x=1&live=long-poll",
+            &[],
+            &[],
+            0,
+            None,
+            None,
+        )
+        .unwrap();
+        assert_eq!(
+            t.durable_url("-1", None).as_str(),
+            "http://127.0.0.1:1/v1/stream/a?x=1&offset=-1&live=sse"
+        );
+        assert_eq!(
+            t.durable_url("0_5&a", Some("12")).as_str(),
+            "http://127.0.0.1:1/v1/stream/a?x=1&offset=0_5%26a&live=sse&cursor=12"
         );
     }
 }
