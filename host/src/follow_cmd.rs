@@ -623,8 +623,9 @@ impl Output {
             }
             Err(_) => {
                 use base64::Engine as _;
-                line["event"]["data_base64"] =
-                    base64::engine::general_purpose::STANDARD.encode(data).into();
+                line["event"]["data_base64"] = base64::engine::general_purpose::STANDARD
+                    .encode(data)
+                    .into();
             }
         }
         self.line(&line.to_string());
@@ -640,7 +641,10 @@ impl Output {
             } else {
                 "up to date"
             };
-            let _ = writeln!(std::io::stderr(), "sse-host follow: {what} at offset {next}");
+            let _ = writeln!(
+                std::io::stderr(),
+                "sse-host follow: {what} at offset {next}"
+            );
         }
     }
 

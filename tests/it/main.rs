@@ -7,6 +7,7 @@ mod durable_crash;
 mod file_log;
 mod follow;
 mod follow_cli;
+mod follow_durable;
 mod fuzz_corpus;
 mod golden_frames;
 mod parse;

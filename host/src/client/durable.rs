@@ -245,7 +245,9 @@ fn boxed_session(policy: Policy, seed: u64, offset: &str) -> Result<Box<CoreSess
         std::thread::Builder::new()
             .name("sse-durable-alloc".into())
             .stack_size(STACK)
-            .spawn_scoped(s, move || CoreSession::new(policy, seed, offset).map(Box::new))
+            .spawn_scoped(s, move || {
+                CoreSession::new(policy, seed, offset).map(Box::new)
+            })
             .map_err(|e| ClientError::Http(format!("cannot allocate the session: {e}")))?
             .join()
             .map_err(|_| ClientError::Http("cannot allocate the session".into()))?
