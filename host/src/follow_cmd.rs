@@ -631,19 +631,15 @@ impl Output {
         self.line(&line.to_string());
     }
 
-    /// `up_to_date` or `closed` at `next`: a JSON line, or a note on stderr.
+    /// `up_to_date` or `closed` at `next`: a JSON line; without --json only the close is noted
+    /// (on stderr: an up-to-date note after every append would interleave with the data).
     fn durable_edge(&mut self, kind: &str, next: &str) {
         if matches!(self.mode, Mode::Json) {
             self.line(&json!({"event": {"type": kind, "offset": next}}).to_string());
-        } else {
-            let what = if kind == "closed" {
-                "stream closed"
-            } else {
-                "up to date"
-            };
+        } else if kind == "closed" {
             let _ = writeln!(
                 std::io::stderr(),
-                "sse-host follow: {what} at offset {next}"
+                "sse-host follow: stream closed at offset {next}"
             );
         }
     }
