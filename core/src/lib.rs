@@ -20,6 +20,9 @@
 //! follows one such stream; [`agent::state`] reads the State into a device's fixed-size view.
 //! Nothing in the generic layer depends on `agent`.
 //!
+//! **Durable Streams** (the other HTTP protocol the host speaks) in [`durable`]: offsets, read
+//! decisions and producer fencing for a server, and [`durable::follow`], the SSE-mode client.
+//!
 //! # Where to start
 //! A client drives one [`agent::follow::Follow`] session; a server encodes [`event::Frame`]s
 //! and decides resumes with [`seq::ResumeRequest`]. The crate's `examples/` are whole programs:
