@@ -94,9 +94,11 @@ impl fmt::Display for FollowError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         f.write_str(match self {
             FollowError::BadOffset => {
-                "the server sent an offset that is empty, too long or not text"
+                "offset empty, longer than 256 bytes, or with a control character or backslash"
             }
-            FollowError::BadCursor => "the server sent a cursor that is too long or not text",
+            FollowError::BadCursor => {
+                "cursor longer than 64 bytes, or with a control character or backslash"
+            }
             FollowError::BadControl => "the server sent a control event without a streamNextOffset",
             FollowError::BadBase64 => "the server sent a data event that is not valid base64",
             FollowError::TooLarge => "the data before one control event exceeds the data bound",
