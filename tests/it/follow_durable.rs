@@ -232,5 +232,9 @@ async fn offset_resumes_after_a_printed_offset_and_missing_streams_exit_4() {
     // Flags of the index protocol do not apply.
     let (code, _, err) = run(&[&url, "--from", "3"]).await;
     assert_eq!(code, Some(2), "{err}");
+    // An offset that cannot go on a URL is a usage error.
+    let (code, _, err) = run(&[&url, "--offset", "a\nb"]).await;
+    assert_eq!(code, Some(2), "{err}");
+    assert!(err.contains("bad offset"), "{err}");
     s.shutdown().await.unwrap();
 }
