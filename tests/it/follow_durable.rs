@@ -192,10 +192,12 @@ async fn routine_server_ends_resume_from_stream_next_offset_without_a_repeat() {
     let last = lines.last().unwrap();
     assert_eq!(last["event"]["type"], "closed", "{lines:#?}");
     assert_eq!(last["event"]["offset"], *offsets.last().unwrap());
-    // The server ended responses many times; the client went straight back (statuses say
-    // connecting/connected, never a failed attempt).
+    // The server ended responses many times and the client came back each time. (These
+    // responses last 300 ms, under the 10 s a connection needs to count as healthy, so after
+    // the first one the client backs off briefly: the storm rule. With a real server's 60 s it
+    // goes straight back every time; core's unit tests check both.)
     let connects = lines.iter().filter(|l| l["status"] == "connected").count();
-    assert!(connects >= 4, "{lines:#?}");
+    assert!(connects >= 3, "{lines:#?}");
     s.shutdown().await.unwrap();
 }
 
