@@ -49,7 +49,10 @@ reported; the resume point is kept: the event's other `id:` lines still count). 
 set at run time below compile-time maxima of 4 MiB and 64 KiB.
 
 Durable Streams: with --durable, --offset, or a URL whose path contains `/v1/stream/` (where
-`sse-host serve` mounts them), the URL is read as a Durable Stream in SSE mode:
+`sse-host serve` mounts them), the URL is read as a Durable Stream in SSE mode; so is a URL
+that answers with something other than an event stream when a HEAD of it (the protocol's
+metadata request) has a `Stream-Next-Offset` header (stdout then starts with that first
+attempt's status lines; --durable avoids them):
 `GET URL?offset=O&live=sse` (`&cursor=C` once the server sent one). O starts at --offset
 (-1: the beginning, `now`: only new data, or an offset printed before) and then is the last
 `streamNextOffset` of a `control` event. Data is printed only once the `control` event after it
@@ -165,7 +168,8 @@ pub struct FollowArgs {
     #[arg(long, value_name = "FILE", requires = "cert")]
     pub key: Option<std::path::PathBuf>,
     /// Read the URL as a Durable Stream in SSE mode (see "Durable Streams" below). Implied by
-    /// --offset and by a URL path containing `/v1/stream/`.
+    /// --offset and by a URL path containing `/v1/stream/`; also chosen when the URL is not an
+    /// event stream and a HEAD of it shows `Stream-Next-Offset`.
     #[arg(long)]
     pub durable: bool,
     /// The Durable Streams offset to start at: -1 (the beginning, the default), `now` (only
@@ -217,7 +221,7 @@ fn usage(message: &str) -> ExitCode {
 }
 
 /// The flags' reconnect tuning, or what is wrong with it.
-fn policy(args: &FollowArgs) -> Result<client::Policy, String> {
+fn policy(args: &FollowArgs, durable: bool) -> Result<client::Policy, String> {
     let ms = |d: Duration| {
         sse_core::Duration::from_millis(u64::try_from(d.as_millis()).unwrap_or(u64::MAX))
     };
@@ -228,7 +232,7 @@ fn policy(args: &FollowArgs) -> Result<client::Policy, String> {
     if args.retry_max < args.retry_initial {
         return Err("--retry-max must not be shorter than --retry-initial".into());
     }
-    let read_timeout = args.read_timeout.unwrap_or(if args.is_durable() {
+    let read_timeout = args.read_timeout.unwrap_or(if durable {
         DURABLE_READ_TIMEOUT
     } else {
         READ_TIMEOUT
@@ -250,7 +254,7 @@ async fn follow(args: FollowArgs) -> ExitCode {
     options.events = args.events.clone();
     options.comments = args.comments;
     options.last_event_id = args.last_event_id.clone();
-    match policy(&args) {
+    match policy(&args, args.is_durable()) {
         Ok(p) => options.policy = p,
         Err(e) => return usage(&e),
     }
@@ -319,6 +323,8 @@ async fn follow(args: FollowArgs) -> ExitCode {
         }
         return follow_durable(&args, options).await;
     }
+    // Kept for a URL that turns out to be a Durable Stream (see the loop's end).
+    let mut durable_options = options.clone();
     let mut stream = match client::follow(options) {
         Ok(s) => s,
         Err(e) => {
@@ -349,6 +355,20 @@ async fn follow(args: FollowArgs) -> ExitCode {
                 Some(Observation::Reset { data }) => out.reset(data),
                 Some(Observation::Comment(text)) => out.comment(&text),
                 Some(Observation::Dropped { line_bytes }) => out.dropped(line_bytes),
+                None if out.not_an_event_stream()
+                    && args.from.is_none()
+                    && args.events.is_empty()
+                    && args.last_event_id.is_none()
+                    && client::is_durable_stream(&durable_options).await =>
+                {
+                    // Not an event stream, but a Durable Stream: read it in SSE mode.
+                    out.finish();
+                    out.error("the URL is a Durable Stream (Stream-Next-Offset): following it in SSE mode");
+                    if let Ok(p) = policy(&args, true) {
+                        durable_options.policy = p;
+                    }
+                    return follow_durable(&args, durable_options).await;
+                }
                 None => break out.exit_code(),
             },
             () = sleep_until_opt(deadline) => {
@@ -816,6 +836,13 @@ impl Output {
             drop(lock);
             self.redraw();
         }
+    }
+
+    /// The stream ended because the answer was not an event stream.
+    fn not_an_event_stream(&self) -> bool {
+        self.status
+            .as_ref()
+            .is_some_and(|s| s.status.reason == Reason::NotEventStream)
     }
 
     /// The exit status for a stream that ended on its own (see `AFTER_HELP`).

@@ -240,3 +240,61 @@ async fn offset_resumes_after_a_printed_offset_and_missing_streams_exit_4() {
     assert!(err.contains("bad offset"), "{err}");
     s.shutdown().await.unwrap();
 }
+
+/// A Durable Stream at a path without `/v1/stream/`: `follow` first reads it as an SSE URL, gets
+/// something else, asks `HEAD` for `Stream-Next-Offset`, and then reads it in SSE mode.
+#[tokio::test]
+async fn a_durable_stream_elsewhere_is_recognised_by_its_stream_next_offset() {
+    use sse_tests::scripted::{Reply, Scripted};
+    let _ = host_bin::path();
+    const NEXT: &str = "0000000000000000_0000000000000005";
+    let server = Scripted::start(|_, req| {
+        if req.method == "HEAD" {
+            return Reply::status(200)
+                .header("Stream-Next-Offset", NEXT)
+                .header("Content-Length", "0");
+        }
+        if req.target.contains("live=sse") {
+            return Reply::sse().send(format!(
+                "event: data\ndata:hello\n\nevent: control\ndata:{{\"streamNextOffset\":\"{NEXT}\",\"streamClosed\":true}}\n\n"
+            ));
+        }
+        Reply::status(200)
+            .header("Content-Type", "text/plain")
+            .header("Stream-Next-Offset", NEXT)
+            .send("hello")
+    })
+    .await;
+    let (code, out, err) = run(&[&server.url("/streams/s1"), "--retry-initial", "250ms"]).await;
+    assert_eq!(code, Some(0), "{err}");
+    // The first attempt's status lines (plain mode prints them on stdout) and then the bytes;
+    // `--durable` (or a `/v1/stream/` path) gives the bytes alone.
+    let out = String::from_utf8(out).unwrap();
+    assert_eq!(
+        out,
+        "[connecting] Connecting...\n[disabled] Not an event stream\nhello"
+    );
+    assert!(err.contains("is a Durable Stream"), "{err}");
+    let targets: Vec<String> = server
+        .requests()
+        .iter()
+        .map(|r| format!("{} {}", r.method, r.target))
+        .collect();
+    assert_eq!(
+        targets,
+        [
+            "GET /streams/s1",
+            "HEAD /streams/s1",
+            "GET /streams/s1?offset=-1&live=sse"
+        ]
+    );
+    // An ordinary URL that is not an event stream still fails as before (exit 1).
+    let plain = Scripted::start(|_, _| {
+        Reply::status(200)
+            .header("Content-Type", "text/plain")
+            .send("x")
+    })
+    .await;
+    let (code, _, err) = run(&[&plain.url("/x")]).await;
+    assert_eq!(code, Some(1), "{err}");
+}

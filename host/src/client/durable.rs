@@ -237,6 +237,29 @@ pub fn follow_durable(options: Options, offset: &str) -> Result<DurableFollow, C
     })
 }
 
+/// Whether `options.url` is a Durable Stream: a `HEAD` (the protocol's metadata request,
+/// `PROTOCOL.md` §5.5) answered 2xx with a `Stream-Next-Offset` header, within the policy's
+/// connect timeout. For a URL that answered a `GET` with something other than an event stream.
+pub async fn is_durable_stream(options: &Options) -> bool {
+    let Ok(transport) = Transport::new(
+        &options.url,
+        &[],
+        &options.headers,
+        options.max_redirects,
+        options.ca_pem.as_deref(),
+        options.identity_pem.as_deref(),
+    ) else {
+        return false;
+    };
+    let wait = std::time::Duration::from_millis(options.policy.connect_timeout.as_millis());
+    match tokio::time::timeout(wait, transport.head()).await {
+        Ok(Ok(resp)) => {
+            resp.status().is_success() && resp.headers().contains_key("stream-next-offset")
+        }
+        _ => false,
+    }
+}
+
 /// As `driver.rs`'s: the session holds its buffers inline (two of `DATA_LIMIT`), so it is built
 /// on a short-lived thread with room for the temporaries of an unoptimised build.
 fn boxed_session(policy: Policy, seed: u64, offset: &str) -> Result<Box<CoreSession>, ClientError> {

@@ -37,7 +37,7 @@ pub use sse_core::reconnect::{Policy, Reason, Status, StatusKind};
 pub use transport::MAX_REDIRECTS;
 
 pub use driver::{DATA_LIMIT, Follow, LINE_LIMIT};
-pub use durable::{DurableFollow, DurableObservation, follow_durable};
+pub use durable::{DurableFollow, DurableObservation, follow_durable, is_durable_stream};
 
 /// The default [`Options::max_line_bytes`]: 4 KiB.
 pub const DEFAULT_LINE_BYTES: usize = 4 * 1024;

@@ -184,6 +184,16 @@ impl Transport {
         url
     }
 
+    /// A `HEAD` of the user's URL (Durable Streams metadata), with the user's headers.
+    pub(crate) fn head(&self) -> Opening {
+        Box::pin(
+            self.http
+                .head(self.url.clone())
+                .headers(self.headers.clone())
+                .send(),
+        )
+    }
+
     /// Starts one Durable Streams SSE read (no `Last-Event-ID`: the offset is the resume point).
     pub(crate) fn open_durable(&self, offset: &str, cursor: Option<&str>) -> Opening {
         let req = self
