@@ -9,6 +9,7 @@ mod follow;
 mod follow_cli;
 mod fuzz_corpus;
 mod golden_frames;
+mod loadgen;
 mod parse;
 mod redis;
 mod security;
