@@ -281,7 +281,6 @@ impl Server {
 /// even one sent before it is first polled. Call it before [`Server::start`]: a signal that
 /// arrives while the server starts (opening a long log, waiting for Redis) is then a graceful
 /// stop, not the default action, which kills the process without a shutdown.
-#[must_use]
 pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
     {
