@@ -913,3 +913,59 @@ async fn durable_streams_survive_node_and_redis_restarts() {
     check(b).await;
     shutdown(vec![nb]).await;
 }
+
+/// An expired stream that no request names is still ended (each node sweeps): here it held
+/// the only place `--durable-max-streams 1` allows, and a new stream gets it.
+#[tokio::test]
+async fn expired_durable_streams_no_request_names_are_swept() {
+    let redis = RedisServer::start(Persistence::None);
+    let mut c = durable_node(&redis);
+    c.durable.args.max_streams = 1;
+    let n = start(c).await;
+    let a = n.local_addr();
+    let r = request(
+        a,
+        "PUT",
+        "/v1/stream/short",
+        None,
+        &[TEXT, ("stream-ttl", "1")],
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let full = request(a, "PUT", "/v1/stream/next", None, &[TEXT]).await;
+    assert_eq!(full.status, 507, "{}", full.body);
+    eventually("the expired stream is swept", WAIT, async || {
+        (request(a, "PUT", "/v1/stream/next", None, &[TEXT])
+            .await
+            .status
+            == 201)
+            .then_some(())
+    })
+    .await;
+    shutdown(vec![n]).await;
+}
+
+/// A Redis that lost its data starts creation numbers somewhere new, so a stream re-created
+/// at the same path with the same bytes never answers with the lost stream's `ETag` (a cache
+/// would take one for the other).
+#[tokio::test]
+async fn redis_that_lost_its_data_never_repeats_a_durable_etag() {
+    let mut redis = RedisServer::start(Persistence::None);
+    let n = start(durable_node(&redis)).await;
+    let a = n.local_addr();
+    let etag = async || {
+        let r = request(a, "PUT", "/v1/stream/e", Some("same"), &[TEXT]).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let r = request(a, "GET", "/v1/stream/e", None, &[]).await;
+        r.headers["etag"].to_str().unwrap().to_owned()
+    };
+    let before = etag().await;
+    redis.restart();
+    eventually("the node reaches the restarted Redis", WAIT, async || {
+        (request(a, "HEAD", "/v1/stream/e", None, &[]).await.status == 404).then_some(())
+    })
+    .await;
+    let after = etag().await;
+    assert_ne!(before, after);
+    shutdown(vec![n]).await;
+}

@@ -30,9 +30,9 @@
 //! stream a local long-poll or SSE response waits on; after a reconnect it re-reads those
 //! streams' tails, so a missed event only delays, never loses, a wake-up.
 //!
-//! Expiry is checked on access (as the memory store does for the stream a call names); an
-//! expired stream no request touches stays in Redis (and counts against the stream bound)
-//! until one does. Redis failures answer 503 ([`StoreError::Unavailable`]).
+//! Expiry is checked on access (as the memory store does for the stream a call names), and
+//! every node sweeps [`SWEEP_COUNT`] streams per [`SWEEP_EVERY`] for expired ones no request
+//! names. Redis failures answer 503 ([`StoreError::Unavailable`]).
 
 use super::file::{ConfigRec, ProducerRec, config_of, config_rec};
 use super::store::{
@@ -56,6 +56,10 @@ pub const TRIES: usize = 16;
 const EVENTS_LEN: u64 = 10_000;
 /// Events taken per blocking read.
 const EVENTS_COUNT: usize = 256;
+/// How often each node looks for expired streams no request names.
+const SWEEP_EVERY: Duration = Duration::from_secs(2);
+/// Streams one sweep looks at (it goes on where the last stopped).
+const SWEEP_COUNT: usize = 64;
 
 /// Durable Streams on the Redis the log is on. Cheap to clone.
 #[derive(Clone)]
@@ -222,6 +226,7 @@ impl RedisStreams {
             watched: Mutex::new(HashMap::new()),
         });
         tokio::spawn(follow(Arc::downgrade(&inner), client));
+        tokio::spawn(sweep(Arc::downgrade(&inner)));
         RedisStreams { inner }
     }
 
@@ -410,6 +415,7 @@ impl RedisStreams {
                 self.key("d", src_path),
                 self.key("b", src_path),
             ];
+            let seed = generation_seed();
             let cfg = config_json(&meta.config);
             let req = config_json(&meta.requested);
             let reply: Vec<RValue> = retrying(|| {
@@ -440,7 +446,8 @@ impl RedisStreams {
                     .arg(&req)
                     .arg(millis(now))
                     .arg(EVENTS_LEN)
-                    .arg(src_path);
+                    .arg(src_path)
+                    .arg(seed);
                 for item in &items {
                     call.arg(item.as_ref());
                 }
@@ -758,6 +765,42 @@ impl RedisStreams {
         {
             let closed = entry.get::<String>("c").is_some_and(|c| c == "1");
             self.saw(&path, generation, Tail { next, closed });
+        }
+    }
+}
+
+/// Where a new `gen` counter starts: random, so that creation numbers (and so `ETag`s) after
+/// Redis lost its data do not repeat the lost streams' (below 2^52, so that a counter never
+/// runs out).
+fn generation_seed() -> u64 {
+    let hex = crate::log::new_epoch();
+    let n = u64::from_str_radix(hex.get(..13).unwrap_or("0"), 16).unwrap_or(0);
+    n & ((1 << 52) - 1)
+}
+
+/// Ends expired streams that no request names, [`SWEEP_COUNT`] per [`SWEEP_EVERY`], for as
+/// long as the store lives (every node sweeps; ending is idempotent per creation).
+async fn sweep(store: Weak<Inner>) {
+    let mut cursor = 0u64;
+    loop {
+        tokio::time::sleep(SWEEP_EVERY).await;
+        let Some(inner) = store.upgrade() else { return };
+        let streams = RedisStreams { inner };
+        let all = streams.inner.all.clone();
+        let step: Result<(u64, Vec<String>), LogError> = retrying(|| {
+            let mut conn = streams.inner.conn.clone();
+            let mut cmd = redis::cmd("SSCAN");
+            cmd.arg(&all).arg(cursor).arg("COUNT").arg(SWEEP_COUNT);
+            async move { cmd.query_async(&mut conn).await }
+        })
+        .await;
+        let Ok((next, paths)) = step else { continue };
+        cursor = next;
+        let now = SystemTime::now();
+        for path in paths.iter().take(SWEEP_COUNT * 4) {
+            if streams.present(path, false, now).await.is_err() {
+                break;
+            }
         }
     }
 }

@@ -4,9 +4,10 @@
 -- ARGV: 1 path, 2 json (1/0), 3 max streams, 4 max stream bytes, 5 max total bytes,
 --       6 source generation ('' when not a fork), 7 cut, 8 segment, 9 position (the tail),
 --       10 closed (1/0), 11 configuration, 12 requested configuration, 13 touched (ms),
---       14 events kept, 15 source path; 16.. the items
+--       14 events kept, 15 source path, 16 where a new generation counter starts;
+--       17.. the items
 -- Returns {'ok', generation} or {reason}.
-local FIRST = 16
+local FIRST = 17
 if redis.call('EXISTS', KEYS[1]) == 1 then return {'exists'} end
 if redis.call('SCARD', KEYS[5]) >= tonumber(ARGV[3]) then return {'too_many'} end
 local json = ARGV[2] == '1'
@@ -45,6 +46,7 @@ end
 if csize + added > tonumber(ARGV[4]) then return {'stream_full'} end
 local total = tonumber(redis.call('GET', KEYS[7]) or '0')
 if total + csize + added > tonumber(ARGV[5]) then return {'full'} end
+redis.call('SETNX', KEYS[6], ARGV[16])
 local gen = redis.call('INCR', KEYS[6])
 if json then
   local batch = {}
