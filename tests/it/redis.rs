@@ -969,3 +969,75 @@ async fn redis_that_lost_its_data_never_repeats_a_durable_etag() {
     assert_ne!(before, after);
     shutdown(vec![n]).await;
 }
+
+/// On a Redis Cluster, Durable Streams sit in the log's slot (the hash tag), so every script
+/// (the fork chain's too) is a single-slot operation: nodes seeded from different masters
+/// share streams, forks, deletes and live reads.
+#[tokio::test]
+async fn a_redis_cluster_serves_durable_streams_to_nodes_seeded_from_different_masters() {
+    let cluster = RedisCluster::start(3);
+    let config = |seed: &str| {
+        let mut c = cluster_node_config(seed, "sse:cluster");
+        c.durable.args.long_poll = Duration::from_secs(15);
+        c
+    };
+    let (na, nb) = (
+        start(config(&cluster.url(0))).await,
+        start(config(&cluster.url(2))).await,
+    );
+    let (a, b) = (na.local_addr(), nb.local_addr());
+    assert_eq!(
+        request(a, "PUT", "/v1/stream/s", Some("abc"), &[TEXT])
+            .await
+            .status,
+        201
+    );
+    let fork = [
+        TEXT,
+        ("stream-forked-from", "/v1/stream/s"),
+        ("stream-fork-offset", "0000000000000000_0000000000000002"),
+    ];
+    let r = request(b, "PUT", "/v1/stream/f", Some("Z"), &fork).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(
+        request(a, "GET", "/v1/stream/f", None, &[]).await.body,
+        "abZ"
+    );
+    // A long-poll on A wakes on B's append.
+    let waiter = tokio::spawn(async move {
+        let path = format!("/v1/stream/f?offset={}&live=long-poll", offset(3));
+        request(a, "GET", &path, None, &[]).await
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        request(b, "POST", "/v1/stream/f", Some("!"), &[TEXT])
+            .await
+            .status,
+        204
+    );
+    let polled = tokio::time::timeout(WAIT, waiter)
+        .await
+        .expect("in time")
+        .expect("task");
+    assert_eq!((polled.status, polled.body.as_str()), (200, "!"));
+    // The source deleted while its fork reads it: 410; the fork's end takes it along.
+    assert_eq!(
+        request(a, "DELETE", "/v1/stream/s", None, &[]).await.status,
+        204
+    );
+    assert_eq!(
+        request(b, "GET", "/v1/stream/s", None, &[]).await.status,
+        410
+    );
+    assert_eq!(
+        request(b, "DELETE", "/v1/stream/f", None, &[]).await.status,
+        204
+    );
+    let again = request(a, "PUT", "/v1/stream/s", None, &[TEXT]).await;
+    assert_eq!(
+        again.status, 201,
+        "the source is gone with its last fork: {}",
+        again.body
+    );
+    shutdown(vec![na, nb]).await;
+}
