@@ -18,14 +18,15 @@ console.log("| store | run | appends/s sse-host | reference | ratio | deliveries
 console.log("|---|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|---:|")
 const ms = (h) => (h ? `${(h.p50 / 1000).toFixed(1)} / ${(h.p99 / 1000).toFixed(1)}` : "–")
 let bad = 0
-for (const store of ["memory", "file"]) {
+// The reference has no shared store: sse-host on Redis is compared with its memory store.
+for (const [store, theirs] of [["memory", "memory"], ["file", "file"], ["redis", "memory"]]) {
   const ours = rows.filter((r) => r.label === `sse-host ${store}`)
-  const ref = rows.filter((r) => r.label === `reference ${store}`)
+  const ref = rows.filter((r) => r.label === `reference ${theirs}`)
   ours.forEach((o, i) => {
     const r = ref[i] ?? {}
     for (const x of [o, r]) if (x.label && (!x.drained || x.reader_errors > 0)) bad++
     console.log(
-      `| ${store} | ${i + 1} | ${fmt(o.appends_per_s)} | ${fmt(r.appends_per_s)} | ${ratio(o.appends_per_s, r.appends_per_s)} ` +
+      `| ${store === theirs ? store : `${store} (reference: ${theirs})`} | ${i + 1} | ${fmt(o.appends_per_s)} | ${fmt(r.appends_per_s)} | ${ratio(o.appends_per_s, r.appends_per_s)} ` +
         `| ${fmt(o.deliveries_per_s)} | ${fmt(r.deliveries_per_s)} | ${ratio(o.deliveries_per_s, r.deliveries_per_s)} ` +
         `| ${fmt(o.server_cpu_us_per_append)} | ${fmt(r.server_cpu_us_per_append)} ` +
         `| ${fmt(o.server_cpu_us_per_delivery, 1)} | ${fmt(r.server_cpu_us_per_delivery, 1)} ` +

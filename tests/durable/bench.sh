@@ -3,12 +3,13 @@
 # reference server (@durable-streams/server, pinned in package-lock.json) under the same load
 # from the same Rust load generator (`sse-loadgen durable`), on the memory stores and on the
 # file stores (sse-host: fdatasync before every acknowledgement; the reference: LMDB plus
-# append-only files, fdatasync shared by concurrent appends to one file). Each server runs
-# alone, on a fresh store; the results go to a JSON-lines file and a markdown table with the
-# ratios (docs/BENCHMARKS.md).
+# append-only files, fdatasync shared by concurrent appends to one file), and sse-host on a
+# private redis-server (no persistence; the reference has no shared store, so its row is
+# compared with the reference's memory store). Each server runs alone, on a fresh store; the
+# results go to a JSON-lines file and a markdown table with the ratios (docs/BENCHMARKS.md).
 #
 # Usage: tests/durable/bench.sh [RESULTS.jsonl]
-# Env: BENCH_RUNS (3), and the load: BENCH_WRITERS (16), BENCH_APPENDS (300 per writer),
+# Env: BENCH_RUNS (3), BENCH_STORES ("memory file redis"), and the load: BENCH_WRITERS (16), BENCH_APPENDS (300 per writer),
 # BENCH_READERS (100), BENCH_FANOUT (300 appends), BENCH_BODY (64 bytes).
 set -euo pipefail
 
@@ -28,8 +29,10 @@ load=(--writers "${BENCH_WRITERS:-16}" --appends "${BENCH_APPENDS:-300}"
   --body "${BENCH_BODY:-64}" --clk-tck "$(getconf CLK_TCK)")
 work="$(mktemp -d)"
 pid=
+redis_pid=
 cleanup() {
   [ -n "$pid" ] && kill "$pid" 2>/dev/null || true
+  [ -n "$redis_pid" ] && kill "$redis_pid" 2>/dev/null || true
   rm -rf "$work"
 }
 trap cleanup EXIT
@@ -53,17 +56,33 @@ stop() {
 }
 
 for run in $(seq "${BENCH_RUNS:-3}"); do
-  for store in memory file; do
+  for store in ${BENCH_STORES:-memory file redis}; do
     dir="$work/host-$run-$store"
     mkdir -p "$dir"
-    port="$(free_port)"
     arg=memory
     [ "$store" = file ] && arg="$dir"
+    if [ "$store" = redis ]; then
+      command -v redis-server >/dev/null || { echo "bench: redis-server is required" >&2; exit 1; }
+      rport="$(free_port)"
+      redis-server --port "$rport" --bind 127.0.0.1 --dir "$dir" --save "" --appendonly no \
+        > "$dir/redis.log" 2>&1 &
+      redis_pid=$!
+      wait_port "$rport"
+      arg="redis://127.0.0.1:$rport"
+    fi
+    port="$(free_port)"
     "$host" serve --store "$arg" --bind "127.0.0.1:$port" > "$dir.log" 2>&1 &
     pid=$!
     wait_port "$port"
     "$loadgen" durable --addr "127.0.0.1:$port" --pid "$pid" --label "sse-host $store" "${load[@]}" >> "$results"
     stop
+    if [ "$store" = redis ]; then
+      kill "$redis_pid" 2>/dev/null || true
+      wait "$redis_pid" 2>/dev/null || true
+      redis_pid=
+      echo "bench: run $run $store done" >&2
+      continue
+    fi
 
     dir="$work/ref-$run-$store"
     mkdir -p "$dir"
