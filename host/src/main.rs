@@ -43,8 +43,18 @@ fn main() -> ExitCode {
     let result = rt.block_on(async {
         match cli.command {
             Command::Serve(args) => {
-                let server = sse_host::server::Server::start(args.to_config()?).await?;
-                sse_host::server::shutdown_signal().await;
+                let config = args.to_config()?;
+                // Before the start: a signal during it (a long log, a Redis that does not
+                // answer yet) stops the server cleanly instead of killing it.
+                let mut stop = std::pin::pin!(sse_host::server::shutdown_signal());
+                let server = tokio::select! {
+                    started = sse_host::server::Server::start(config) => started?,
+                    () = &mut stop => {
+                        tracing::info!("stopped before serving");
+                        return Ok(());
+                    }
+                };
+                stop.await;
                 tracing::info!("shutting down");
                 server.shutdown().await
             }

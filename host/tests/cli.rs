@@ -175,3 +175,38 @@ fn serve_logs_plain_text_to_a_pipe_serves_and_stops_on_sigterm() {
         "{rest}"
     );
 }
+
+/// SIGTERM while `serve` is still starting (here: waiting for a Redis that accepted the
+/// connection but does not answer) is a clean stop with exit 0, not death by the signal. The
+/// handler used to be installed only once the server was up, and one CI run sent SIGTERM in
+/// that gap (the test above: exit status "killed", no log).
+#[test]
+fn sigterm_while_starting_stops_cleanly() {
+    let silent = std::net::TcpListener::bind("127.0.0.1:0").expect("bind");
+    let port = silent.local_addr().expect("local addr").port();
+    let mut child = command()
+        .args(["serve", "--bind", "127.0.0.1:0", "--store"])
+        .arg(format!("redis://127.0.0.1:{port}"))
+        .env("NO_COLOR", "1")
+        .stdin(Stdio::null())
+        .stdout(Stdio::null())
+        .stderr(Stdio::piped())
+        .spawn()
+        .expect("spawn sse-host serve");
+    // The server is inside its start once it has connected to the "Redis".
+    let (_held, _) = silent.accept().expect("the server connects");
+    let pid = child.id().to_string();
+    let killed = Command::new("kill").args(["-TERM", &pid]).status();
+    assert!(killed.is_ok_and(|s| s.success()), "kill -TERM {pid}");
+    let mut log = String::new();
+    child
+        .stderr
+        .take()
+        .expect("piped stderr")
+        .read_to_string(&mut log)
+        .expect("read the log");
+    let status = child.wait().expect("wait");
+    assert_eq!(status.code(), Some(0), "{log}");
+    assert!(log.contains("stopped before serving"), "{log}");
+    assert!(!log.contains("no answer"), "it waited for Redis: {log}");
+}

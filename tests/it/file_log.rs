@@ -250,3 +250,36 @@ async fn max_body_above_the_record_limit_is_a_usage_error() {
         "{stderr}"
     );
 }
+
+/// `Server::shutdown` returns only once the log is closed, so a new server opens the same
+/// directory at once: here with a subscriber that stopped reading (its stream task is stuck in
+/// a write, and without the bound on shutdown it held the log and its lock until the stall
+/// bound, a minute) and one that hung up just before. A stream task that had not yet run when
+/// `shutdown` returned failed one CI run this way.
+#[tokio::test]
+async fn shutdown_closes_the_log_so_a_new_server_opens_it_at_once() {
+    use tokio::io::AsyncWriteExt;
+    let dir = tempfile::tempdir().unwrap();
+    let s = start(file_config(dir.path())).await;
+    let a = s.local_addr();
+    let socket = tokio::net::TcpSocket::new_v4().unwrap();
+    socket.set_recv_buffer_size(4096).unwrap();
+    let mut stalled = socket.connect(a).await.unwrap();
+    stalled
+        .write_all(b"GET /stream HTTP/1.1\r\nhost: 127.0.0.1\r\n\r\n")
+        .await
+        .unwrap();
+    let mut dropped = open(a, "/stream", &[]).await;
+    let big = json!({"type": "agent", "content": "x".repeat(1 << 20)});
+    for i in 0..16 {
+        assert_eq!(append(a, &big).await, i);
+    }
+    assert!(dropped.next_of("message").await.is_some());
+    drop(dropped);
+    s.shutdown().await.unwrap();
+    let again = sse_host::server::Server::start(file_config(dir.path())).await;
+    let again = again.unwrap_or_else(|e| panic!("{e:#}"));
+    assert_eq!(again.hub().message_count().0, 16);
+    again.shutdown().await.unwrap();
+    drop(stalled);
+}

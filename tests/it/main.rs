@@ -10,6 +10,7 @@ mod follow_cli;
 mod follow_durable;
 mod fuzz_corpus;
 mod golden_frames;
+mod loadgen;
 mod parse;
 mod redis;
 mod security;

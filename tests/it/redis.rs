@@ -655,31 +655,389 @@ async fn a_redis_cluster_failover_keeps_indices_dense_and_subscribers_following(
     shutdown(vec![a, b]).await;
 }
 
-/// Durable Streams have no Redis store yet: a Redis node refuses them (501, JSON) instead of
-/// acknowledging appends that only its memory would hold, and so no other node could read.
+const TEXT: (&str, &str) = ("content-type", "text/plain");
+
+/// An offset at byte `pos` of segment 0.
+fn offset(pos: u64) -> String {
+    format!("0000000000000000_{pos:016}")
+}
+
+/// A Redis node whose long-polls wait long enough that only an append can end one early.
+fn durable_node(redis: &RedisServer) -> sse_host::server::ServerConfig {
+    let mut c = node_config(&redis.url(), "sse:test", None);
+    c.durable.args.long_poll = Duration::from_secs(15);
+    c
+}
+
+/// Durable Streams on a Redis store are Redis's: a stream created and appended on node A is
+/// read on node B at the same offsets (bytes and JSON), HEAD agrees, and a delete on B is
+/// seen on A.
 #[tokio::test]
-async fn durable_streams_are_refused_on_a_redis_store() {
+async fn durable_streams_written_on_one_node_are_read_on_another_at_the_same_offsets() {
     let redis = RedisServer::start(Persistence::None);
-    let node = start(node_config(&redis.url(), "sse:test", None)).await;
-    let a = node.local_addr();
-    for method in ["PUT", "POST", "GET", "DELETE"] {
-        let r = request(
-            a,
-            method,
-            "/v1/stream/chat/1",
-            Some("x"),
-            &[("content-type", "text/plain")],
-        )
-        .await;
-        assert_eq!(r.status, 501, "{method}: {}", r.body);
-        assert!(
-            r.json()["error"]
-                .as_str()
-                .unwrap()
-                .contains("no Redis store"),
-            "{}",
-            r.body
-        );
+    let (na, nb) = (
+        start(durable_node(&redis)).await,
+        start(durable_node(&redis)).await,
+    );
+    let (a, b) = (na.local_addr(), nb.local_addr());
+    let r = request(a, "PUT", "/v1/stream/chat/1", Some("hello "), &[TEXT]).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(r.headers["stream-next-offset"], offset(6).as_str());
+    let r = request(a, "POST", "/v1/stream/chat/1", Some("world"), &[TEXT]).await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    assert_eq!(r.headers["stream-next-offset"], offset(11).as_str());
+    // B: the same stream, the same offsets.
+    let head = request(b, "HEAD", "/v1/stream/chat/1", None, &[]).await;
+    assert_eq!(head.status, 200);
+    assert_eq!(head.headers["stream-next-offset"], offset(11).as_str());
+    let r = request(b, "GET", "/v1/stream/chat/1", None, &[]).await;
+    assert_eq!((r.status, r.body.as_str()), (200, "hello world"));
+    assert_eq!(r.headers["stream-next-offset"], offset(11).as_str());
+    let from = format!("/v1/stream/chat/1?offset={}", offset(6));
+    assert_eq!(request(b, "GET", &from, None, &[]).await.body, "world");
+    // An append on B continues A's offsets; a second PUT on B confirms A's stream.
+    let r = request(b, "POST", "/v1/stream/chat/1", Some("!"), &[TEXT]).await;
+    assert_eq!(r.headers["stream-next-offset"], offset(12).as_str());
+    let again = request(b, "PUT", "/v1/stream/chat/1", None, &[TEXT]).await;
+    assert_eq!(again.status, 200, "{}", again.body);
+    // JSON mode: messages are positions, on every node.
+    let json = ("content-type", "application/json");
+    let r = request(
+        a,
+        "PUT",
+        "/v1/stream/j",
+        Some(r#"[{"n":1},{"n":2}]"#),
+        &[json],
+    )
+    .await;
+    assert_eq!(r.headers["stream-next-offset"], offset(2).as_str());
+    let r = request(
+        b,
+        "GET",
+        &format!("/v1/stream/j?offset={}", offset(1)),
+        None,
+        &[],
+    )
+    .await;
+    assert_eq!(r.body, r#"[{"n":2}]"#);
+    // A delete on B is a delete on A.
+    assert_eq!(
+        request(b, "DELETE", "/v1/stream/chat/1", None, &[])
+            .await
+            .status,
+        204
+    );
+    assert_eq!(
+        request(a, "GET", "/v1/stream/chat/1", None, &[])
+            .await
+            .status,
+        404
+    );
+    shutdown(vec![na, nb]).await;
+}
+
+/// Appends racing on two nodes get dense offsets: every byte lands once, none overlap.
+#[tokio::test]
+async fn durable_appends_racing_on_two_nodes_get_dense_offsets() {
+    const PER_NODE: u64 = 25;
+    let redis = RedisServer::start(Persistence::None);
+    let (na, nb) = (
+        start(durable_node(&redis)).await,
+        start(durable_node(&redis)).await,
+    );
+    let (a, b) = (na.local_addr(), nb.local_addr());
+    assert_eq!(
+        request(a, "PUT", "/v1/stream/race", None, &[TEXT])
+            .await
+            .status,
+        201
+    );
+    let mut tasks = Vec::new();
+    for (node, letter) in [(a, "a"), (b, "b")] {
+        tasks.push(tokio::spawn(async move {
+            let mut ends = Vec::new();
+            for _ in 0..PER_NODE {
+                let r = request(node, "POST", "/v1/stream/race", Some(letter), &[TEXT]).await;
+                assert_eq!(r.status, 204, "{}", r.body);
+                ends.push(r.headers["stream-next-offset"].to_str().unwrap().to_owned());
+            }
+            ends
+        }));
     }
-    shutdown(vec![node]).await;
+    let mut ends = Vec::new();
+    for t in tasks {
+        ends.extend(t.await.expect("task"));
+    }
+    ends.sort();
+    let want: Vec<String> = (1..=2 * PER_NODE).map(offset).collect();
+    assert_eq!(ends, want, "each append got its own next offset");
+    let body = request(b, "GET", "/v1/stream/race", None, &[]).await.body;
+    assert_eq!(body.len() as u64, 2 * PER_NODE);
+    assert_eq!(body.matches('a').count() as u64, PER_NODE);
+    shutdown(vec![na, nb]).await;
+}
+
+/// A long-poll and an SSE read on node B, waiting at the tail, are woken by an append made on
+/// node A (not by their timeouts: the long-poll would answer 204, the SSE response stay
+/// silent for a minute).
+#[tokio::test]
+async fn durable_live_reads_on_one_node_wake_on_an_append_on_another() {
+    let redis = RedisServer::start(Persistence::None);
+    let (na, nb) = (
+        start(durable_node(&redis)).await,
+        start(durable_node(&redis)).await,
+    );
+    let (a, b) = (na.local_addr(), nb.local_addr());
+    assert_eq!(
+        request(a, "PUT", "/v1/stream/live", Some("x"), &[TEXT])
+            .await
+            .status,
+        201
+    );
+    let mut sse = open(
+        b,
+        &format!("/v1/stream/live?offset={}&live=sse", offset(1)),
+        &[],
+    )
+    .await;
+    assert_eq!(sse.status, 200);
+    let first = sse.next_of("control").await.expect("control");
+    assert!(first.data.contains("\"upToDate\":true"), "{}", first.data);
+    let waiter = tokio::spawn(async move {
+        let path = format!("/v1/stream/live?offset={}&live=long-poll", offset(1));
+        request(b, "GET", &path, None, &[]).await
+    });
+    // Let the long-poll reach B's wait (if the append comes first, it finds the data at once).
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    let r = request(a, "POST", "/v1/stream/live", Some("yz"), &[TEXT]).await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let polled = tokio::time::timeout(WAIT, waiter)
+        .await
+        .expect("in time")
+        .expect("task");
+    assert_eq!((polled.status, polled.body.as_str()), (200, "yz"));
+    assert_eq!(polled.headers["stream-next-offset"], offset(3).as_str());
+    let data = sse.next_of("data").await.expect("data");
+    assert_eq!(data.data, "yz");
+    let control = sse.next_of("control").await.expect("control");
+    assert!(control.data.contains(&offset(3)), "{}", control.data);
+    // A close on A ends B's SSE response.
+    let r = request(
+        a,
+        "POST",
+        "/v1/stream/live",
+        None,
+        &[("stream-closed", "true")],
+    )
+    .await;
+    assert_eq!(r.status, 204, "{}", r.body);
+    let closed = sse.next_of("control").await.expect("control");
+    assert!(
+        closed.data.contains("\"streamClosed\":true"),
+        "{}",
+        closed.data
+    );
+    assert!(sse.next().await.is_none(), "ends after the close");
+    shutdown(vec![na, nb]).await;
+}
+
+/// Nothing acknowledged is lost when nodes restart (the streams are Redis's), nor when Redis
+/// restarts with `appendfsync always`: data, offsets, the closed flag, producer state (a retry
+/// is still a duplicate), forks.
+#[tokio::test]
+async fn durable_streams_survive_node_and_redis_restarts() {
+    let mut redis = RedisServer::start(Persistence::Aof);
+    let na = start(durable_node(&redis)).await;
+    let a = na.local_addr();
+    let producer = [
+        TEXT,
+        ("producer-id", "p"),
+        ("producer-epoch", "0"),
+        ("producer-seq", "0"),
+    ];
+    assert_eq!(
+        request(a, "PUT", "/v1/stream/keep", Some("hello "), &[TEXT])
+            .await
+            .status,
+        201
+    );
+    let r = request(a, "POST", "/v1/stream/keep", Some("world"), &producer).await;
+    assert_eq!(r.status, 200, "{}", r.body);
+    let fork = [
+        TEXT,
+        ("stream-forked-from", "/v1/stream/keep"),
+        ("stream-fork-offset", "0000000000000000_0000000000000006"),
+    ];
+    assert_eq!(
+        request(a, "PUT", "/v1/stream/fork", Some("there"), &fork)
+            .await
+            .status,
+        201
+    );
+    let r = request(
+        a,
+        "PUT",
+        "/v1/stream/done",
+        Some("end"),
+        &[TEXT, ("stream-closed", "true")],
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    na.shutdown().await.expect("clean shutdown");
+
+    let check = async |n: SocketAddr| {
+        let r = request(n, "GET", "/v1/stream/keep", None, &[]).await;
+        assert_eq!((r.status, r.body.as_str()), (200, "hello world"));
+        assert_eq!(r.headers["stream-next-offset"], offset(11).as_str());
+        let r = request(n, "GET", "/v1/stream/fork", None, &[]).await;
+        assert_eq!(r.body, "hello there");
+        let r = request(n, "HEAD", "/v1/stream/done", None, &[]).await;
+        assert_eq!(r.headers["stream-closed"], "true");
+        // The producer's retry is a duplicate: nothing appended twice.
+        let r = request(n, "POST", "/v1/stream/keep", Some("world"), &producer).await;
+        assert_eq!(r.status, 204, "{}", r.body);
+        assert_eq!(r.headers["stream-next-offset"], offset(11).as_str());
+    };
+    let nb = start(durable_node(&redis)).await;
+    check(nb.local_addr()).await;
+    redis.restart();
+    let b = nb.local_addr();
+    eventually("the node reaches the restarted Redis", WAIT, async || {
+        (request(b, "HEAD", "/v1/stream/keep", None, &[])
+            .await
+            .status
+            == 200)
+            .then_some(())
+    })
+    .await;
+    check(b).await;
+    shutdown(vec![nb]).await;
+}
+
+/// An expired stream that no request names is still ended (each node sweeps): here it held
+/// the only place `--durable-max-streams 1` allows, and a new stream gets it.
+#[tokio::test]
+async fn expired_durable_streams_no_request_names_are_swept() {
+    let redis = RedisServer::start(Persistence::None);
+    let mut c = durable_node(&redis);
+    c.durable.args.max_streams = 1;
+    let n = start(c).await;
+    let a = n.local_addr();
+    let r = request(
+        a,
+        "PUT",
+        "/v1/stream/short",
+        None,
+        &[TEXT, ("stream-ttl", "1")],
+    )
+    .await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    let full = request(a, "PUT", "/v1/stream/next", None, &[TEXT]).await;
+    assert_eq!(full.status, 507, "{}", full.body);
+    eventually("the expired stream is swept", WAIT, async || {
+        (request(a, "PUT", "/v1/stream/next", None, &[TEXT])
+            .await
+            .status
+            == 201)
+            .then_some(())
+    })
+    .await;
+    shutdown(vec![n]).await;
+}
+
+/// A Redis that lost its data starts creation numbers somewhere new, so a stream re-created
+/// at the same path with the same bytes never answers with the lost stream's `ETag` (a cache
+/// would take one for the other).
+#[tokio::test]
+async fn redis_that_lost_its_data_never_repeats_a_durable_etag() {
+    let mut redis = RedisServer::start(Persistence::None);
+    let n = start(durable_node(&redis)).await;
+    let a = n.local_addr();
+    let etag = async || {
+        let r = request(a, "PUT", "/v1/stream/e", Some("same"), &[TEXT]).await;
+        assert_eq!(r.status, 201, "{}", r.body);
+        let r = request(a, "GET", "/v1/stream/e", None, &[]).await;
+        r.headers["etag"].to_str().unwrap().to_owned()
+    };
+    let before = etag().await;
+    redis.restart();
+    eventually("the node reaches the restarted Redis", WAIT, async || {
+        (request(a, "HEAD", "/v1/stream/e", None, &[]).await.status == 404).then_some(())
+    })
+    .await;
+    let after = etag().await;
+    assert_ne!(before, after);
+    shutdown(vec![n]).await;
+}
+
+/// On a Redis Cluster, Durable Streams sit in the log's slot (the hash tag), so every script
+/// (the fork chain's too) is a single-slot operation: nodes seeded from different masters
+/// share streams, forks, deletes and live reads.
+#[tokio::test]
+async fn a_redis_cluster_serves_durable_streams_to_nodes_seeded_from_different_masters() {
+    let cluster = RedisCluster::start(3);
+    let config = |seed: &str| {
+        let mut c = cluster_node_config(seed, "sse:cluster");
+        c.durable.args.long_poll = Duration::from_secs(15);
+        c
+    };
+    let (na, nb) = (
+        start(config(&cluster.url(0))).await,
+        start(config(&cluster.url(2))).await,
+    );
+    let (a, b) = (na.local_addr(), nb.local_addr());
+    assert_eq!(
+        request(a, "PUT", "/v1/stream/s", Some("abc"), &[TEXT])
+            .await
+            .status,
+        201
+    );
+    let fork = [
+        TEXT,
+        ("stream-forked-from", "/v1/stream/s"),
+        ("stream-fork-offset", "0000000000000000_0000000000000002"),
+    ];
+    let r = request(b, "PUT", "/v1/stream/f", Some("Z"), &fork).await;
+    assert_eq!(r.status, 201, "{}", r.body);
+    assert_eq!(
+        request(a, "GET", "/v1/stream/f", None, &[]).await.body,
+        "abZ"
+    );
+    // A long-poll on A wakes on B's append.
+    let waiter = tokio::spawn(async move {
+        let path = format!("/v1/stream/f?offset={}&live=long-poll", offset(3));
+        request(a, "GET", &path, None, &[]).await
+    });
+    tokio::time::sleep(Duration::from_millis(200)).await;
+    assert_eq!(
+        request(b, "POST", "/v1/stream/f", Some("!"), &[TEXT])
+            .await
+            .status,
+        204
+    );
+    let polled = tokio::time::timeout(WAIT, waiter)
+        .await
+        .expect("in time")
+        .expect("task");
+    assert_eq!((polled.status, polled.body.as_str()), (200, "!"));
+    // The source deleted while its fork reads it: 410; the fork's end takes it along.
+    assert_eq!(
+        request(a, "DELETE", "/v1/stream/s", None, &[]).await.status,
+        204
+    );
+    assert_eq!(
+        request(b, "GET", "/v1/stream/s", None, &[]).await.status,
+        410
+    );
+    assert_eq!(
+        request(b, "DELETE", "/v1/stream/f", None, &[]).await.status,
+        204
+    );
+    let again = request(a, "PUT", "/v1/stream/s", None, &[TEXT]).await;
+    assert_eq!(
+        again.status, 201,
+        "the source is gone with its last fork: {}",
+        again.body
+    );
+    shutdown(vec![na, nb]).await;
 }

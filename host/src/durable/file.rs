@@ -87,7 +87,7 @@ pub struct OpenReport {
 }
 
 #[derive(Serialize, Deserialize)]
-struct ConfigRec {
+pub(super) struct ConfigRec {
     content_type: String,
     json: bool,
     ttl: Option<u64>,
@@ -105,10 +105,10 @@ struct ForkRec {
 }
 
 #[derive(Serialize, Deserialize)]
-struct ProducerRec {
-    id: String,
-    epoch: u64,
-    seq: u64,
+pub(super) struct ProducerRec {
+    pub(super) id: String,
+    pub(super) epoch: u64,
+    pub(super) seq: u64,
 }
 
 #[derive(Serialize, Deserialize)]
@@ -141,7 +141,7 @@ enum Head {
     SoftDelete,
 }
 
-fn config_rec(c: &Config) -> ConfigRec {
+pub(super) fn config_rec(c: &Config) -> ConfigRec {
     let (ttl, expires_at) = match c.lifetime {
         Lifetime::Forever => (None, None),
         Lifetime::Ttl(s) => (Some(s), None),
@@ -168,7 +168,7 @@ fn offset(o: (u64, u64)) -> Option<Offset> {
     Offset::new(o.0, o.1).ok()
 }
 
-fn config_of(r: ConfigRec) -> Option<Config> {
+pub(super) fn config_of(r: ConfigRec) -> Option<Config> {
     let lifetime = match (r.ttl, r.expires_at) {
         (Some(s), _) => Lifetime::Ttl(s),
         (None, Some((s, n))) => {

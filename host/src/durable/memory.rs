@@ -8,7 +8,9 @@
 //! URL, its path not re-creatable), and the last fork's end removes it, up the chain.
 
 use super::file::{FileError, Journal, OpenReport};
-use super::store::{Admit, Append, Appended, Chunk, Config, Meta, StoreError, StreamStore};
+use super::store::{
+    Admit, Append, Appended, Chunk, Config, Meta, StoreError, fork_anchor, fork_cut,
+};
 use bytes::Bytes;
 use sse_core::durable::{Offset, Tail};
 use std::collections::HashMap;
@@ -55,22 +57,7 @@ impl Stream {
 
     /// Where `items` would move the tail, and how far (checked against the bound).
     fn plan(&self, items: &[Bytes], max_bytes: u64) -> Result<(Offset, u64), StoreError> {
-        let added: u64 = items.iter().map(|i| i.len() as u64).sum();
-        if self.size().saturating_add(added) > max_bytes {
-            return Err(StoreError::StreamFull { max: max_bytes });
-        }
-        let count = if self.meta.config.json {
-            items.len() as u64
-        } else {
-            added
-        };
-        let next = self
-            .meta
-            .tail
-            .next
-            .advance(count)
-            .map_err(|_| StoreError::OffsetOverflow)?;
-        Ok((next, count))
+        self.meta.plan(items, self.size(), max_bytes)
     }
 
     /// Stores `items` as [`Stream::plan`] allowed.
@@ -193,6 +180,8 @@ pub struct MemoryStreams {
     max_streams: usize,
     max_stream_bytes: u64,
     max_total_bytes: u64,
+    /// Backed by files.
+    disk: bool,
 }
 
 impl MemoryStreams {
@@ -210,6 +199,7 @@ impl MemoryStreams {
             max_streams,
             max_stream_bytes,
             max_total_bytes: u64::MAX,
+            disk: false,
         }
     }
 
@@ -225,7 +215,8 @@ impl MemoryStreams {
         now: SystemTime,
     ) -> Result<(Self, OpenReport), FileError> {
         let (journal, recovered, report) = Journal::open(dir, now)?;
-        let store = MemoryStreams::new(max_streams, max_stream_bytes);
+        let mut store = MemoryStreams::new(max_streams, max_stream_bytes);
+        store.disk = true;
         {
             let mut streams = store
                 .streams
@@ -328,41 +319,13 @@ fn inherit(streams: &Streams, requested: &Config) -> Result<Option<Inherited>, S
         Some(s) if s.soft_deleted => return Err(StoreError::SourceGone),
         Some(s) => s,
     };
-    let mut config = requested.clone();
-    if config.content_type.is_empty() {
-        config
-            .content_type
-            .clone_from(&src.meta.config.content_type);
-        config.json = src.meta.config.json;
-    } else if !super::store::essence(&config.content_type)
-        .eq_ignore_ascii_case(super::store::essence(&src.meta.config.content_type))
-    {
-        return Err(StoreError::ConfigMismatch);
-    }
-    if config.lifetime == super::store::Lifetime::Forever {
-        config.lifetime = src.meta.config.lifetime;
-        config
-            .expires_at_text
-            .clone_from(&src.meta.config.expires_at_text);
-    }
-    let anchor = fork.offset.unwrap_or(src.meta.tail.next);
-    if anchor > src.meta.tail.next || anchor.segment() != src.meta.tail.next.segment() {
-        return Err(StoreError::ForkBeyondTail);
-    }
-    let mut cut = anchor.position();
-    if fork.sub > 0 {
-        // The sub-offset refines a point inside the source's next write, never past it.
-        let boundary = src
-            .boundaries
-            .iter()
-            .copied()
-            .find(|b| *b > cut)
-            .ok_or(StoreError::SubOffsetOvershoot)?;
-        cut = cut
-            .checked_add(fork.sub)
-            .filter(|c| *c <= boundary)
-            .ok_or(StoreError::SubOffsetOvershoot)?;
-    }
+    let (config, anchor) = fork_anchor(&src.meta, requested)?;
+    let boundary = src
+        .boundaries
+        .iter()
+        .copied()
+        .find(|b| *b > anchor.position());
+    let (cut, next) = fork_cut(anchor, fork.sub, boundary)?;
     let at = usize::try_from(cut).map_err(|_| StoreError::OffsetOverflow)?;
     let mut boundaries: Vec<u64> = src
         .boundaries
@@ -378,12 +341,23 @@ fn inherit(streams: &Streams, requested: &Config) -> Result<Option<Inherited>, S
         bytes: src.bytes.get(..at).unwrap_or_default().to_vec(),
         messages: src.messages.get(..at).unwrap_or_default().to_vec(),
         boundaries,
-        next: Offset::new(anchor.segment(), cut).map_err(|_| StoreError::OffsetOverflow)?,
+        next,
     }))
 }
 
-impl StreamStore for MemoryStreams {
-    fn create(
+/// The store's calls, each atomic for its stream ([`super::store::Streams`] says what they do).
+impl MemoryStreams {
+    /// Whether every change is written to files (then calls may `fsync`).
+    #[must_use]
+    pub fn on_disk(&self) -> bool {
+        self.disk
+    }
+
+    /// See [`super::store::Streams::create`].
+    ///
+    /// # Errors
+    /// As there.
+    pub fn create(
         &self,
         path: &str,
         config: Config,
@@ -393,14 +367,11 @@ impl StreamStore for MemoryStreams {
     ) -> Result<(Meta, bool), StoreError> {
         let mut streams = self.lock(path, now);
         if let Some(existing) = streams.map.get(path) {
-            return if !existing.soft_deleted
-                && existing.meta.requested.matches(&config)
-                && existing.meta.tail.closed == closed
-            {
-                Ok((existing.meta.clone(), false))
-            } else {
-                Err(StoreError::ConfigMismatch)
-            };
+            if existing.soft_deleted {
+                return Err(StoreError::ConfigMismatch);
+            }
+            existing.meta.confirm(&config, closed)?;
+            return Ok((existing.meta.clone(), false));
         }
         if streams.map.len() >= self.max_streams {
             return Err(StoreError::TooManyStreams {
@@ -462,7 +433,11 @@ impl StreamStore for MemoryStreams {
         Ok((meta, true))
     }
 
-    fn append(&self, path: &str, req: Append, now: SystemTime) -> Result<Appended, StoreError> {
+    /// See [`super::store::Streams::append`].
+    ///
+    /// # Errors
+    /// As there.
+    pub fn append(&self, path: &str, req: Append, now: SystemTime) -> Result<Appended, StoreError> {
         let mut streams = self.lock(path, now);
         streams.live(path)?;
         let Streams {
@@ -498,7 +473,11 @@ impl StreamStore for MemoryStreams {
         }
     }
 
-    fn read(
+    /// See [`super::store::Streams::read`].
+    ///
+    /// # Errors
+    /// As there.
+    pub fn read(
         &self,
         path: &str,
         from: Offset,
@@ -547,12 +526,20 @@ impl StreamStore for MemoryStreams {
         })
     }
 
-    fn meta(&self, path: &str, now: SystemTime) -> Result<Meta, StoreError> {
+    /// See [`super::store::Streams::meta`].
+    ///
+    /// # Errors
+    /// As there.
+    pub fn meta(&self, path: &str, now: SystemTime) -> Result<Meta, StoreError> {
         let mut streams = self.lock(path, now);
         streams.live(path).map(|s| s.meta.clone())
     }
 
-    fn delete(&self, path: &str, now: SystemTime) -> Result<(), StoreError> {
+    /// See [`super::store::Streams::delete`].
+    ///
+    /// # Errors
+    /// As there.
+    pub fn delete(&self, path: &str, now: SystemTime) -> Result<(), StoreError> {
         let mut streams = self.lock(path, now);
         streams.live(path)?;
         match streams.end(path) {
@@ -561,7 +548,11 @@ impl StreamStore for MemoryStreams {
         }
     }
 
-    fn watch(&self, path: &str, now: SystemTime) -> Result<watch::Receiver<Tail>, StoreError> {
+    /// See [`super::store::Streams::watch`].
+    ///
+    /// # Errors
+    /// As there.
+    pub fn watch(&self, path: &str, now: SystemTime) -> Result<watch::Receiver<Tail>, StoreError> {
         let mut streams = self.lock(path, now);
         streams.live(path).map(|s| s.tail.subscribe())
     }

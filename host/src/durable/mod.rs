@@ -9,11 +9,13 @@
 
 mod file;
 mod memory;
+mod redis;
 pub mod store;
 
 pub use file::{FileError, OpenReport};
 pub use memory::MemoryStreams;
-pub use store::StreamStore;
+pub use redis::RedisStreams;
+pub use store::Streams;
 
 use crate::server::{ServerConfig, guard};
 use axum::Router;
@@ -92,16 +94,12 @@ impl Default for DurableConfig {
 struct Ds {
     config: DurableConfig,
     access: Arc<ServerConfig>,
-    store: Arc<dyn StreamStore>,
+    store: Streams,
 }
 
 /// The router for `/v1/stream/{*path}` over `store`; `access` holds the server's tokens and
 /// origin rules.
-pub fn router(
-    config: DurableConfig,
-    access: Arc<ServerConfig>,
-    store: Arc<dyn StreamStore>,
-) -> Router {
+pub fn router(config: DurableConfig, access: Arc<ServerConfig>, store: Streams) -> Router {
     Router::new()
         .route("/v1/stream/{*path}", any(handle))
         .with_state(Arc::new(Ds {
@@ -187,6 +185,7 @@ impl From<StoreError> for DsError {
             StoreError::SourceGone => DsError::new(StatusCode::CONFLICT, msg),
             StoreError::ForkBeyondTail | StoreError::SubOffsetOvershoot => DsError::bad(msg),
             StoreError::Io(_) => DsError::new(StatusCode::INTERNAL_SERVER_ERROR, msg),
+            StoreError::Unavailable(_) => DsError::new(StatusCode::SERVICE_UNAVAILABLE, msg),
             StoreError::StreamFull { .. } | StoreError::OffsetOverflow => {
                 DsError::new(StatusCode::PAYLOAD_TOO_LARGE, msg)
             }
@@ -219,9 +218,10 @@ async fn handle(State(ds): State<Arc<Ds>>, req: Request) -> Response {
         Method::DELETE => ds
             .store
             .delete(&path, SystemTime::now())
+            .await
             .map(|()| StatusCode::NO_CONTENT.into_response())
             .map_err(DsError::from),
-        Method::HEAD => head(&ds, &path),
+        Method::HEAD => head(&ds, &path).await,
         Method::GET => read(&ds, &path, req).await,
         Method::OPTIONS => Ok(preflight()),
         _ => Err(DsError::new(
@@ -409,6 +409,7 @@ async fn create(ds: &Ds, path: &str, req: Request) -> Result<Response, DsError> 
         let source = fork.as_ref().map_or("", |f| f.source.as_str());
         ds.store
             .meta(source, SystemTime::now())
+            .await
             .is_ok_and(|m| m.config.json)
     } else {
         json
@@ -423,7 +424,8 @@ async fn create(ds: &Ds, path: &str, req: Request) -> Result<Response, DsError> 
     };
     let (meta, created) = ds
         .store
-        .create(path, config, items, closed, SystemTime::now())?;
+        .create(path, config, items, closed, SystemTime::now())
+        .await?;
     let status = if created {
         StatusCode::CREATED
     } else {
@@ -524,7 +526,7 @@ async fn append(ds: &Ds, path: &str, req: Request) -> Result<Response, DsError> 
     let content_type = header_str(&headers, header::CONTENT_TYPE.as_str())?.map(str::to_owned);
     let body = body(ds, req).await?;
     let now = SystemTime::now();
-    let meta = ds.store.meta(path, now)?;
+    let meta = ds.store.meta(path, now).await?;
     if body.is_empty() && !close {
         return Err(DsError::bad("an empty body appends nothing"));
     }
@@ -551,7 +553,7 @@ async fn append(ds: &Ds, path: &str, req: Request) -> Result<Response, DsError> 
         seq,
         producer,
     };
-    let (status, tail, state) = match ds.store.append(path, req, now)? {
+    let (status, tail, state) = match ds.store.append(path, req, now).await? {
         Appended::Done { tail, producer } => (
             if has_producer && has_items {
                 StatusCode::OK
@@ -590,8 +592,8 @@ fn lifetime_headers(res: &mut Response, meta: &store::Meta) {
     }
 }
 
-fn head(ds: &Ds, path: &str) -> Result<Response, DsError> {
-    let meta = ds.store.meta(path, SystemTime::now())?;
+async fn head(ds: &Ds, path: &str) -> Result<Response, DsError> {
+    let meta = ds.store.meta(path, SystemTime::now()).await?;
     let mut res = StatusCode::OK.into_response();
     res.headers_mut().insert(
         header::CONTENT_TYPE,
@@ -684,11 +686,11 @@ async fn read(ds: &Ds, path: &str, req: Request) -> Result<Response, DsError> {
         return Err(DsError::bad("a live read needs an offset"));
     }
     let now = SystemTime::now();
-    let meta = ds.store.meta(path, now)?;
+    let meta = ds.store.meta(path, now).await?;
     let decision = Read::decide(q.start, meta.tail).map_err(|e| DsError::bad(e.to_string()))?;
     match q.live {
-        Live::Sse => sse(ds, path, decision, q.cursor),
-        Live::CatchUp => catch_up(ds, path, decision, &q, &headers, now),
+        Live::Sse => sse(ds, path, decision, q.cursor).await,
+        Live::CatchUp => catch_up(ds, path, decision, &q, &headers, now).await,
         Live::LongPoll => long_poll(ds, path, decision, &q, &headers).await,
     }
 }
@@ -749,7 +751,7 @@ fn data_response(
     res
 }
 
-fn catch_up(
+async fn catch_up(
     ds: &Ds,
     path: &str,
     decision: Read,
@@ -761,7 +763,7 @@ fn catch_up(
         Read::Data { from } => from,
         Read::UpToDate { at } | Read::Closed { at } => at,
     };
-    let chunk = ds.store.read(path, from, ds.config.max_chunk, now)?;
+    let chunk = ds.store.read(path, from, ds.config.max_chunk, now).await?;
     let mut res = data_response(ds, &chunk, from, headers, None);
     if q.start == Start::Now {
         res.headers_mut().remove(header::ETAG);
@@ -783,7 +785,8 @@ async fn long_poll(
         Read::Data { from } => {
             let chunk = ds
                 .store
-                .read(path, from, ds.config.max_chunk, SystemTime::now())?;
+                .read(path, from, ds.config.max_chunk, SystemTime::now())
+                .await?;
             return Ok(data_response(ds, &chunk, from, headers, Some(cursor)));
         }
         Read::Closed { at } => {
@@ -797,7 +800,7 @@ async fn long_poll(
         }
         Read::UpToDate { at } => at,
     };
-    let mut rx = ds.store.watch(path, SystemTime::now())?;
+    let mut rx = ds.store.watch(path, SystemTime::now()).await?;
     // Reading the tail again under the watch closes the window between `meta` and `watch`.
     let deadline = tokio::time::Instant::now() + ds.config.args.long_poll;
     loop {
@@ -805,7 +808,8 @@ async fn long_poll(
         if tail.next > at {
             let chunk = ds
                 .store
-                .read(path, at, ds.config.max_chunk, SystemTime::now())?;
+                .read(path, at, ds.config.max_chunk, SystemTime::now())
+                .await?;
             return Ok(data_response(ds, &chunk, at, headers, Some(cursor)));
         }
         if tail.closed {
@@ -860,7 +864,7 @@ fn sse_batch(json: bool, text: bool, items: &[Bytes], control: Control) -> Bytes
 }
 
 struct SseState {
-    store: Arc<dyn StreamStore>,
+    store: Streams,
     path: String,
     pos: Offset,
     rx: Option<tokio::sync::watch::Receiver<Tail>>,
@@ -873,17 +877,22 @@ struct SseState {
     text: bool,
 }
 
-fn sse(ds: &Ds, path: &str, decision: Read, cursor: Option<u64>) -> Result<Response, DsError> {
+async fn sse(
+    ds: &Ds,
+    path: &str,
+    decision: Read,
+    cursor: Option<u64>,
+) -> Result<Response, DsError> {
     let now = SystemTime::now();
-    let rx = ds.store.watch(path, now)?;
-    let meta = ds.store.meta(path, now)?;
+    let rx = ds.store.watch(path, now).await?;
+    let meta = ds.store.meta(path, now).await?;
     let pos = match decision {
         Read::Data { from } => from,
         Read::UpToDate { at } | Read::Closed { at } => at,
     };
     let text = durable::sse_is_text(&meta.config.content_type);
     let state = SseState {
-        store: Arc::clone(&ds.store),
+        store: ds.store.clone(),
         path: path.to_owned(),
         pos,
         rx: Some(rx),
@@ -924,6 +933,7 @@ async fn sse_step(s: &mut SseState) -> Option<Bytes> {
         let chunk = s
             .store
             .read(&s.path, s.pos, s.max_chunk, SystemTime::now())
+            .await
             .ok()?;
         let after = Read::after(chunk.next, chunk.meta.tail);
         let fresh = !chunk.items.is_empty();

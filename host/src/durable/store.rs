@@ -2,14 +2,17 @@
 //!
 //! A store holds many streams by path. Each stream is a content type, a lifetime (TTL or
 //! absolute expiry), bytes (or, in JSON mode, messages) addressed by [`Offset`], a closed
-//! flag and the writer state (`Stream-Seq`, idempotent producers). [`StreamStore`] is the
-//! interface the HTTP layer calls; [`Meta::admit`] is the one place that decides whether an
-//! append goes in, so the memory store here and the file and Redis stores to come enforce
-//! the same rules (each store only has to make `admit` + write atomic per stream).
+//! flag and the writer state (`Stream-Seq`, idempotent producers). [`Streams`] is the async
+//! interface the HTTP layer calls, over the local store (memory, or memory backed by files:
+//! `memory.rs`, `file.rs`) and the Redis store (`redis.rs`). [`Meta::admit`] is the one place
+//! that decides whether an append goes in, and [`Meta::plan`], [`Meta::confirm`],
+//! [`fork_anchor`] and [`fork_cut`] the other rules, so every store enforces the same ones
+//! (each store only has to make `admit` + write atomic per stream).
 
 use bytes::Bytes;
 use sse_core::durable::{Offset, ProducerCheck, ProducerState, Tail};
 use std::collections::HashMap;
+use std::sync::Arc;
 use std::time::{Duration, SystemTime};
 use tokio::sync::watch;
 
@@ -205,6 +208,9 @@ pub enum StoreError {
     /// The store's files could not be written: nothing was acknowledged.
     #[error("the stream could not be written to disk: {0}")]
     Io(String),
+    /// The shared store (Redis) did not answer: nothing was acknowledged (503).
+    #[error("the stream store is unavailable: {0}")]
+    Unavailable(String),
 }
 
 /// A stream's metadata and writer state: what `HEAD` shows and what [`Meta::admit`] checks.
@@ -342,6 +348,103 @@ impl Meta {
             .as_ref()
             .and_then(|p| self.producers.get(&p.id).copied())
     }
+
+    /// Whether a repeated `PUT` asking for `config` (closed when `closed`) confirms this
+    /// stream (200) rather than conflicting with it.
+    ///
+    /// # Errors
+    /// [`StoreError::ConfigMismatch`].
+    pub fn confirm(&self, config: &Config, closed: bool) -> Result<(), StoreError> {
+        if self.requested.matches(config) && self.tail.closed == closed {
+            Ok(())
+        } else {
+            Err(StoreError::ConfigMismatch)
+        }
+    }
+
+    /// Where `items` would move the tail of this stream, which stores `size` bytes, and by
+    /// how much (bytes, or messages in JSON mode), within `max_bytes` per stream.
+    ///
+    /// # Errors
+    /// [`StoreError::StreamFull`], [`StoreError::OffsetOverflow`].
+    pub fn plan(
+        &self,
+        items: &[Bytes],
+        size: u64,
+        max_bytes: u64,
+    ) -> Result<(Offset, u64), StoreError> {
+        let added: u64 = items.iter().map(|i| i.len() as u64).sum();
+        if size.saturating_add(added) > max_bytes {
+            return Err(StoreError::StreamFull { max: max_bytes });
+        }
+        let count = if self.config.json {
+            items.len() as u64
+        } else {
+            added
+        };
+        let next = self
+            .tail
+            .next
+            .advance(count)
+            .map_err(|_| StoreError::OffsetOverflow)?;
+        Ok((next, count))
+    }
+}
+
+/// A fork's configuration (what it inherits from `src`, the source's metadata, filled in)
+/// and the offset it names (`PROTOCOL.md` §4.2): [`fork_cut`] refines it.
+///
+/// # Errors
+/// [`StoreError::ConfigMismatch`] (another content type), [`StoreError::ForkBeyondTail`].
+pub fn fork_anchor(src: &Meta, requested: &Config) -> Result<(Config, Offset), StoreError> {
+    let mut config = requested.clone();
+    if config.content_type.is_empty() {
+        config.content_type.clone_from(&src.config.content_type);
+        config.json = src.config.json;
+    } else if !essence(&config.content_type).eq_ignore_ascii_case(essence(&src.config.content_type))
+    {
+        return Err(StoreError::ConfigMismatch);
+    }
+    if config.lifetime == Lifetime::Forever {
+        config.lifetime = src.config.lifetime;
+        config
+            .expires_at_text
+            .clone_from(&src.config.expires_at_text);
+    }
+    let anchor = requested
+        .fork
+        .as_ref()
+        .and_then(|f| f.offset)
+        .unwrap_or(src.tail.next);
+    if anchor > src.tail.next || anchor.segment() != src.tail.next.segment() {
+        return Err(StoreError::ForkBeyondTail);
+    }
+    Ok((config, anchor))
+}
+
+/// Where a fork at `anchor` with sub-offset `sub` diverges: the position of the cut and the
+/// fork's first offset. `boundary` is the source's first write boundary after `anchor` (the
+/// sub-offset stays within that write).
+///
+/// # Errors
+/// [`StoreError::SubOffsetOvershoot`], [`StoreError::OffsetOverflow`].
+pub fn fork_cut(
+    anchor: Offset,
+    sub: u64,
+    boundary: Option<u64>,
+) -> Result<(u64, Offset), StoreError> {
+    let mut cut = anchor.position();
+    if sub > 0 {
+        let boundary = boundary
+            .filter(|b| *b > cut)
+            .ok_or(StoreError::SubOffsetOvershoot)?;
+        cut = cut
+            .checked_add(sub)
+            .filter(|c| *c <= boundary)
+            .ok_or(StoreError::SubOffsetOvershoot)?;
+    }
+    let next = Offset::new(anchor.segment(), cut).map_err(|_| StoreError::OffsetOverflow)?;
+    Ok((cut, next))
 }
 
 /// What a read returns.
@@ -355,59 +458,142 @@ pub struct Chunk {
     pub next: Offset,
 }
 
-/// A Durable Streams store: many streams by path.
+/// The Durable Streams store the HTTP layer uses: many streams by path.
 ///
-/// Calls for one stream are atomic with respect to each other (an append's admission and
-/// write happen under one lock). `now` is passed in so that expiry is testable.
-pub trait StreamStore: std::fmt::Debug + Send + Sync + 'static {
+/// Calls for one stream are atomic with respect to each other: an append's admission and
+/// write happen under one lock (local) or as one compare-and-set script (Redis). `now` is
+/// passed in so that expiry is testable. A local store on files does its work (which may
+/// `fsync`) on the blocking pool, never on an async worker.
+#[derive(Debug, Clone)]
+pub enum Streams {
+    /// In this process (in memory, or backed by files).
+    Local(Arc<super::MemoryStreams>),
+    /// On Redis, shared by every node there.
+    Redis(super::redis::RedisStreams),
+}
+
+impl Streams {
+    /// Runs `f` on the local store: inline in memory, on the blocking pool on files.
+    async fn local<T: Send + 'static>(
+        store: &Arc<super::MemoryStreams>,
+        f: impl FnOnce(&super::MemoryStreams) -> Result<T, StoreError> + Send + 'static,
+    ) -> Result<T, StoreError> {
+        if !store.on_disk() {
+            return f(store);
+        }
+        let store = Arc::clone(store);
+        tokio::task::spawn_blocking(move || f(&store))
+            .await
+            .map_err(|e| StoreError::Io(format!("the store's worker failed: {e}")))?
+    }
+
     /// Creates a stream with `config` and initial `items` (closed when `closed`), or
-    /// confirms an existing one whose configuration and closed state match.
+    /// confirms an existing one whose configuration and closed state match; `true` when
+    /// created.
     ///
     /// # Errors
-    /// [`StoreError::ConfigMismatch`], [`StoreError::TooManyStreams`].
-    fn create(
+    /// [`StoreError::ConfigMismatch`], [`StoreError::TooManyStreams`], fork errors.
+    pub async fn create(
         &self,
         path: &str,
         config: Config,
         items: Vec<Bytes>,
         closed: bool,
         now: SystemTime,
-    ) -> Result<(Meta, bool), StoreError>;
+    ) -> Result<(Meta, bool), StoreError> {
+        match self {
+            Streams::Local(s) => {
+                let path = path.to_owned();
+                Self::local(s, move |s| s.create(&path, config, items, closed, now)).await
+            }
+            Streams::Redis(r) => r.create(path, config, items, closed, now).await,
+        }
+    }
 
     /// Appends (or closes).
     ///
     /// # Errors
     /// What [`Meta::admit`] refuses, [`StoreError::NotFound`], size bounds.
-    fn append(&self, path: &str, req: Append, now: SystemTime) -> Result<Appended, StoreError>;
+    pub async fn append(
+        &self,
+        path: &str,
+        req: Append,
+        now: SystemTime,
+    ) -> Result<Appended, StoreError> {
+        match self {
+            Streams::Local(s) => {
+                let path = path.to_owned();
+                Self::local(s, move |s| s.append(&path, req, now)).await
+            }
+            Streams::Redis(r) => r.append(path, req, now).await,
+        }
+    }
 
     /// Reads from `from`, at most `max_bytes` (at least one item when any exists). Refreshes
     /// a TTL.
     ///
     /// # Errors
     /// [`StoreError::NotFound`].
-    fn read(
+    pub async fn read(
         &self,
         path: &str,
         from: Offset,
         max_bytes: usize,
         now: SystemTime,
-    ) -> Result<Chunk, StoreError>;
+    ) -> Result<Chunk, StoreError> {
+        match self {
+            Streams::Local(s) => {
+                let path = path.to_owned();
+                Self::local(s, move |s| s.read(&path, from, max_bytes, now)).await
+            }
+            Streams::Redis(r) => r.read(path, from, max_bytes, now).await,
+        }
+    }
 
     /// The metadata, without refreshing a TTL (`HEAD`).
     ///
     /// # Errors
     /// [`StoreError::NotFound`].
-    fn meta(&self, path: &str, now: SystemTime) -> Result<Meta, StoreError>;
+    pub async fn meta(&self, path: &str, now: SystemTime) -> Result<Meta, StoreError> {
+        match self {
+            Streams::Local(s) => {
+                let path = path.to_owned();
+                Self::local(s, move |s| s.meta(&path, now)).await
+            }
+            Streams::Redis(r) => r.meta(path, now).await,
+        }
+    }
 
     /// Deletes the stream.
     ///
     /// # Errors
     /// [`StoreError::NotFound`].
-    fn delete(&self, path: &str, now: SystemTime) -> Result<(), StoreError>;
+    pub async fn delete(&self, path: &str, now: SystemTime) -> Result<(), StoreError> {
+        match self {
+            Streams::Local(s) => {
+                let path = path.to_owned();
+                Self::local(s, move |s| s.delete(&path, now)).await
+            }
+            Streams::Redis(r) => r.delete(path, now).await,
+        }
+    }
 
-    /// A receiver that changes whenever the stream's tail does; closed when it is deleted.
+    /// A receiver that changes whenever the stream's tail does (on Redis: an append on any
+    /// node); closed when it is deleted.
     ///
     /// # Errors
     /// [`StoreError::NotFound`].
-    fn watch(&self, path: &str, now: SystemTime) -> Result<watch::Receiver<Tail>, StoreError>;
+    pub async fn watch(
+        &self,
+        path: &str,
+        now: SystemTime,
+    ) -> Result<watch::Receiver<Tail>, StoreError> {
+        match self {
+            Streams::Local(s) => {
+                let path = path.to_owned();
+                Self::local(s, move |s| s.watch(&path, now)).await
+            }
+            Streams::Redis(r) => r.watch(path, now).await,
+        }
+    }
 }

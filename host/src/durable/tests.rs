@@ -1,5 +1,5 @@
+use super::MemoryStreams;
 use super::store::{Append, Appended, Config, ForkSpec, Lifetime, Producer, StoreError};
-use super::{MemoryStreams, StreamStore};
 use bytes::Bytes;
 use sse_core::durable::Offset;
 use std::time::{Duration, SystemTime};

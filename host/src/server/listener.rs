@@ -11,6 +11,7 @@ use std::sync::Arc;
 use std::time::Duration;
 use tokio::net::{TcpListener, TcpStream};
 use tokio::sync::Notify;
+use tokio::task::JoinSet;
 use tower::ServiceExt;
 
 /// Request extension: closes this request's connection when notified.
@@ -45,6 +46,9 @@ pub async fn serve(
         .timer(TokioTimer::new())
         .header_read_timeout(HEADER_READ_TIMEOUT);
     tokio::pin!(stop);
+    // Every connection task, so that shutdown can wait for them (each holds the hub, and with
+    // it the log and its directory lock); finished ones are reaped as the loop goes.
+    let mut tasks = JoinSet::new();
     loop {
         let (stream, peer) = tokio::select! {
             accepted = listener.accept() => match accepted {
@@ -54,12 +58,13 @@ pub async fn serve(
                     continue;
                 }
             },
+            Some(_) = tasks.join_next(), if !tasks.is_empty() => continue,
             () = &mut stop => break,
         };
         let _ = stream.set_nodelay(true);
         let kill = Arc::new(Notify::new());
         let Some(app) = fast.clone() else {
-            tokio::spawn(serve_hyper(
+            tasks.spawn(serve_hyper(
                 stream,
                 peer,
                 router.clone(),
@@ -72,25 +77,36 @@ pub async fn serve(
         };
         let (router, builder, watcher) = (router.clone(), builder.clone(), graceful.watcher());
         let hyper_conn = hyper_conn.clone();
-        tokio::spawn(async move {
+        tasks.spawn(async move {
             if let Some(accepted) = super::fast_stream::accept(&stream, &app, &kill).await {
                 super::fast_stream::serve(stream, accepted, kill).await;
                 return;
             }
-            // A task of its own: hyper's connection state stays out of the (many, long-lived)
-            // fast stream tasks.
-            tokio::spawn(serve_hyper(
+            drop(app);
+            // Boxed: hyper's connection state stays out of the (many, long-lived) fast stream
+            // tasks' size.
+            Box::pin(serve_hyper(
                 stream, peer, router, &builder, watcher, kill, hyper_conn,
-            ));
+            ))
+            .await;
         });
     }
     drop(listener);
-    // Fast streams are not watched here: the hub's shutdown ends them.
-    if tokio::time::timeout(DRAIN, graceful.shutdown())
-        .await
-        .is_err()
-    {
-        tracing::warn!("connections still open after {DRAIN:?}; closing them");
+    drop(fast);
+    // Hyper's connections close once their responses end; fast streams end when the hub shuts
+    // down. What is still open after `DRAIN` (a client that stopped reading) is aborted, so
+    // that when this returns no connection holds the hub any more.
+    let drained = tokio::time::timeout(DRAIN, async {
+        graceful.shutdown().await;
+        while tasks.join_next().await.is_some() {}
+    })
+    .await;
+    if drained.is_err() {
+        tracing::warn!(
+            open = tasks.len(),
+            "connections still open after {DRAIN:?}; closing them"
+        );
+        tasks.shutdown().await;
     }
 }
 

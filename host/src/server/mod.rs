@@ -48,29 +48,45 @@ pub enum Store {
 }
 
 /// The Durable Streams store: on a directory store, files under `<dir>/durable/` (read back
-/// now); otherwise in memory.
-async fn open_durable(config: &ServerConfig) -> anyhow::Result<crate::durable::MemoryStreams> {
-    let (max_streams, max_bytes) = (
-        config.durable.args.max_streams,
-        config.durable.max_stream_bytes,
-    );
-    let Store::File(dir) = &config.store else {
-        return Ok(crate::durable::MemoryStreams::new(max_streams, max_bytes));
+/// now); on Redis, in Redis next to the log (shared by every node); otherwise in memory.
+async fn open_durable(config: &ServerConfig, log: &Log) -> anyhow::Result<crate::durable::Streams> {
+    let d = &config.durable;
+    let (max_streams, max_bytes) = (d.args.max_streams, d.max_stream_bytes);
+    let local = |s: crate::durable::MemoryStreams| {
+        crate::durable::Streams::Local(Arc::new(s.with_max_total(d.max_total_bytes)))
     };
-    let dir = dir.join("durable");
-    let shown = dir.display().to_string();
-    let (store, report) = tokio::task::spawn_blocking(move || {
-        crate::durable::MemoryStreams::open_dir(&dir, max_streams, max_bytes, SystemTime::now())
-    })
-    .await?
-    .map_err(|e| anyhow::anyhow!("cannot open the Durable Streams files in {shown}: {e}"))?;
-    tracing::info!(
-        dir = %shown,
-        streams = report.streams,
-        truncated = report.truncated,
-        "opened the Durable Streams files"
-    );
-    Ok(store)
+    match (&config.store, log) {
+        (Store::Redis(_), Log::Redis(log)) => Ok(crate::durable::Streams::Redis(
+            crate::durable::RedisStreams::open(log, max_streams, max_bytes, d.max_total_bytes),
+        )),
+        (Store::File(dir), _) => {
+            let dir = dir.join("durable");
+            let shown = dir.display().to_string();
+            let (store, report) = tokio::task::spawn_blocking(move || {
+                crate::durable::MemoryStreams::open_dir(
+                    &dir,
+                    max_streams,
+                    max_bytes,
+                    SystemTime::now(),
+                )
+            })
+            .await?
+            .map_err(|e| {
+                anyhow::anyhow!("cannot open the Durable Streams files in {shown}: {e}")
+            })?;
+            tracing::info!(
+                dir = %shown,
+                streams = report.streams,
+                truncated = report.truncated,
+                "opened the Durable Streams files"
+            );
+            Ok(local(store))
+        }
+        _ => Ok(local(crate::durable::MemoryStreams::new(
+            max_streams,
+            max_bytes,
+        ))),
+    }
 }
 
 /// Everything `serve` needs.
@@ -137,8 +153,8 @@ pub(crate) struct App {
     /// Questions waiting for the agent's answer.
     pub(crate) replies: Arc<crate::replies::Replies>,
     pub(crate) config: ServerConfig,
-    /// Durable Streams (`/v1/stream/`), in memory for now whatever `--store` says.
-    pub(crate) durable: Arc<dyn crate::durable::StreamStore>,
+    /// Durable Streams (`/v1/stream/`), on the store `--store` names.
+    pub(crate) durable: crate::durable::Streams,
     /// Flips to `true` at shutdown; ends inbox streams.
     pub(crate) closing: watch::Receiver<bool>,
 }
@@ -205,7 +221,7 @@ impl Server {
                 Log::Redis(log)
             }
         };
-        let durable = open_durable(&config).await?;
+        let durable = open_durable(&config, &log).await?;
         let hub = Hub::new(log, config.hub.clone());
         let inbox = Arc::new(Inbox::new());
         let replies = Arc::new(crate::replies::Replies::default());
@@ -224,7 +240,7 @@ impl Server {
             hub: hub.clone(),
             inbox,
             replies,
-            durable: Arc::new(durable.with_max_total(config.durable.max_total_bytes)),
+            durable,
             config,
             closing: closing.clone(),
         });
@@ -277,26 +293,36 @@ impl Server {
     }
 }
 
-/// Resolves on SIGINT or SIGTERM.
-pub async fn shutdown_signal() {
-    let ctrl_c = tokio::signal::ctrl_c();
+/// Listens for SIGINT and SIGTERM from this call on; the future resolves at the first one,
+/// even one sent before it is first polled. Call it before [`Server::start`]: a signal that
+/// arrives while the server starts (opening a long log, waiting for Redis) is then a graceful
+/// stop, not the default action, which kills the process without a shutdown.
+pub fn shutdown_signal() -> impl Future<Output = ()> + Send + 'static {
     #[cfg(unix)]
     {
         use tokio::signal::unix::{SignalKind, signal};
-        match signal(SignalKind::terminate()) {
-            Ok(mut term) => {
-                tokio::select! {
-                    _ = ctrl_c => {}
-                    _ = term.recv() => {}
+        let streams = (
+            signal(SignalKind::interrupt()),
+            signal(SignalKind::terminate()),
+        );
+        async move {
+            match streams {
+                (Ok(mut int), Ok(mut term)) => {
+                    tokio::select! {
+                        _ = int.recv() => {}
+                        _ = term.recv() => {}
+                    }
                 }
-            }
-            Err(_) => {
-                let _ = ctrl_c.await;
+                _ => {
+                    let _ = tokio::signal::ctrl_c().await;
+                }
             }
         }
     }
     #[cfg(not(unix))]
     {
-        let _ = ctrl_c.await;
+        async {
+            let _ = tokio::signal::ctrl_c().await;
+        }
     }
 }

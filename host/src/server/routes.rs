@@ -8,7 +8,7 @@ use axum::extract::{Query, Request, State};
 use axum::http::{HeaderName, HeaderValue, Method, StatusCode, Version, header};
 use axum::middleware::{self, Next};
 use axum::response::{IntoResponse, Response};
-use axum::routing::{any, get, patch, post};
+use axum::routing::{get, patch, post};
 use std::sync::Arc;
 use tower_http::set_header::SetResponseHeaderLayer;
 
@@ -45,26 +45,10 @@ pub(super) fn router(app: Arc<App>) -> Router {
     let durable = crate::durable::router(
         app.config.durable.clone(),
         Arc::new(app.config.clone()),
-        Arc::clone(&app.durable),
+        app.durable.clone(),
     );
-    let mut router = open.merge(reads).merge(writes);
-    // Durable Streams have a memory store and a file store (a directory store's `durable/`);
-    // on Redis they would be acknowledged and then lost at the next restart, so they are
-    // refused there instead.
-    router = if matches!(app.config.store, super::Store::Redis(_)) {
-        router.route(
-            "/v1/stream/{*path}",
-            any(|| async {
-                ApiError::new(
-                    StatusCode::NOT_IMPLEMENTED,
-                    "Durable Streams have no Redis store in this version, so this server does \
-                     not offer them: start one with a directory --store or --store memory",
-                )
-            }),
-        )
-    } else {
-        router.route_service("/v1/stream/{*path}", durable)
-    };
+    let router = open.merge(reads).merge(writes);
+    let router = router.route_service("/v1/stream/{*path}", durable);
     let mut router = router
         .fallback(|| async { ApiError::new(StatusCode::NOT_FOUND, "no such endpoint") })
         .layer(middleware::map_response(json_for_bare_errors));

@@ -15,7 +15,7 @@ use crate::log::LogError;
 
 /// Runs `op` until it succeeds, pausing [`RETRY_PAUSES_MS`] between attempts, all within
 /// [`OP_TIMEOUT`].
-pub(super) async fn retrying<T, F, Fut>(mut op: F) -> Result<T, LogError>
+pub(crate) async fn retrying<T, F, Fut>(mut op: F) -> Result<T, LogError>
 where
     F: FnMut() -> Fut,
     Fut: Future<Output = redis::RedisResult<T>>,
@@ -45,7 +45,7 @@ where
 }
 
 /// One attempt of `fut`, bounded by [`OP_TIMEOUT`].
-pub(super) async fn timed<T>(
+pub(crate) async fn timed<T>(
     fut: impl Future<Output = redis::RedisResult<T>>,
 ) -> Result<T, LogError> {
     match tokio::time::timeout(OP_TIMEOUT, fut).await {
@@ -65,14 +65,14 @@ pub(super) async fn timed<T>(
     clippy::large_enum_variant,
     reason = "one per log, made once at start; boxing would buy nothing"
 )]
-pub(super) enum Client {
+pub(crate) enum Client {
     Single(redis::Client),
     Cluster(ClusterClient),
 }
 
 /// A connection to either; the log's code is written once against [`ConnectionLike`].
 #[derive(Clone)]
-pub(super) enum Conn {
+pub(crate) enum Conn {
     /// Commands to one server (reconnects by itself).
     Managed(ConnectionManager),
     /// A tail's blocking reads from one server.
@@ -124,7 +124,7 @@ impl ConnectionLike for Conn {
 
 impl Client {
     /// A connection whose replies may take up to `response` (longer for blocking reads).
-    pub(super) async fn connect(&self, response: Duration) -> Result<Conn, LogError> {
+    pub(crate) async fn connect(&self, response: Duration) -> Result<Conn, LogError> {
         let connect = Duration::from_secs(1);
         match self {
             Client::Single(client) => {
@@ -147,7 +147,7 @@ impl Client {
     }
 
     /// The connection for commands: self-reconnecting for one server.
-    pub(super) async fn commands(&self) -> Result<Conn, LogError> {
+    pub(crate) async fn commands(&self) -> Result<Conn, LogError> {
         match self {
             Client::Single(client) => {
                 let manager = ConnectionManagerConfig::new()
@@ -167,7 +167,7 @@ impl Client {
 
 /// The key prefix as stored: in a cluster, a hash tag, so all of a conversation's keys share
 /// one slot (`sse:default` → `{sse:default}`; a prefix that already has a tag is kept).
-pub(super) fn stored_prefix(key: &str, cluster: bool) -> String {
+pub(crate) fn stored_prefix(key: &str, cluster: bool) -> String {
     let tagged = key
         .split_once('{')
         .is_some_and(|(_, rest)| rest.find('}').is_some_and(|end| end > 0));
@@ -180,7 +180,7 @@ pub(super) fn stored_prefix(key: &str, cluster: bool) -> String {
 
 /// A client for `config`: one server or a cluster, plain or TLS as the URL says, trusting
 /// `config.ca` if given and presenting `config.client_cert` if given.
-pub(super) fn client(config: &RedisConfig) -> Result<Client, LogError> {
+pub(crate) fn client(config: &RedisConfig) -> Result<Client, LogError> {
     let tls = tls_certificates(config)?;
     let bad = |e: redis::RedisError| LogError::Redis(e.to_string());
     if config.cluster {
@@ -204,7 +204,7 @@ pub(super) fn client(config: &RedisConfig) -> Result<Client, LogError> {
 }
 
 /// The CA and client certificate files of `config`, read; `None` when neither is given.
-pub(super) fn tls_certificates(
+pub(crate) fn tls_certificates(
     config: &RedisConfig,
 ) -> Result<Option<redis::TlsCertificates>, LogError> {
     let tls_file = config

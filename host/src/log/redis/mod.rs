@@ -46,7 +46,7 @@
 //! and the scripts and the two-stream `XREAD` stay single-slot operations. Commands go through
 //! a cluster connection, which follows slot moves and failovers itself.
 
-mod conn;
+pub(crate) mod conn;
 mod entry;
 mod scripts;
 mod tail;
@@ -437,6 +437,12 @@ impl RedisLog {
     /// Redis is not asked).
     pub(super) fn size_bytes(&self) -> u64 {
         self.inner.bytes.load(Relaxed)
+    }
+
+    /// The client and command connection, for Durable Streams on the same Redis (they share
+    /// its connection, TLS and reconnects).
+    pub(crate) fn plumbing(&self) -> (Client, Conn) {
+        (self.inner.client.clone(), self.inner.conn.clone())
     }
 
     /// A tail: the blocking reader that tells this node what other nodes (and itself)

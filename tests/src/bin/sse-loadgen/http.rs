@@ -1,5 +1,5 @@
 //! Just enough HTTP/1.1 client: the response head (httparse), the chunked body framing
-//! (incremental, no buffer) and the keep-alive publisher connection.
+//! (incremental, no buffer) and the keep-alive request connection of publishers and writers.
 
 use std::net::SocketAddr;
 
@@ -78,6 +78,11 @@ impl Body {
         Body(chunked.then_some(Chunk::Size(0)))
     }
 
+    /// The terminating chunk was read (a chunked body is complete).
+    pub(crate) fn done(&self) -> bool {
+        matches!(self.0, Some(Chunk::Done))
+    }
+
     /// Hands the payload bytes of `input` to `data`, in order. `Err`: bad framing, or what
     /// `data` returned.
     pub(crate) fn feed(
@@ -124,7 +129,8 @@ impl Body {
     }
 }
 
-/// One keep-alive HTTP/1.1 connection for `POST /api/messages`.
+/// One keep-alive HTTP/1.1 connection for requests with small answers (`POST /api/messages`,
+/// Durable Streams `PUT` and `POST`).
 pub(crate) struct Publisher {
     stream: TcpStream,
     addr: SocketAddr,
@@ -146,37 +152,71 @@ impl Publisher {
 
     /// Posts `body`; returns the status.
     pub(crate) async fn post(&mut self, body: &str) -> Result<u16, String> {
-        let req = format!(
-            "POST /api/messages HTTP/1.1\r\nHost: {}\r\nContent-Type: application/json\r\nContent-Length: {}\r\n\r\n{body}",
+        self.send("POST", "/api/messages", "application/json", body.as_bytes())
+            .await
+    }
+
+    /// Sends one request on the keep-alive connection and reads its whole response (bodies
+    /// up to [`MAX_HEAD`], chunked or not, are read and dropped); returns the status.
+    pub(crate) async fn send(
+        &mut self,
+        method: &str,
+        path: &str,
+        content_type: &str,
+        body: &[u8],
+    ) -> Result<u16, String> {
+        let head = format!(
+            "{method} {path} HTTP/1.1\r\nHost: {}\r\nContent-Type: {content_type}\r\nContent-Length: {}\r\n\r\n",
             self.addr,
             body.len()
         );
+        let mut req = head.into_bytes();
+        req.extend_from_slice(body);
         self.stream
-            .write_all(req.as_bytes())
+            .write_all(&req)
             .await
-            .map_err(|e| format!("publish write: {e}"))?;
+            .map_err(|e| format!("{method} write: {e}"))?;
+        let mut parsed: Option<(Head, Body)> = None;
         loop {
-            if let Some(head) = parse_head(&self.buf) {
+            if parsed.is_none() {
+                let blank = self.buf.iter().take_while(|b| matches!(b, b'\r' | b'\n'));
+                let blank = blank.count();
+                self.buf.drain(..blank);
+            }
+            if parsed.is_none()
+                && let Some(head) = parse_head(&self.buf)
+            {
                 let head = head?;
+                self.buf.drain(..head.len);
+                parsed = Some((head, Body::new(head.chunked)));
+            }
+            if let Some((head, body)) = &mut parsed {
                 if head.chunked {
-                    return Err("chunked publish response not supported".into());
-                }
-                let total = head.len + head.content_length.unwrap_or(0);
-                if self.buf.len() >= total {
-                    self.buf.drain(..total);
-                    return Ok(head.status);
+                    // Requests are not pipelined, so everything read belongs to this body
+                    // (but for the last chunk's CRLF, which may come later: skipped before
+                    // the next head).
+                    body.feed(&std::mem::take(&mut self.buf), |_| Ok(()))?;
+                    if body.done() {
+                        return Ok(head.status);
+                    }
+                } else {
+                    let len = head.content_length.unwrap_or(0);
+                    if self.buf.len() >= len {
+                        self.buf.drain(..len);
+                        return Ok(head.status);
+                    }
                 }
             }
             if self.buf.len() > MAX_HEAD {
-                return Err("publish response too long".into());
+                return Err(format!("{method} response too long"));
             }
             let n = self
                 .stream
                 .read_buf(&mut self.buf)
                 .await
-                .map_err(|e| format!("publish read: {e}"))?;
+                .map_err(|e| format!("{method} read: {e}"))?;
             if n == 0 {
-                return Err("publish connection closed".into());
+                return Err(format!("{method}: connection closed"));
             }
         }
     }

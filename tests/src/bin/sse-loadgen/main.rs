@@ -23,6 +23,7 @@
 //! address is loopback only. `report` renders the results as markdown; `procfs` reads the
 //! server's RSS and CPU time.
 
+mod durable;
 mod http;
 mod procfs;
 mod report;
@@ -57,6 +58,8 @@ const HIST_MAX_US: u64 = 3_600_000_000;
 enum Cli {
     /// Run one measurement and print one JSON line.
     Run(Args),
+    /// The Durable Streams load (appends/s, SSE fan-out) on one server; one JSON line.
+    Durable(durable::DurableArgs),
     /// Print the markdown tables (absolute figures, ratios against the baseline) of a file of
     /// `run` results.
     Report {
@@ -366,6 +369,7 @@ async fn run(args: Args) -> Result<Value, String> {
 fn main() -> std::process::ExitCode {
     let args = match Cli::parse() {
         Cli::Run(args) => args,
+        Cli::Durable(args) => return block_on(durable::run(args)),
         Cli::Report { results } => {
             return match report::render(&results) {
                 Ok(md) => {
@@ -387,6 +391,13 @@ fn main() -> std::process::ExitCode {
             args.subscribers
         );
     }
+    block_on(run(args))
+}
+
+/// Runs `job` on a single-threaded runtime; prints its JSON line or its error.
+fn block_on(
+    job: impl std::future::Future<Output = Result<Value, String>>,
+) -> std::process::ExitCode {
     let _ = origin();
     let rt = match tokio::runtime::Builder::new_current_thread()
         .enable_all()
@@ -398,7 +409,7 @@ fn main() -> std::process::ExitCode {
             return std::process::ExitCode::FAILURE;
         }
     };
-    match rt.block_on(run(args)) {
+    match rt.block_on(job) {
         Ok(v) => {
             println!("{v}");
             std::process::ExitCode::SUCCESS
