@@ -469,29 +469,28 @@ impl RedisStreams {
                 }
                 // Created (or the source changed) meanwhile: decide again.
                 "exists" | "retry" => {}
-                "too_many" => {
-                    return Err(StoreError::TooManyStreams { max: i.max_streams });
-                }
-                "stream_full" => {
-                    return Err(StoreError::StreamFull {
-                        max: i.max_stream_bytes,
-                    });
-                }
-                "full" => {
-                    return Err(StoreError::StoreFull {
-                        max: i.max_total_bytes,
-                    });
-                }
-                other => {
-                    return Err(StoreError::Unavailable(format!(
-                        "unexpected create script reply {other:?}"
-                    )));
-                }
+                other => return Err(self.refused("create", other)),
             }
         }
         Err(StoreError::Unavailable(format!(
             "creating the stream lost {TRIES} races in a row; retry"
         )))
+    }
+
+    /// The error for a script's refusal (`too_many`, `stream_full`, `full`), or for a reply
+    /// this node does not know.
+    fn refused(&self, script: &str, reply: &str) -> StoreError {
+        let i = &self.inner;
+        match reply {
+            "too_many" => StoreError::TooManyStreams { max: i.max_streams },
+            "stream_full" => StoreError::StreamFull {
+                max: i.max_stream_bytes,
+            },
+            "full" => StoreError::StoreFull {
+                max: i.max_total_bytes,
+            },
+            other => StoreError::Unavailable(format!("unexpected {script} script reply {other:?}")),
+        }
     }
 
     /// The source's first write boundary after `pos`.
@@ -591,16 +590,7 @@ impl RedisStreams {
                 }
                 // Another write went first (or the stream went): decide again.
                 "conflict" | "gone" => {}
-                "full" => {
-                    return Err(StoreError::StoreFull {
-                        max: i.max_total_bytes,
-                    });
-                }
-                other => {
-                    return Err(StoreError::Unavailable(format!(
-                        "unexpected write script reply {other:?}"
-                    )));
-                }
+                other => return Err(self.refused("write", other)),
             }
         }
         Err(StoreError::Unavailable(format!(
